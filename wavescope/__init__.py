@@ -1,0 +1,65 @@
+"""wavescope: travelling-wave analysis for recordings and for the networks that make waves.
+
+The two halves are :mod:`wavescope.training` (models that make waves, exported as xarray)
+and :mod:`wavescope.analysis` (phase, gradients, wave detection, spectra, decoding). They
+meet in the data model of :mod:`wavescope.core`.
+"""
+
+from importlib import import_module
+
+from .core import (
+    DataModelError,
+    WavescopeWarning,
+    as_channels,
+    as_grid,
+    from_array,
+    positions,
+    provenance,
+    space_dims,
+    validate,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataModelError",
+    "WavescopeWarning",
+    "as_channels",
+    "as_grid",
+    "from_array",
+    "positions",
+    "provenance",
+    "space_dims",
+    "validate",
+    "save",
+    "load",
+    "from_mne",
+    "to_mne",
+    "analysis",
+    "datasets",
+    "plotting",
+    "simulate",
+    "training",
+]
+
+# Submodules and I/O load on first use, so `import wavescope` stays light (no torch, no mne).
+_LAZY = {
+    "save": ("wavescope.io", "save"),
+    "load": ("wavescope.io", "load"),
+    "from_mne": ("wavescope.io", "from_mne"),
+    "to_mne": ("wavescope.io", "to_mne"),
+}
+_SUBMODULES = {"analysis", "datasets", "plotting", "simulate", "training", "io", "cli"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(import_module(module), attr)
+    if name in _SUBMODULES:
+        return import_module(f"wavescope.{name}")
+    raise AttributeError(f"module 'wavescope' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
