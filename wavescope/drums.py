@@ -163,7 +163,9 @@ def disc(radius: float | None = None, *, area: float | None = None, size=None,
         Radius in pixels. Give this or ``area``.
     area : float, optional
         Target area in pixels: the radius is chosen so that the pixel count is as close to
-        ``area`` as possible (shapes of "equal area" then hold equally many pixels).
+        ``area`` as possible (shapes of "equal area" then hold equally many pixels). About
+        a centre of symmetry (the default grid middle) pixels come in groups of 4 or 8;
+        a sub-pixel ``centre`` lets the count move one pixel at a time.
     size : int or (ny, nx), optional
         Grid shape; default the smallest square with a one-pixel empty border.
     centre : (x, y), optional
@@ -448,18 +450,19 @@ def fundamental_frequency(da: xr.DataArray, *, pad: int = 4, fmax: float | None 
                           ) -> xr.DataArray:
     """The fundamental frequency of drum recordings, with sub-bin precision.
 
-    The power spectra of all sites inside each drum (Hann window, zero-padded ``pad``-fold)
-    are summed, and the peak of the sum is refined by a parabola through the log power of
-    its three highest bins (exact for a Gaussian peak; for the Hann main lobe of a pure tone
-    the bias is below 1e-3 bins after 4-fold padding). Started from a "uniform" or "bump"
-    displacement, the fundamental carries most of the power (its eigenfunction is the one of
-    one sign, so it overlaps a positive start most), so the peak *is* the fundamental.
+    The signal is each drum's mean displacement over its mask (the "sound" of the drum: a
+    mode contributes in proportion to its mean, and the fundamental, the only eigenfunction
+    of one sign, has the largest). Its power spectrum (Hann window, zero-padded ``pad``-fold)
+    has its peak refined by a parabola through the log power of the three highest bins (for
+    the Hann main lobe of a pure tone, zero-padded 4-fold, the bias is below 1e-3 bins).
+    Started from a "uniform" or "bump" displacement the fundamental dominates, so the peak
+    *is* the fundamental.
 
     Parameters
     ----------
     da : xarray.DataArray
         Output of :func:`drum` (dims ``(trial,) time, y, x``; the ``mask`` coordinate, when
-        present, selects the sites).
+        present, selects the sites, else all sites are averaged).
     pad : int
         Zero-padding factor of the FFT.
     fmax : float, optional
@@ -470,16 +473,17 @@ def fundamental_frequency(da: xr.DataArray, *, pad: int = 4, fmax: float | None 
     xarray.DataArray
         Fundamental frequency in cycles per time unit (time = step x dt), one per drum.
     """
-    from .analysis.spectral import dominant_frequency, spectrum
+    from .analysis.spectral import dominant_frequency
 
     validate(da)
     pad = _int("pad", pad)
-    spec = spectrum(da, method="fft", window="hann", n_fft=pad * da.sizes["time"])
-    if "mask" in da.coords:
-        spec = spec.where(da["mask"].astype(bool), 0.0)
-    pooled = spec.sum(("y", "x"))
-    pooled.attrs = spec.attrs
-    return dominant_frequency(pooled, fmax=fmax)
+    if not {"y", "x"} <= set(da.dims):
+        raise ValueError(f"expected a drum recording with dims (trial,) time, y, x; got {da.dims}")
+    inside = da["mask"].astype(bool) if "mask" in da.coords else xr.ones_like(da.isel(time=0))
+    sound = da.where(inside, 0.0).sum(("y", "x")) / inside.sum(("y", "x"))
+    sound = sound.drop_vars([c for c in sound.coords if c not in sound.dims])
+    sound.attrs = da.attrs
+    return dominant_frequency(sound, fmax=fmax, window="hann", n_fft=pad * da.sizes["time"])
 
 
 def area_from_frequency(f, *, dt: float | None = 0.1, c: float = 1.0, shape: str = "square",
