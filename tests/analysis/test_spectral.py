@@ -88,12 +88,20 @@ def test_spectrum_keeps_coords_and_leaves_input_alone():
     ws.validate(out, require_time=False)
 
 
-def test_spectrum_is_lazy_on_dask():
+def test_spectra_stay_lazy_on_dask():
     pytest.importorskip("dask")
     da = noise_epochs()
     lazy = spectrum(da.chunk({"trial": 1}), "welch", nperseg=100)
     assert lazy.chunks is not None
     xr.testing.assert_allclose(lazy.compute(), spectrum(da, "welch", nperseg=100))
+    peak = dominant_frequency(da.chunk({"trial": 1}))
+    assert peak.chunks is not None
+    xr.testing.assert_allclose(peak.compute(), dominant_frequency(da))
+    grid = simulate.plane_wave((6, 7), n_times=30, sfreq=10.0, frequency=2.0, speed=9.0)
+    grid = grid.expand_dims(trial=2).copy()
+    kw = kw_spectrum(grid.chunk({"trial": 1}))
+    assert kw.chunks is not None
+    xr.testing.assert_allclose(kw.compute(), kw_spectrum(grid))
 
 
 @pytest.mark.parametrize(

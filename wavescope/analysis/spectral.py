@@ -254,9 +254,11 @@ def _peak(p, freqs, refine):
     f = freqs[i].astype(float)
     if refine and freqs.size >= 3:
         j = np.clip(i, 1, freqs.size - 2)
-        take = lambda k: np.take_along_axis(filled, k[..., None], axis=-1)[..., 0]  # noqa: E731
         with np.errstate(divide="ignore", invalid="ignore"):
-            a, b, c = (np.log(np.maximum(take(k), 0)) for k in (j - 1, j, j + 1))
+            a, b, c = (
+                np.log(np.maximum(np.take_along_axis(filled, k[..., None], axis=-1)[..., 0], 0))
+                for k in (j - 1, j, j + 1)
+            )
         ok = (i == j) & np.isfinite(a) & np.isfinite(b) & np.isfinite(c)
         step = freqs[np.minimum(i + 1, freqs.size - 1)] - freqs[np.maximum(i - 1, 0)]
         f = np.where(ok, f + _parabolic_offset(a, b, c) * step / 2, f)
