@@ -97,6 +97,28 @@ def test_drum_follows_symplectic_euler_exactly():
     np.testing.assert_allclose(da.values, expected, atol=1e-12)
 
 
+def test_drum_is_the_nwm_cell_in_the_nonlinear_regime():
+    # A plain re-implementation of MODELS.md section 1 (3x3 Laplacian convolution, tanh,
+    # omega = alpha = 0) with the field zeroed outside the mask, at an amplitude where tanh
+    # saturates.
+    from scipy.ndimage import convolve
+
+    mask = disc(4.0, size=12)
+    dt, c, steps = 0.2, 1.3, 30
+    rng = np.random.default_rng(5)
+    y = np.where(mask, rng.uniform(-2, 2, mask.shape), 0.0)
+    da = drum(mask, steps, dt, c=c, init=y, amplitude=2.0, dtype="float64", progress=False)
+    y = y * 2.0 / np.abs(y).max()
+    z = np.zeros_like(y)
+    kernel = c**2 * np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
+    frames = []
+    for _ in range(steps):
+        z = np.where(mask, z + dt * np.tanh(convolve(y, kernel, mode="constant")), 0.0)
+        y = y + dt * z
+        frames.append(y)
+    np.testing.assert_allclose(da.values, np.stack(frames), rtol=1e-12, atol=1e-12)
+
+
 def test_small_amplitude_is_linear_and_large_softens():
     mask = drums.square(8)
     lin = fundamental_frequency(drum(mask, 1500, 0.2, linear=True, progress=False)).item()

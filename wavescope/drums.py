@@ -296,6 +296,20 @@ def _initial(init, masks, amplitude, width, seed) -> np.ndarray:
     return y0 * (amplitude / peak)[:, None, None]
 
 
+def _tanh(x: np.ndarray, scale: float, scratch: np.ndarray) -> None:
+    """``x <- tanh(scale * x)`` in place, as ``expm1(2u) / (expm1(2u) + 2)``.
+
+    Exact to rounding (no cancellation for small u, unlike ``1 - 2 / (exp(2u) + 1)``) and
+    about twice as fast as ``np.tanh`` here; |u| is clipped at 20, where tanh is 1 to double
+    precision, so expm1 cannot overflow.
+    """
+    np.multiply(x, 2 * scale, out=x)
+    np.clip(x, -40.0, 40.0, out=x)
+    np.expm1(x, out=x)
+    np.add(x, 2.0, out=scratch)
+    np.divide(x, scratch, out=x)
+
+
 def drum(
     mask,
     n_steps: int,
@@ -394,10 +408,14 @@ def drum(
             f"c * dt = {c * dt:g} makes the symplectic Euler drum unstable; it needs "
             f"c * dt < 1/sqrt(2) = {1 / np.sqrt(2):.4f} (lower dt)"
         )
+    if width is not None and not (np.isfinite(width) and width > 0):
+        raise ValueError(f"width must be a positive number of pixels, got {width!r}")
+    if np.dtype(dtype).kind != "f":
+        raise ValueError(f"dtype must be a floating-point type, got {dtype!r}")
     y0 = _initial(init, masks, amplitude, width, seed)
     n, ny, nx = masks.shape
     n_rec = n_steps // record_every
-    out = np.empty((n_rec, n, ny, nx), dtype=dtype)
+    out = np.empty((n, n_rec, ny, nx), dtype=dtype)
 
     # y lives in a zero-padded buffer so the Laplacian is four shifted views, no copies.
     ypad = np.zeros((n, ny + 2, nx + 2))
@@ -405,6 +423,7 @@ def drum(
     y[...] = y0
     z = np.zeros((n, ny, nx))
     force = np.empty((n, ny, nx))
+    scratch = np.empty((n, ny, nx))
     inside = masks.astype(float) * (dt * c**2 if linear else dt)
     for step in tqdm(range(n_steps), disable=not progress, desc="drum", leave=False):
         np.add(ypad[:, :-2, 1:-1], ypad[:, 2:, 1:-1], out=force)
@@ -412,13 +431,12 @@ def drum(
         force += ypad[:, 1:-1, 2:]
         force -= 4 * y
         if not linear:
-            force *= c**2
-            np.tanh(force, out=force)
+            _tanh(force, c**2, scratch)
         force *= inside  # dt, and zero outside the mask (Dirichlet)
         z += force
         y += dt * z
         if (step + 1) % record_every == 0:
-            out[(step + 1) // record_every - 1] = y
+            out[:, (step + 1) // record_every - 1] = y
 
     init_name = init if isinstance(init, str) else "array"
     attrs = {
@@ -430,7 +448,7 @@ def drum(
         "model": "fixed NWM cell, Laplacian kernel, omega = alpha = 0 (MODELS.md section 8)",
         "n_steps": n_steps, "seed": seed, "width": width, **attrs,
     }
-    data = np.moveaxis(out, 0, 1) if batch else out[:, 0]
+    data = out if batch else out[0]
     dims = ("trial", "time", "y", "x") if batch else ("time", "y", "x")
     step_dt = record_every * dt
     da = from_array(data, dims, sfreq=1 / step_dt, t0=step_dt, source="model",

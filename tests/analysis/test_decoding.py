@@ -67,6 +67,9 @@ def test_xarray_input_pools_space_and_keeps_features():
     # the same numbers as the array form with the space axes pooled by hand
     arr = np.abs(np.fft.rfft(da.values, axis=1)).mean(axis=(3, 4))  # (trial, freq, feature)
     np.testing.assert_allclose(out, np.log(np.moveaxis(arr, 1, -1).reshape(4, -1)))
+    # an array in the activity's layout is pooled the same way
+    layout = da.transpose("trial", "time", "feature", "y", "x").values
+    np.testing.assert_allclose(sf.transform(layout), out)
     with pytest.raises(ValueError, match="disagrees"):
         SpectralFeatures(sfreq=5.0).fit(da)
     with pytest.raises(ValueError, match="'trial' dim"):

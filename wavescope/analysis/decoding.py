@@ -90,6 +90,11 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
         Frequencies of the features (cycles per time unit).
     n_features_out_ : int
         Number of output features.
+    unit_shape_ : tuple
+        Shape of the units seen in fit (everything after the time axis).
+    pooled_axes_ : tuple or None
+        Axes pooled for xarray input (the spatial ones, in the (trial, time, feature...,
+        space...) layout); None for array input (all unit axes).
     """
 
     def __init__(self, method="fft", *, sfreq=None, fmin=None, fmax=None, n_fft=None,
@@ -151,8 +156,9 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
                             dtype=[np.float64, np.float32])
         if arr.ndim == 2:
             arr = arr[:, :, None]
-        sfreq = self._sfreq(xr_sfreq)
-        return arr, sfreq, pooled
+        if not reset and xr_sfreq is None and self.sfreq is None:
+            return arr, self.sfreq_, pooled  # an array after fitting: the fitted rate
+        return arr, self._sfreq(xr_sfreq), pooled
 
     def fit(self, X, y=None):
         """Learn the input shape and the frequency axis (no data-dependent state).
@@ -182,6 +188,8 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
         """Spectral features, shape (n_samples, n_features_out_)."""
         check_is_fitted(self)
         arr, sfreq, pooled = self._check(X, reset=False)
+        if pooled is None:  # an array laid out like the activity fitted on
+            pooled = self.pooled_axes_
         if arr.shape[2:] != self.unit_shape_:
             raise ValueError(
                 f"X has units of shape {arr.shape[2:]}, but SpectralFeatures was fitted on "

@@ -456,7 +456,7 @@ def _kw_power(x, *, n_space, wt, ws, fs, spacing, detrend):
     return power.transpose(*range(lead), *range(lead + n_space, lead, -1), lead)
 
 
-def _k_axes(sdims, shape, spacing):
+def _k_axes(shape, spacing):
     return [np.fft.fftshift(np.fft.fftfreq(n, d)) for n, d in zip(shape, spacing, strict=True)]
 
 
@@ -492,8 +492,9 @@ def kw_spectrum(
     xarray.DataArray
         Power density, dims ``(..., kx, ky, freq)`` on a grid or ``(..., k, freq)`` on a
         line, wavenumbers in cycles per space unit (ascending, from -Nyquist) and freq in
-        cycles per time unit. Summed over bins times the bin sizes it gives the mean square
-        of the tapered signal (Parseval; the signal itself when no taper is used).
+        cycles per time unit. Summed over bins times the bin sizes it gives the
+        taper-weighted mean square ``sum((w x)²) / sum(w²)`` of the mean-removed signal
+        (Parseval; exactly its mean square with ``window=None, space_window=None``).
     """
     validate(da)
     _check_real(da, "kw_spectrum")
@@ -505,12 +506,15 @@ def kw_spectrum(
     fs = float(da.attrs["sfreq"])
     wt, ws = _windows(n_times, shape, window, space_window, bool(da.attrs.get("periodic", 0)))
     kdims = ["k"] if len(sdims) == 1 else ["kx", "ky"]
-    kaxes = _k_axes(sdims, shape, spacing)  # (y, x) order
-    sizes = dict(zip(kdims, [s for s in reversed(shape)], strict=True))
+    kaxes = _k_axes(shape, spacing)  # (y, x) order
+    sizes = dict(zip(kdims, reversed(shape), strict=True))
     freqs = np.fft.rfftfreq(n_times, 1 / fs)
     sizes["freq"] = freqs.size
+    spatial = {"time", *sdims}  # coords along these (a drum's mask) have no place in k-ω
     out = xr.apply_ufunc(
-        _kw_power, da.drop_vars([c for c in da.coords if c not in da.dims]),
+        _kw_power,
+        da.drop_vars([c for c, v in da.coords.items() if c not in da.dims
+                      and spatial & set(v.dims)]),
         kwargs=dict(n_space=len(sdims), wt=wt, ws=ws, fs=fs, spacing=spacing,
                     detrend=detrend),
         input_core_dims=[["time", *sdims]], output_core_dims=[[*kdims, "freq"]],
