@@ -605,7 +605,7 @@ def area_from_frequency(f, *, dt: float | None = 0.1, c: float = 1.0, shape: str
     else:
         area = C / lam
     if is_da:
-        area = area.rename("area")
+        area = area.rename("area_estimate")  # "area" is the drums' true-area coordinate
         area.attrs = {"units": "pixel^2", "shape": shape, "dt": "none" if dt is None else dt,
                       "c": c, "grid_correction": int(grid)}
         return area

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.model_selection import cross_val_score
+from sklearn.model_selection import LeaveOneOut, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -126,6 +126,8 @@ def test_decode_accepts_a_pipeline_of_features_and_a_custom_estimator():
     res = decode(da, labels, features=feats, estimator=make_pipeline(StandardScaler(),
                                                                       LinearSVC()), cv=3)
     assert res["mean"] >= 0.9 and len(res["scores"]) == 3
+    loo = decode(da, labels, features=feats, cv=LeaveOneOut())
+    assert len(loo["scores"]) == 30 and loo["mean"] >= 0.9
     # a SpectralFeatures is an ordinary transformer: cross_val_score works on it directly
     pipe = make_pipeline(SpectralFeatures("welch", nperseg=50, log=True), StandardScaler(),
                          LinearSVC())

@@ -238,7 +238,7 @@ def decode(
     y,
     *,
     task: str = "classification",
-    cv: int = 5,
+    cv=5,
     estimator=None,
     seed: int = 0,
     features=None,
@@ -260,8 +260,9 @@ def decode(
     y : array_like (n_samples,)
         Class labels or target values.
     task : {"classification", "regression"}
-    cv : int
-        Number of folds.
+    cv : int or scikit-learn splitter
+        Number of folds (stratified for classification, shuffled with ``seed``), or a
+        splitter such as ``GroupKFold`` to use as is.
     estimator : scikit-learn estimator, optional
         The model applied to the features (default above). It is cloned.
     seed : int
@@ -287,23 +288,24 @@ def decode(
     n_samples = X.sizes["trial"] if isinstance(X, xr.DataArray) else len(X)
     if len(y) != n_samples:
         raise ValueError(f"X holds {n_samples} samples but y has {len(y)} entries")
-    if not isinstance(cv, int) or cv < 2:
-        raise ValueError(f"cv must be an integer >= 2, got {cv!r}")
+    custom_cv = hasattr(cv, "split")
+    if not custom_cv and (not isinstance(cv, int) or cv < 2):
+        raise ValueError(f"cv must be an integer >= 2 or a scikit-learn splitter, got {cv!r}")
     if task == "classification":
         _, counts = np.unique(y, return_counts=True)
         if counts.size < 2:
             raise ValueError("classification needs at least two classes in y")
-        if counts.min() < cv:
+        if not custom_cv and counts.min() < cv:
             raise ValueError(
                 f"the rarest class has {counts.min()} samples, fewer than cv={cv} folds; "
                 "lower cv or add samples"
             )
-        splitter = StratifiedKFold(cv, shuffle=True, random_state=seed)
+        splitter = cv if custom_cv else StratifiedKFold(cv, shuffle=True, random_state=seed)
         scoring = scoring or "accuracy"
         chance = float(counts.max() / counts.sum())
     else:
         y = y.astype(float)
-        splitter = KFold(cv, shuffle=True, random_state=seed)
+        splitter = cv if custom_cv else KFold(cv, shuffle=True, random_state=seed)
         scoring = scoring or "r2"
         chance = 0.0
     model = clone(estimator) if estimator is not None else _default_estimator(task)
