@@ -29,9 +29,9 @@ from ..core import DataModelError, validate
 
 __all__ = ["optical_flow", "divergence", "curl", "critical_points"]
 
-# Sites per block of frames in optical_flow: the dozen float64 arrays of a block stay in
+# Sites per block of frame pairs in optical_flow: the working arrays of a block stay in
 # the CPU cache (a few MB), while each NumPy call is still long enough to be efficient.
-_SITES_PER_BLOCK = 1 << 16
+_SITES_PER_BLOCK = 1 << 15
 # Tolerances (grid steps per frame) at or above this iterate in float32, smaller ones in
 # float64: float32 resolves about 1e-7 of a speed, so 1e-5 leaves a wide margin.
 _FLOAT32_TOL = 1e-5
@@ -92,7 +92,8 @@ def optical_flow(
         ``u`` (velocity along +x) and ``v`` (along +y) in ``space_units`` per
         ``time_units`` (attribute ``units``), dims as ``z`` with ``time`` holding the
         ``T - 1`` midpoints between consecutive frames; ``valid`` (bool, same dims) is
-        False where the data term was missing (a NaN site in either frame); ``n_iter``
+        False where the data term was missing (a NaN site in either frame and, on
+        amplitude, the grid edge and the neighbours of NaN sites); ``n_iter``
         (dims without y, x) counts the iterations each pair took. Attributes keep the
         data-model ones of ``z`` and record ``on``, ``alpha``, ``max_iter`` and ``tol``.
 
