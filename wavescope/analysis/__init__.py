@@ -4,11 +4,11 @@ Nothing here knows whether its input came from a network or a brain.
 """
 
 # Wave detection (branch waves): phase, gradients, wave measures, events, significance.
-from .events import detect_waves
-from .gradient import phase_gradient
-from .phase import analytic_signal, instantaneous_frequency, phase
-from .stats import p_value, surrogate_test, surrogates
-from .waves import (
+from .events import detect_waves  # noqa: F401
+from .gradient import phase_gradient  # noqa: F401
+from .phase import analytic_signal, instantaneous_frequency, phase  # noqa: F401
+from .stats import p_value, surrogate_test, surrogates  # noqa: F401
+from .waves import (  # noqa: F401
     PATTERNS,
     classify_patterns,
     fit_plane_wave,

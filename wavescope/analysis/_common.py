@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -103,3 +104,11 @@ def site_xy(da: xr.DataArray) -> np.ndarray:
 
 def space_units_per_time(da: xr.DataArray) -> str:
     return f"{da.attrs.get('space_units', 'a.u.')}/{da.attrs.get('time_units', 's')}"
+
+
+def apply_ufunc(*args, **kwargs):
+    """:func:`xarray.apply_ufunc`, quiet about dask casting a complex meta array to the
+    real output dtype when it builds the graph (the kernels themselves never do)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        return xr.apply_ufunc(*args, **kwargs)

@@ -14,7 +14,14 @@ import xarray as xr
 
 from ..core import space_dims
 from ._circular import angle
-from ._common import check_activity, check_phasic, derived_attrs, float_dtype, frame_blocks
+from ._common import (
+    apply_ufunc,
+    check_activity,
+    check_phasic,
+    derived_attrs,
+    float_dtype,
+    frame_blocks,
+)
 from ._geometry import Geometry, derivative, geometry_of
 
 __all__ = ["phase_gradient"]
@@ -56,7 +63,7 @@ def phase_gradient(z: xr.DataArray, *, neighbors: str | int = "delaunay") -> xr.
     check_phasic(z, "phase_gradient")
     dims = list(space_dims(z))
     dtype = float_dtype(z)
-    gx, gy = xr.apply_ufunc(
+    gx, gy = apply_ufunc(
         _gradient_kernel,
         z,
         input_core_dims=[dims],

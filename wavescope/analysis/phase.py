@@ -20,6 +20,7 @@ from scipy.interpolate import PchipInterpolator
 from ..core import DataModelError, WavescopeWarning
 from ._circular import TWO_PI, unit_phasor, wrap
 from ._common import (
+    apply_ufunc,
     check_activity,
     check_phasic,
     check_time_chunk,
@@ -95,7 +96,7 @@ def analytic_signal(
     if min_run is not None and min_run < 2:
         raise DataModelError(f"flat_samples must be >= 2 or None, got {flat_samples!r}")
     out_dtype = np.complex64 if da.dtype == np.float32 else np.complex128
-    result = xr.apply_ufunc(
+    result = apply_ufunc(
         _analytic_core,
         da,
         input_core_dims=[["time"]],
@@ -148,7 +149,7 @@ def phase(
         z = da
     else:
         z = analytic_signal(da, band, method, **kwargs)
-    out = xr.apply_ufunc(_phase_core, z, dask="parallelized",
+    out = apply_ufunc(_phase_core, z, dask="parallelized",
                          output_dtypes=[np.float32 if z.dtype == np.complex64 else float])
     out.attrs = derived_attrs(z, units="rad")
     out.name = "phase"
@@ -177,7 +178,7 @@ def instantaneous_frequency(z: xr.DataArray) -> xr.DataArray:
     if z.sizes["time"] < 2:
         raise DataModelError("instantaneous_frequency needs at least 2 time samples")
     scale = float(z.attrs["sfreq"]) / TWO_PI
-    out = xr.apply_ufunc(
+    out = apply_ufunc(
         _if_core, z, input_core_dims=[["time"]], output_core_dims=[["time"]],
         kwargs={"scale": scale}, dask="parallelized",
         output_dtypes=[np.float32 if z.dtype == np.complex64 else float],

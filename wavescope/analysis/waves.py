@@ -25,6 +25,7 @@ from ..core import DataModelError, space_dims
 from ._circular import TWO_PI
 from ._common import (
     BLOCK_VALUES,
+    apply_ufunc,
     check_activity,
     check_phasic,
     check_time_chunk,
@@ -67,7 +68,7 @@ def _checked(z, func: str) -> xr.DataArray:
 def _per_frame(z: xr.DataArray, kernel, n_out: int, kwargs: dict, dtype=float):
     """Apply a (..., *space) -> n_out x (...) kernel over frames, lazily for dask."""
     dims = list(space_dims(z))
-    out = xr.apply_ufunc(
+    out = apply_ufunc(
         kernel, z, input_core_dims=[dims], output_core_dims=[[]] * n_out, kwargs=kwargs,
         dask="parallelized", output_dtypes=[dtype] * n_out,
     )
@@ -197,7 +198,7 @@ def _frame_omega(z: xr.DataArray) -> xr.DataArray:
     if z.sizes["time"] < 2:
         raise DataModelError("the temporal frequency needs at least 2 time samples")
     dims = ["time", *space_dims(z)]
-    out = xr.apply_ufunc(
+    out = apply_ufunc(
         _omega_kernel, z, input_core_dims=[dims], output_core_dims=[["time"]],
         kwargs={"n_space": len(dims) - 1, "sfreq": float(z.attrs["sfreq"])},
         dask="parallelized", output_dtypes=[float],
@@ -560,8 +561,9 @@ def classify_patterns(
         decided it, compared with its threshold; NaN for ``none``), ``pgd``,
         ``synchrony``, ``radial`` (``-sign(omega) rho_radial``: > 0 outward), ``rotation``
         (``-sign(omega) rho_rotation``: > 0 counter-clockwise), ``centre_x``,
-        ``centre_y`` (of the radial or rotating pattern, else NaN) and ``omega``
-        (rad per time unit).
+        ``centre_y`` (of the radial or rotating pattern, else NaN), ``radial_slope``
+        (rad per space unit, of the phase-on-distance regression) and ``omega``
+        (rad per time unit, the frame's temporal frequency).
     """
     z = _checked(z, "classify_patterns")
     for name, value in (("pgd_threshold", pgd_threshold),
@@ -572,14 +574,14 @@ def classify_patterns(
             raise DataModelError(f"{name} must lie in [0, 1], got {value}")
     scores = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma)
     thresholds = (synchrony_threshold, pgd_threshold, radial_threshold, rotation_threshold)
-    code, score, cx, cy = xr.apply_ufunc(
+    code, score, cx, cy = apply_ufunc(
         _label_kernel, scores["synchrony"], scores["pgd"], scores["radial"],
         scores["rotation"], scores["rad_cx"], scores["rad_cy"], scores["rot_cx"],
         scores["rot_cy"], kwargs={"thresholds": thresholds}, output_core_dims=[[]] * 4,
         dask="parallelized", output_dtypes=[np.int8, float, float, float],
     )
     labels = np.array(PATTERNS)
-    pattern = xr.apply_ufunc(lambda c: labels[c], code, dask="parallelized",
+    pattern = apply_ufunc(lambda c: labels[c], code, dask="parallelized",
                              output_dtypes=[labels.dtype])
     su = z.attrs.get("space_units")
     ds = xr.Dataset({
@@ -591,6 +593,7 @@ def classify_patterns(
         "rotation": scores["rotation"].assign_attrs(units="1"),
         "centre_x": cx.assign_attrs(units=su),
         "centre_y": cy.assign_attrs(units=su),
+        "radial_slope": scores["rad_slope"].assign_attrs(units=f"rad/{su}"),
         "omega": scores["omega"].assign_attrs(units=f"rad/{z.attrs.get('time_units')}"),
     })
     ds.attrs = derived_attrs(
@@ -608,13 +611,14 @@ def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None) ->
     sign = _travel_sign(omega)
     if geom.kind == "line":
         nan = xr.full_like(out["pgd"], np.nan)
-        out.update(radial=nan, rotation=nan, rad_cx=nan, rad_cy=nan, rot_cx=nan, rot_cy=nan)
+        out.update(radial=nan, rotation=nan, rad_cx=nan, rad_cy=nan, rot_cx=nan, rot_cy=nan,
+                   rad_slope=nan)
     else:
         finder = PatternFinder(geom, sigma)
-        rad, _, rcx, rcy, rot, ocx, ocy = _per_frame(
+        rad, slope, rcx, rcy, rot, ocx, ocy = _per_frame(
             z, _centre_kernel, 7, {"finder": finder, "want": "both", "centre": "fit"})
         out.update(radial=-sign * rad, rotation=-sign * rot, rad_cx=rcx, rad_cy=rcy,
-                   rot_cx=ocx, rot_cy=ocy)
+                   rot_cx=ocx, rot_cy=ocy, rad_slope=slope)
     out["omega"] = omega
     return out
 
