@@ -15,8 +15,9 @@ def test_fast_angle_matches_numpy_in_every_octant():
 
 
 def test_fast_angle_of_zero_and_nan_is_nan():
-    out = angle(np.array([0j, complex(np.nan, 1.0), 1.0 + 0j]))
-    assert np.isnan(out[:2]).all() and out[2] == 0.0
+    out = angle(np.array([0j, complex(np.nan, 1.0), 1.0 + 0j, -1j, 1 + 1j]))
+    assert np.isnan(out[:2]).all()
+    np.testing.assert_allclose(out[2:], [0.0, -np.pi / 2, np.pi / 4], atol=1e-15, rtol=0)
 
 
 def test_wrap_maps_onto_the_circle():

@@ -44,16 +44,16 @@ class GridStats:
         _two_h_derivative(phi, self.dx[:b], gx, axis=2, tmp=work[0][:, :, 1:])
         _two_h_derivative(phi, self.dy[:b], gy, axis=1, tmp=work[0][:, 1:, :])
         sx, sy = 0.5 / self.hx, 0.5 / self.hy
-        if sx != 1.0:
-            gx *= sx
-        if sy != 1.0:
-            gy *= sy
+        if sx != sy:  # equal steps: scale the sums instead of every site
+            gy *= sy / sx
         mag = work[1]
         np.multiply(gx, gx, out=mag)
         np.multiply(gy, gy, out=work[2])
         mag += work[2]
         np.sqrt(mag, out=mag)
-        return (gx.sum(axis=(1, 2)), gy.sum(axis=(1, 2)), mag.sum(axis=(1, 2)))
+        flat = (b, -1)
+        return (gx.reshape(flat).sum(axis=1) * sx, gy.reshape(flat).sum(axis=1) * sx,
+                mag.reshape(flat).sum(axis=1) * sx)
 
 
 def _two_h_derivative(phi, d, g, *, axis: int, tmp) -> None:

@@ -345,7 +345,7 @@ def fit_plane_wave(
     z: xr.DataArray,
     *,
     k_max: float | None = None,
-    oversample: float = 3.0,
+    oversample: float = 2.0,
     max_iter: int = 20,
 ) -> xr.Dataset:
     """Best plane wave per frame by circular-linear regression (Zhang et al. 2018 style).
@@ -363,7 +363,9 @@ def fit_plane_wave(
         Largest wavenumber searched, rad per space unit. Default: the grid's Nyquist
         square, or ``pi / s`` on irregular positions with ``s = sqrt(hull area / n)``.
     oversample : float
-        Coarse lattice points per main-lobe width of R (>= 2; 3 by default).
+        Coarse lattice points per main-lobe width (``2 pi / extent``) of R; >= 2. At 2 the
+        best lattice point always lies in the global maximum's main lobe (R there is at
+        least 0.4 of the peak for a clean wave; side lobes reach 0.22).
     max_iter : int
         Newton iterations at most.
 
