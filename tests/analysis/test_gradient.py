@@ -125,3 +125,20 @@ def test_errors_name_the_fix(positions):
     with pytest.raises(ws.DataModelError, match="neighbors"):
         phase_gradient(ws.analysis.phase(ws.simulate.plane_wave(positions)),
                        neighbors=1)
+
+
+def test_fused_grid_path_matches_the_general_one():
+    from wavescope.analysis._geometry import derivative, geometry_of
+    from wavescope.analysis.waves import _block_stats
+
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((30, 7, 9)) + 1j * rng.standard_normal((30, 7, 9))
+    da = ws.from_array(z, ("time", "y", "x"), sfreq=1.0, spacing=(0.5, 2.0))
+    geom = geometry_of(da)
+    gx, gy = derivative(np.angle(z), geom)
+    g = phase_gradient(da)
+    np.testing.assert_allclose(g["dphi_dx"].values, gx, atol=1e-9)
+    np.testing.assert_allclose(g["dphi_dy"].values, gy, atol=1e-9)
+    stats = _block_stats(z.reshape(30, -1), geom, unit=False)
+    np.testing.assert_allclose(ws.analysis.pgd(da).values, np.hypot(*stats[:2]) / stats[2],
+                               atol=1e-9)

@@ -32,8 +32,9 @@ from ._common import (
 __all__ = ["analytic_signal", "phase", "instantaneous_frequency"]
 
 METHODS = ("hilbert", "generalized")
-#: Sites filtered together: bounds the filter's temporaries for long recordings.
-_SITES_PER_BLOCK = 32
+#: Values (sites x samples) filtered together: bounds the temporaries of the filter and
+#: the transform on long recordings (at least one whole site is always taken).
+_BLOCK_VALUES = 1 << 21
 
 
 def analytic_signal(
@@ -224,9 +225,10 @@ def _analytic_core(x, *, sos, generalized, min_run):
     flat = x.reshape(-1, shape[-1])
     ctype = np.complex64 if x.dtype == np.float32 else np.complex128
     out = np.empty(flat.shape, dtype=ctype)
-    for start in range(0, flat.shape[0], _SITES_PER_BLOCK):
-        block = np.array(flat[start:start + _SITES_PER_BLOCK], dtype=float)
-        out[start:start + _SITES_PER_BLOCK] = _analytic_block(block, sos, generalized, min_run)
+    step = max(1, _BLOCK_VALUES // max(1, shape[-1]))
+    for start in range(0, flat.shape[0], step):
+        block = np.array(flat[start:start + step], dtype=float)
+        out[start:start + step] = _analytic_block(block, sos, generalized, min_run)
     return out.reshape(shape)
 
 

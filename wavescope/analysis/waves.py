@@ -37,7 +37,7 @@ from ._fastgrid import GridStats
 from ._geometry import Geometry, derivative, geometry_of
 from ._patterns import PatternFinder
 from ._planefit import FIELDS, PlaneFitter, phasors, plane_fit_kernel
-from .gradient import float_dtype_of, phases_of_block
+from .gradient import fast_grid, float_dtype_of, phases_of_block
 
 __all__ = [
     "pgd",
@@ -92,7 +92,7 @@ def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
     flat, lead = _flat_frames(z, geom)
     out = np.full((5, flat.shape[0]), np.nan)
     fast = None
-    if not unit and _fast_grid(geom):
+    if not unit and fast_grid(geom):
         step = max(1, BLOCK_VALUES // geom.n_sites)
         fast = GridStats(min(step, flat.shape[0]), *geom.shape, float(geom.y[1] - geom.y[0]),
                          float(geom.x[1] - geom.x[0]), float_dtype_of(flat))
@@ -109,13 +109,6 @@ def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
             continue
         out[:, sl] = _block_stats(flat[sl], geom, unit)
     return tuple(o.reshape(lead) for o in out)
-
-
-def _fast_grid(geom: Geometry) -> bool:
-    if geom.kind != "grid" or geom.periodic or min(geom.shape) < 3:
-        return False
-    return all(np.allclose(np.diff(c), c[1] - c[0], rtol=1e-9, atol=0.0)
-               for c in (geom.x, geom.y))
 
 
 def _block_stats(block: np.ndarray, geom: Geometry, unit: bool) -> np.ndarray:
