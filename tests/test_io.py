@@ -73,7 +73,10 @@ def test_lazy_load_with_dask(tmp_path):
     lazy = ws.load(tmp_path / "l.nc", chunks={"time": -1, "x": 2})
     assert hasattr(lazy.data, "dask")
     xr.testing.assert_identical(lazy.compute(), da)
+    # Saving a lazy selection over the very file it reads from is safe (temp file first).
+    ws.save(lazy.isel(time=slice(5, 25)), tmp_path / "l.nc")
     lazy.close()
+    xr.testing.assert_identical(ws.load(tmp_path / "l.nc"), da.isel(time=slice(5, 25)))
 
 
 def test_save_does_not_mutate_and_resaves_loaded(tmp_path):
@@ -257,3 +260,7 @@ def test_mixed_units_and_bad_inputs():
     model = ws.as_channels(grid)
     with pytest.raises(ws.DataModelError, match="time_units"):
         ws.to_mne(model)
+    micro = ws.from_mne(make_raw(n_ch=3)) * 1e6
+    micro.attrs["units"] = "uV"
+    with pytest.warns(ws.WavescopeWarning, match="SI units"):
+        ws.to_mne(micro)

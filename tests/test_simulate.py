@@ -64,6 +64,12 @@ def test_grid_orientation_and_coordinates():
     assert np.ptp(da.values[0, :, 0]) > 0.5
 
 
+def test_list_shape_is_a_grid_and_list_of_pairs_are_positions():
+    assert sim.plane_wave([3, 4]).dims == ("time", "y", "x")
+    pts = sim.plane_wave([[0.0, 0.0], [1.0, 2.0], [3.0, 1.0]])
+    assert pts.dims == ("time", "channel") and pts.sizes["channel"] == 3
+
+
 def test_line_sites():
     da = sim.plane_wave((12,), speed=20.0)
     assert da.dims == ("time", "x")

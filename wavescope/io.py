@@ -33,12 +33,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .core import DataModelError, from_array, validate
+from .core import DataModelError, WavescopeWarning, from_array, validate
 
 __all__ = ["save", "load", "from_mne", "to_mne", "WavescopeIOError", "HEAD_ORIGIN"]
 
@@ -48,6 +49,7 @@ _KIND_ATTR = "wavescope_io_kind"
 _NAME_ATTR = "wavescope_io_name"
 _DA_VAR = "wavescope_dataarray"
 _ENGINE = "netcdf4"
+_MNE_UNITS = ("V", "T", "T/m", "mol", "Am")
 
 
 #: Default centre of the scalp projection, head frame (x right, y nose, z up), metres: the
@@ -212,14 +214,14 @@ def _encode_complex(ds: xr.Dataset) -> xr.Dataset:
         if name in ds.indexes:
             raise TypeError(f"index coordinate '{name}' is complex; netCDF cannot index by "
                             "complex values: use real coordinates")
-        if hasattr(var.data, "dask"):
-            data = xr.concat([xr.Variable(var.dims, var.data.real),
-                              xr.Variable(var.dims, var.data.imag)], dim=_COMPLEX_DIM)
-            pair = data.transpose(*var.dims, _COMPLEX_DIM)
+        if hasattr(var.data, "dask"):  # stay lazy: dask writes it chunk by chunk
+            import dask.array as dsa
+
+            parts = dsa.stack([var.data.real, var.data.imag], axis=-1)
         else:
-            values = np.ascontiguousarray(var.values)
-            pair = xr.Variable((*var.dims, _COMPLEX_DIM),
-                               np.stack([values.real, values.imag], axis=-1))
+            values = np.asarray(var.values)
+            parts = np.stack([values.real, values.imag], axis=-1)
+        pair = xr.Variable((*var.dims, _COMPLEX_DIM), parts)
         pair.attrs = dict(var.attrs, **{_COMPLEX_ATTR: 1})
         out[name] = pair
     if not out:
@@ -453,6 +455,13 @@ def to_mne(da: xr.DataArray):
         raise DataModelError(
             f"coordinates {missing} (3-D sensor positions in metres) are missing; to_mne "
             "restores montages from activities made by from_mne"
+        )
+    units = da.attrs.get("units")
+    if units not in _MNE_UNITS:
+        warnings.warn(
+            f"units are {units!r}; MNE assumes SI units ({', '.join(_MNE_UNITS)}), so its "
+            "scalings and plots may be off: convert first (e.g. microvolts * 1e-6 -> V)",
+            WavescopeWarning, stacklevel=2,
         )
     names = [str(c) for c in da["channel"].values]
     types = ([str(t) for t in da["ch_type"].values] if "ch_type" in da.coords

@@ -95,8 +95,9 @@ class _Sites:
 
 
 def _is_shape(sites) -> bool:
+    """A grid shape is a flat tuple or list of one or two integers."""
     return (
-        isinstance(sites, tuple)
+        isinstance(sites, (tuple, list))
         and len(sites) in (1, 2)
         and all(isinstance(s, Integral) and not isinstance(s, bool) for s in sites)
     )
