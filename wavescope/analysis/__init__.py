@@ -2,3 +2,16 @@
 
 Nothing here knows whether its input came from a network or a brain.
 """
+
+# spectral decomposition and decoding
+from .decoding import SpectralFeatures, decode  # noqa: F401
+
+# velocity fields
+from .flow import critical_points, curl, divergence, optical_flow  # noqa: F401
+from .spectral import (  # noqa: F401
+    band_power,
+    dominant_frequency,
+    kw_spectrum,
+    kw_speed,
+    spectrum,
+)
