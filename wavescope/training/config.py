@@ -37,8 +37,9 @@ class TrainConfig:
         Constructor arguments of the model (e.g. ``{"channels": 2, "steps": 100}``).
     task_kwargs : dict
         Arguments of the task's data (e.g. image size, sequence length, data seed).
-    readout, head : str
-        Readout over time and per-pixel head, for models that have them.
+    readout, head : str or None
+        Readout over time and per-pixel head, for models that have them (None: the task's
+        default).
     epochs : int
         Passes over the training split.
     batch_size : int
@@ -88,8 +89,8 @@ class TrainConfig:
     model: str = "nwm"
     model_kwargs: dict = field(default_factory=dict)
     task_kwargs: dict = field(default_factory=dict)
-    readout: str = "linear"
-    head: str = "mlp256"
+    readout: str | None = None
+    head: str | None = None
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
@@ -161,7 +162,8 @@ class TrainConfig:
         """The run folder's name: ``name`` or one built from the main fields and a hash."""
         if self.name:
             return self.name
-        return f"{self.task}-{self.model}-{self.readout}-seed{self.seed}-{self.digest()}"
+        parts = [self.task, self.model] + ([self.readout] if self.readout else [])
+        return "-".join(parts + [f"seed{self.seed}", self.digest()])
 
     def run_dir(self) -> Path:
         """``out_dir / run_name()``."""

@@ -1,0 +1,89 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import wavescope as ws
+from wavescope import cli
+from wavescope import simulate as sim
+
+
+def test_help_and_version(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "info" in out and "quickstart" in out
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"wavescope {ws.__version__}"
+
+
+def test_no_verb_and_unknown_verb(capsys):
+    assert cli.main([]) == 2
+    assert "usage: wavescope" in capsys.readouterr().out
+    assert cli.main(["frobnicate"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_info_dataarray(tmp_path, capsys):
+    da = sim.radial_wave((6, 7), n_times=30, sfreq=250.0, source="recording",
+                         space_units="mm").rename("lfp")
+    ws.save(da, tmp_path / "r.nc")
+    assert cli.main(["info", str(tmp_path / "r.nc")]) == 0
+    out = capsys.readouterr().out
+    for text in ("DataArray, name 'lfp'", "time=30, y=6, x=7", "dtype: float64",
+                 "sampling rate: 250 Hz", "source: recording", "space units: mm",
+                 "wavescope.simulate.radial_wave", '"kind": "radial"'):
+        assert text in out
+
+
+def test_info_dataset_and_complex(tmp_path, capsys):
+    ds = xr.Dataset({"hidden": sim.plane_wave((3, 3), n_times=12) * 1j,
+                     "label": ("trial", np.arange(2))})
+    ws.save(ds, tmp_path / "d.nc")
+    assert cli.main(["info", str(tmp_path / "d.nc")]) == 0
+    out = capsys.readouterr().out
+    assert "Dataset with 2 variable(s)" in out and "variable hidden:" in out
+    assert "dtype: complex128" in out and "sampling rate: 100 per step" in out
+
+
+@pytest.mark.parametrize("content, match", [(None, "no such file"),
+                                            (b"not netcdf", "not netCDF or is damaged")])
+def test_info_errors_are_one_line_exit_2(tmp_path, capsys, content, match):
+    path = tmp_path / "f.nc"
+    if content is not None:
+        path.write_bytes(content)
+    assert cli.main(["info", str(path)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("wavescope info: error:") and match in err and str(path) in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in captured.err
+
+
+def test_quickstart_writes_plane_then_rotating(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert cli.main(["quickstart", str(out), "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "plane wave" in text and "rotating wave, ccw" in text and str(out) in text
+    da = ws.load(out / "simulated.nc")
+    assert da.sizes == {"time": 400, "y": 32, "x": 32}
+    segs = sim.truth(da)["segments"]
+    assert [s["kind"] for s in segs] == ["plane", "rotating"] and segs[0]["seed"] == 3
+    ws.validate(da)
+
+
+def test_quickstart_refuses_a_file_as_folder(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert cli.main(["quickstart", str(target)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_python_dash_m(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-m", "wavescope", "--version"], cwd=tmp_path,
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(root)),
+                         check=False)
+    assert res.returncode == 0 and res.stdout.startswith("wavescope ")

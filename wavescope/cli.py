@@ -1,0 +1,318 @@
+"""The ``wavescope`` command.
+
+Each verb is one small pair of functions: ``add_<verb>(subparsers)`` declares its
+arguments and sets ``run=<function>``, and the function takes the parsed arguments and
+returns an exit code. All verbs are registered in :data:`VERBS`; to add one, write the
+pair and append ``add_<verb>`` there. Errors a user can fix (``OSError``, ``ValueError``,
+which includes :class:`wavescope.DataModelError`) are shown as one line on stderr with exit
+code 2; ``--traceback`` shows the full traceback instead.
+
+``wavescope quickstart`` runs the steps in :data:`QUICKSTART_STEPS` in order; each step
+takes the output folder and the parsed arguments and returns lines for the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "VERBS", "QUICKSTART_STEPS"]
+
+EXIT_OK, EXIT_ERROR = 0, 2
+
+
+# ----------------------------------------------------------------------------- info
+
+
+def add_info(sub) -> None:
+    p = sub.add_parser(
+        "info", help="describe a saved netCDF file",
+        description="Show dims, sizes, dtype, sampling rate, source, units and provenance of "
+                    "a file written by wavescope.save (any netCDF file works).",
+    )
+    p.add_argument("file", type=Path, help="netCDF file")
+    p.set_defaults(run=run_info)
+
+
+def run_info(args) -> int:
+    from . import io
+
+    try:  # lazily with dask when available, so big files are not read just to describe them
+        import dask  # noqa: F401
+
+        obj = io.load(args.file, chunks={})
+    except ImportError:
+        obj = io.load(args.file)
+    try:
+        print("\n".join(describe(obj, path=args.file)))
+    finally:
+        obj.close()
+    return EXIT_OK
+
+
+def describe(obj, path: Path | None = None) -> list[str]:
+    """Human-readable summary lines of a DataArray or Dataset (used by ``info``)."""
+    import xarray as xr
+
+    lines = []
+    if path is not None:
+        lines.append(f"file: {path} ({Path(path).stat().st_size / 1e6:.2f} MB)")
+    if isinstance(obj, xr.DataArray):
+        lines.append(f"type: DataArray, name {obj.name!r}")
+        lines += _describe_array(obj, indent="")
+    else:
+        lines.append(f"type: Dataset with {len(obj.data_vars)} variable(s)")
+        lines.append("dims: " + _sizes(obj.sizes))
+        lines += _describe_attrs(obj.attrs, indent="")
+        for name, var in obj.data_vars.items():
+            lines.append(f"variable {name}:")
+            lines += _describe_array(var, indent="  ")
+    return lines
+
+
+def _sizes(sizes) -> str:
+    return ", ".join(f"{d}={n}" for d, n in sizes.items()) or "(scalar)"
+
+
+def _describe_array(da, indent: str) -> list[str]:
+    lines = [f"{indent}dims: {_sizes(da.sizes)}", f"{indent}dtype: {da.dtype}"]
+    if "time" in da.coords and da.sizes.get("time", 0) > 0:
+        t = da["time"].values
+        unit = da.attrs.get("time_units", "")
+        lines.append(f"{indent}time: {t[0]:g} to {t[-1]:g} {unit}".rstrip())
+    return lines + _describe_attrs(da.attrs, indent)
+
+
+def _describe_attrs(attrs, indent: str) -> list[str]:
+    lines = []
+    if "sfreq" in attrs:
+        per = {"s": "Hz", "step": "per step"}.get(attrs.get("time_units"), "per time unit")
+        lines.append(f"{indent}sampling rate: {attrs['sfreq']:g} {per}")
+    for key, label in (("source", "source"), ("units", "units"),
+                       ("space_units", "space units"), ("periodic", "periodic")):
+        if key in attrs:
+            lines.append(f"{indent}{label}: {attrs[key]}")
+    for key in ("provenance", "truth"):
+        if key in attrs:
+            lines.append(f"{indent}{key}: {_short_json(attrs[key])}")
+    return lines
+
+
+def _short_json(text: str, limit: int = 240) -> str:
+    try:
+        text = json.dumps(json.loads(text), separators=(", ", ": "))
+    except (TypeError, ValueError):
+        text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ----------------------------------------------------------------------------- quickstart
+
+
+def add_quickstart(sub) -> None:
+    p = sub.add_parser(
+        "quickstart", help="make a small example and save it",
+        description="Simulate a 32x32 recording (a plane wave, then a rotating wave) and save "
+                    "it into OUT; later steps of the quickstart add to the same folder.",
+    )
+    p.add_argument("out", nargs="?", type=Path, default=Path("wavescope-quickstart"),
+                   help="output folder (default ./wavescope-quickstart)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    p.set_defaults(run=run_quickstart)
+
+
+def quickstart_simulate(out: Path, args) -> list[str]:
+    """Quickstart step: a plane wave then a rotating wave on a 32x32 grid, saved."""
+    from . import io, simulate
+
+    kw = dict(n_times=200, sfreq=100.0, frequency=5.0, noise=0.1)
+    plane = simulate.plane_wave((32, 32), speed=50.0, direction=np.pi / 4, seed=args.seed,
+                                **kw)
+    rotating = simulate.rotating_wave((32, 32), sense="ccw", seed=args.seed + 1, **kw)
+    recording = simulate.sequence(plane, rotating).rename("activity")
+    path = io.save(recording, out / "simulated.nc")
+    segments = simulate.truth(recording)["segments"]
+    lines = [f"simulated {_sizes(recording.sizes)} -> {path}"]
+    for seg in segments:
+        what = (f"rotating wave, {seg['sense']}" if seg["kind"] == "rotating" else
+                f"{seg['kind']} wave, direction {seg['direction']:.2f} rad, speed "
+                f"{seg['speed']:g} pixel per unit time")
+        lines.append(f"  t = {seg['start']:g} to {seg['stop']:g}: {what}, "
+                     f"{seg['frequency']:g} cycles per unit time")
+    lines.append(f"  inspect it with: wavescope info {path}")
+    return lines
+
+
+#: Steps of ``wavescope quickstart``, run in order; append new ones here.
+QUICKSTART_STEPS: list[Callable[[Path, argparse.Namespace], list[str]]] = [
+    quickstart_simulate,
+]
+
+
+def run_quickstart(args) -> int:
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} exists and is not a folder; choose another OUT")
+    out.mkdir(parents=True, exist_ok=True)
+    for step in QUICKSTART_STEPS:
+        for line in step(out, args):
+            print(line)
+    print(f"quickstart done: results in {out}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def add_train(sub) -> None:
+    from .training.config import TrainConfig
+
+    p = sub.add_parser(
+        "train", help="train a model (config file and/or flags)",
+        description="Train one model. Give a JSON config (--config FILE) and/or one flag per "
+                    "TrainConfig field; flags override the file. A run folder that already "
+                    "holds this config resumes from its last checkpoint.",
+    )
+    TrainConfig.add_arguments(p)
+    p.set_defaults(run=run_train)
+
+
+def run_train(args) -> int:
+    from .training import TrainConfig, train
+
+    run = train(TrainConfig.from_args(args))
+    print(f"run folder: {run}")
+    print((run / "test_metrics.json").read_text().strip())
+    return EXIT_OK
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a trained run on a split",
+                       description="Score a run folder's checkpoint on train, val or test.")
+    p.add_argument("run_dir", metavar="RUN", type=Path,
+                   help="run folder written by `wavescope train`")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default=None, help="torch device (default: the run's)")
+    p.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args) -> int:
+    from .training import evaluate
+
+    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint,
+                       device=args.device)
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def add_sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a grid of training configs and gather one table",
+        description="Run every config of a sweep specification (JSON with base, variants, "
+                    "grid) through joblib and write results.csv and summary.csv.",
+    )
+    p.add_argument("spec", type=Path, help="sweep specification (JSON)")
+    p.add_argument("--n-jobs", type=int, default=1, help="parallel runs (default 1)")
+    p.add_argument("--backend", default=None,
+                   help="joblib backend, e.g. loky or dask (default: joblib's)")
+    p.add_argument("--scheduler", default=None,
+                   help="dask scheduler address (with --backend dask)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder of the tables (default: the base out_dir)")
+    p.set_defaults(run=run_sweep)
+
+
+def run_sweep(args) -> int:
+    from .training import sweep
+
+    client = None
+    if args.scheduler:
+        from dask.distributed import Client  # optional dependency: pip install dask[distributed]
+
+        client = Client(args.scheduler)
+    try:
+        table = sweep(args.spec, n_jobs=args.n_jobs, backend=args.backend, out=args.out)
+    finally:
+        if client is not None:
+            client.close()
+    print(table.to_string(index=False, max_colwidth=40))
+    return EXIT_OK
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser(
+        "export", help="export a run's hidden states to netCDF",
+        description="Run a trained model on a split and save its hidden states, inputs and "
+                    "labels as a netCDF Dataset in the wavescope data model.",
+    )
+    p.add_argument("run_dir", metavar="RUN", type=Path,
+                   help="run folder written by `wavescope train`")
+    p.add_argument("-o", "--output", type=Path, required=True, help="netCDF file to write")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--n-trials", type=int, default=16, help="items to export (default 16)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(run=run_export)
+
+
+def run_export(args) -> int:
+    from . import io
+    from .training import export_hidden_states
+
+    ds = export_hidden_states(args.run_dir, split=args.split, n_trials=args.n_trials,
+                              checkpoint=args.checkpoint, batch_size=args.batch_size)
+    path = io.save(ds, args.output)
+    print(f"hidden states {dict(ds['hidden'].sizes)} -> {path}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- main
+
+#: Every verb of the command, in the order shown by ``--help``.
+VERBS: list[Callable] = [add_info, add_quickstart, add_train, add_evaluate, add_sweep,
+                         add_export]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="wavescope",
+        description="Travelling-wave analysis for recordings and for the recurrent networks "
+                    "that make waves.",
+    )
+    parser.add_argument("--version", action="version", version=f"wavescope {__version__}")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for add in VERBS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 success, 2 error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors
+        return int(exit_.code or 0)
+    if args.verb is None:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return int(args.run(args))
+    except (OSError, ValueError) as err:
+        if args.traceback:
+            raise
+        print(f"wavescope {args.verb}: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+
+if __name__ == "__main__":
+    sys.exit(main())

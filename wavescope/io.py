@@ -1,0 +1,496 @@
+"""Reading and writing activities: netCDF files and MNE objects.
+
+netCDF
+    :func:`save` and :func:`load` round-trip a DataArray or a Dataset exactly: values
+    (complex included), coordinates, attributes and the DataArray's name (``None``
+    included). netCDF has no complex type, so a complex variable ``v`` is stored as a real
+    variable of the matching float type with one extra trailing dimension
+    ``wavescope_complex`` of size 2 (real part, imaginary part) and the variable attribute
+    ``wavescope_complex = 1``; :func:`load` rebuilds it bit for bit. Files are written with
+    the netCDF4 (HDF5) engine; any netCDF reader can open them, and a reader that ignores
+    the marker sees the real/imaginary pair.
+
+MNE
+    :func:`from_mne` turns a Raw or Epochs into an activity ``(time, channel)`` or
+    ``(trial, time, channel)``; :func:`to_mne` turns one back.
+
+Sensor positions from MNE
+    Analysis works in the plane, so :func:`from_mne` projects the 3-D montage positions
+    (head coordinate frame, metres) with an *azimuthal equidistant projection about the
+    vertex*: about an origin (default :data:`HEAD_ORIGIN`, fixed so that any subset of
+    channels projects identically), an electrode at
+    polar angle ``theta`` from +z (the vertex direction) and azimuth ``psi`` goes to
+    ``x = rho theta cos psi``, ``y = rho theta sin psi``, where ``rho`` is its distance from
+    the origin. So ``x``/``y`` are metres of arc along the scalp from the vertex, +x towards
+    the right ear and +y towards the nose, and the distance from the vertex is preserved.
+    The origin used is stored in ``attrs["projection"]``; pass it back as ``origin=`` to
+    project another recording of the same montage identically. The raw 3-D positions are
+    kept as ``pos3d_x``, ``pos3d_y``, ``pos3d_z`` (metres).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .core import DataModelError, WavescopeWarning, from_array, validate
+
+__all__ = ["save", "load", "from_mne", "to_mne", "WavescopeIOError", "HEAD_ORIGIN"]
+
+_COMPLEX_DIM = "wavescope_complex"
+_COMPLEX_ATTR = "wavescope_complex"
+_KIND_ATTR = "wavescope_io_kind"
+_NAME_ATTR = "wavescope_io_name"
+_DA_VAR = "wavescope_dataarray"
+_ENGINE = "netcdf4"
+_MNE_UNITS = ("V", "T", "T/m", "mol", "Am")
+
+
+#: Default centre of the scalp projection, head frame (x right, y nose, z up), metres: the
+#: centre of the sphere that best fits MNE's standard_1005 montage, (-0.001, 0.015, 0.041),
+#: rounded. The head frame's own origin (between the ear points) lies ~4 cm too low.
+HEAD_ORIGIN = (0.0, 0.015, 0.040)
+
+
+class WavescopeIOError(OSError):
+    """A file could not be read or written; the message names the file and the fix."""
+
+
+# ----------------------------------------------------------------------------- netCDF
+
+
+def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write a DataArray or Dataset to a netCDF file, atomically.
+
+    The file is written to a temporary file in the same folder and moved over ``path``
+    only once complete, so an interrupted save never leaves a broken file (an existing
+    file at ``path`` stays as it was). Complex variables are stored as a real/imaginary
+    pair (see the module docstring). ``obj`` is not modified.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.Dataset
+        Attributes must be netCDF-safe: numbers, strings or 1-D arrays of them (store
+        dicts as JSON strings; no None or bool).
+    path : str or path-like
+        Destination file, conventionally ending in ``.nc``. Its folder must exist.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(path)
+    if isinstance(obj, xr.DataArray):
+        try:
+            json.dumps(obj.name)
+        except TypeError:
+            raise TypeError(
+                f"DataArray name {obj.name!r} cannot be stored; use a string or None"
+            ) from None
+        ds = obj.to_dataset(name=_DA_VAR, promote_attrs=False)
+        ds.attrs = {_KIND_ATTR: "DataArray", _NAME_ATTR: json.dumps(obj.name)}
+    elif isinstance(obj, xr.Dataset):
+        for key in (_KIND_ATTR, _NAME_ATTR):
+            if key in obj.attrs:
+                raise ValueError(f"attribute '{key}' is reserved by wavescope.save; rename it")
+        ds = obj.copy(deep=False)
+        ds.attrs = dict(obj.attrs, **{_KIND_ATTR: "Dataset"})
+    else:
+        raise TypeError(
+            f"save writes an xarray.DataArray or Dataset, got {type(obj).__name__}"
+        )
+    ds = _encode_complex(ds.drop_encoding())
+    _check_attrs(ds)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise WavescopeIOError(f"cannot save to {path}: folder {folder} does not exist; "
+                               "create it first")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine=_ENGINE)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
+    """Read a netCDF file written by :func:`save` (or any netCDF file).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    chunks : int, dict or "auto", optional
+        None (default): read everything into memory and close the file. Otherwise open
+        lazily with dask using these chunks (as in :func:`xarray.open_dataset`; keep
+        ``time`` in one chunk for analysis); the file stays open until the result is
+        closed, and read errors in the data surface on compute.
+
+    Returns
+    -------
+    xarray.DataArray or xarray.Dataset
+        What was saved: a DataArray (with its name) or a Dataset. A netCDF file that
+        :func:`save` did not write loads as a Dataset.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    WavescopeIOError
+        When the file is not netCDF or is damaged (for example truncated).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}; check the path (files are written "
+                                "by wavescope.save)")
+    if path.is_dir():
+        raise WavescopeIOError(f"{path} is a folder, not a netCDF file; give the file inside")
+    try:
+        ds = xr.open_dataset(path, engine=_ENGINE, chunks=chunks)
+        if chunks is None:
+            with ds:
+                ds.load()
+    except (OSError, ValueError, RuntimeError, KeyError, IndexError) as err:
+        raise WavescopeIOError(
+            f"cannot read {path} as netCDF ({type(err).__name__}: {err}); the file is not "
+            "netCDF or is damaged (a truncated or partial copy?): copy or save it again"
+        ) from err
+    ds = _decode_complex(ds)
+    kind = ds.attrs.get(_KIND_ATTR)
+    if kind == "DataArray":
+        name = json.loads(ds.attrs[_NAME_ATTR])
+        da = ds[_DA_VAR].rename(name)
+        da.attrs = _plain_attrs(da.attrs)
+        return da
+    ds.attrs = _plain_attrs({k: v for k, v in ds.attrs.items() if k != _KIND_ATTR})
+    for var in ds.variables.values():
+        var.attrs = _plain_attrs(var.attrs)
+    return ds
+
+
+def _plain_attrs(attrs: dict) -> dict:
+    """netCDF gives NumPy scalars back; return Python numbers like those saved."""
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items()}
+
+
+def _check_attrs(ds: xr.Dataset) -> None:
+    items = [("the file", ds.attrs)] + [(f"variable '{n}'", v.attrs)
+                                        for n, v in ds.variables.items()]
+    for where, attrs in items:
+        for key, value in attrs.items():
+            ok = isinstance(value, (str, int, float, np.number)) and not isinstance(
+                value, (bool, np.bool_))
+            if isinstance(value, (list, tuple, np.ndarray)):
+                arr = np.asarray(value)
+                ok = arr.ndim == 1 and arr.dtype.kind in "iufU"
+            if not ok:
+                raise TypeError(
+                    f"attribute '{key}' of {where} is {type(value).__name__} {value!r}, which "
+                    "netCDF cannot store; use a number or a string (json.dumps for dicts, "
+                    "int for bools)"
+                )
+
+
+def _encode_complex(ds: xr.Dataset) -> xr.Dataset:
+    if _COMPLEX_DIM in ds.dims:
+        raise ValueError(f"dimension name '{_COMPLEX_DIM}' is reserved by wavescope.save")
+    out = {}
+    for name, var in ds.variables.items():
+        if var.dtype.kind != "c":
+            continue
+        if name in ds.indexes:
+            raise TypeError(f"index coordinate '{name}' is complex; netCDF cannot index by "
+                            "complex values: use real coordinates")
+        if hasattr(var.data, "dask"):  # stay lazy: dask writes it chunk by chunk
+            import dask.array as dsa
+
+            parts = dsa.stack([var.data.real, var.data.imag], axis=-1)
+        else:
+            values = np.asarray(var.values)
+            parts = np.stack([values.real, values.imag], axis=-1)
+        pair = xr.Variable((*var.dims, _COMPLEX_DIM), parts)
+        pair.attrs = dict(var.attrs, **{_COMPLEX_ATTR: 1})
+        out[name] = pair
+    if not out:
+        return ds
+    ds = ds.copy(deep=False)
+    for name, pair in out.items():
+        if name in ds.coords:
+            ds = ds.assign_coords({name: pair})
+        else:
+            ds[name] = pair
+    return ds
+
+
+def _decode_complex(ds: xr.Dataset) -> xr.Dataset:
+    names = [n for n, v in ds.variables.items() if v.attrs.get(_COMPLEX_ATTR) == 1]
+    if not names:
+        return ds
+    rebuilt = {}
+    for name in names:
+        var = ds.variables[name]
+        attrs = {k: v for k, v in var.attrs.items() if k != _COMPLEX_ATTR}
+        cdtype = np.result_type(var.dtype, np.complex64)
+        pair = xr.DataArray(var).chunk({_COMPLEX_DIM: -1}) if hasattr(
+            var.data, "dask") else xr.DataArray(var)
+        z = xr.apply_ufunc(
+            _pair_to_complex, pair, input_core_dims=[[_COMPLEX_DIM]],
+            dask="parallelized", output_dtypes=[cdtype],
+        )
+        rebuilt[name] = xr.Variable(z.dims, z.data, attrs=attrs)
+    ds = ds.copy(deep=False)
+    for name, var in rebuilt.items():
+        if name in ds.coords:
+            ds = ds.assign_coords({name: var})
+        else:
+            ds[name] = var
+    return ds.drop_dims(_COMPLEX_DIM, errors="ignore")
+
+
+def _pair_to_complex(pair: np.ndarray) -> np.ndarray:
+    # Assign parts separately: re + 1j * im would turn an infinite im into a NaN real part.
+    out = np.empty(pair.shape[:-1], dtype=np.result_type(pair.dtype, np.complex64))
+    out.real = pair[..., 0]
+    out.imag = pair[..., 1]
+    return out
+
+
+# ----------------------------------------------------------------------------- MNE
+
+
+def _units_of(chs) -> str:
+    from mne.io.constants import FIFF
+
+    names = {
+        FIFF.FIFF_UNIT_V: "V", FIFF.FIFF_UNIT_T: "T", FIFF.FIFF_UNIT_T_M: "T/m",
+        FIFF.FIFF_UNIT_MOL: "mol", FIFF.FIFF_UNIT_AM: "Am", FIFF.FIFF_UNIT_NONE: "a.u.",
+    }
+    units = {names.get(int(ch["unit"]), f"FIFF unit {int(ch['unit'])}") for ch in chs}
+    if len(units) > 1:
+        raise DataModelError(
+            f"channels have different units {sorted(units)}; one activity holds one unit: "
+            "pick one channel type first, e.g. inst.pick('eeg')"
+        )
+    return units.pop()
+
+
+def _project(pos3d: np.ndarray, origin) -> np.ndarray:
+    """Azimuthal equidistant projection about the vertex (+z), in metres of arc."""
+    rel = pos3d - np.asarray(origin, dtype=float)
+    rho = np.linalg.norm(rel, axis=1)
+    theta = np.arccos(np.clip(rel[:, 2] / np.where(rho > 0, rho, 1.0), -1.0, 1.0))
+    psi = np.arctan2(rel[:, 1], rel[:, 0])
+    return np.column_stack([rho * theta * np.cos(psi), rho * theta * np.sin(psi)])
+
+
+def from_mne(raw_or_epochs, *, projection: str = "azimuthal", origin=HEAD_ORIGIN):
+    """An MNE Raw or Epochs as an activity.
+
+    Parameters
+    ----------
+    raw_or_epochs : mne.io.BaseRaw or mne.BaseEpochs
+        With a montage giving every channel a position (``inst.set_montage(...)``), and
+        channels of one unit (pick one type, e.g. ``inst.pick("eeg")``).
+    projection : {"azimuthal"}
+        How 3-D positions become the 2-D ``x``, ``y`` used by analysis: the azimuthal
+        equidistant projection about the vertex (see the module docstring).
+    origin : (x, y, z) or "auto"
+        Centre of the projection in the head frame, metres. Default :data:`HEAD_ORIGIN`.
+        "auto" fits a sphere to this recording's digitisation with
+        :func:`mne.bem.fit_sphere_to_headshape` (then the projection depends on which
+        positions were digitised).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(time, channel)`` for Raw or ``(trial, time, channel)`` for Epochs, in the
+        channel units of MNE (V for EEG); ``source="recording"``, ``time_units="s"``,
+        ``space_units="m"``. Coordinates: ``channel`` (names), ``x``, ``y`` (projected,
+        metres of arc), ``pos3d_x``, ``pos3d_y``, ``pos3d_z`` (montage positions, metres),
+        ``ch_type``; for Epochs ``trial`` (epoch index) with ``event_sample``,
+        ``event_prev`` and ``event_code``. Attributes add ``bads``, ``projection``,
+        ``fiducials`` and, for Raw, ``annotations`` (JSON, onsets in seconds from the first
+        sample) or, for Epochs, ``event_id`` (JSON).
+    """
+    import mne
+
+    if projection != "azimuthal":
+        raise ValueError(f"projection {projection!r} is not known; use 'azimuthal'")
+    is_epochs = isinstance(raw_or_epochs, mne.BaseEpochs)
+    if not (is_epochs or isinstance(raw_or_epochs, mne.io.BaseRaw)):
+        raise TypeError(
+            f"from_mne takes an mne Raw or Epochs, got {type(raw_or_epochs).__name__}"
+        )
+    inst = raw_or_epochs
+    info = inst.info
+    chs = info["chs"]
+    pos3d = np.array([ch["loc"][:3] for ch in chs], dtype=float)
+    missing = [ch["ch_name"] for ch, p in zip(chs, pos3d, strict=True)
+               if not np.all(np.isfinite(p)) or not np.any(p)]
+    if missing:
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise DataModelError(
+            f"{len(missing)} channel(s) have no position ({shown}); set a montage, e.g. "
+            "inst.set_montage('standard_1005'), or pick positioned channels with inst.pick"
+        )
+    units = _units_of(chs)
+    if isinstance(origin, str):
+        if origin != "auto":
+            raise ValueError(f"origin must be an (x, y, z) triple or 'auto', got {origin!r}")
+        try:
+            _, origin_arr, _ = mne.bem.fit_sphere_to_headshape(info, units="m", verbose=False)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
+            raise ValueError(
+                f"cannot fit a head sphere to the digitisation ({err}); give the projection "
+                "centre yourself, e.g. origin=(0.0, 0.0, 0.04)"
+            ) from err
+    else:
+        origin_arr = np.asarray(origin, dtype=float)
+        if origin_arr.shape != (3,) or not np.isfinite(origin_arr).all():
+            raise ValueError(f"origin must be a finite (x, y, z) triple, got {origin!r}")
+    xy = _project(pos3d, origin_arr)
+    sfreq = float(info["sfreq"])
+    data = inst.get_data()  # (channel, time) or (trial, channel, time)
+    dims = ("trial", "time", "channel") if is_epochs else ("time", "channel")
+    data = np.moveaxis(data, -2, -1)
+    prov = {
+        "reader": "wavescope.io.from_mne",
+        "mne_version": mne.__version__,
+        "mne_class": type(inst).__name__,
+        "filenames": [str(f) for f in (getattr(inst, "filenames", None) or []) if f],
+        "meas_date": None if info["meas_date"] is None else str(info["meas_date"]),
+        "highpass": info["highpass"],
+        "lowpass": info["lowpass"],
+    }
+    da = from_array(
+        data, dims, sfreq=sfreq, positions=xy, ch_names=inst.ch_names, t0=float(inst.times[0]),
+        units=units, time_units="s", space_units="m", source="recording", provenance=prov,
+    )
+    # from_array builds time as t0 + arange / sfreq; keep MNE's own times exactly.
+    da = da.assign_coords(
+        time=np.asarray(inst.times, dtype=float),
+        pos3d_x=("channel", pos3d[:, 0]), pos3d_y=("channel", pos3d[:, 1]),
+        pos3d_z=("channel", pos3d[:, 2]),
+        ch_type=("channel", np.asarray(inst.get_channel_types(), dtype=str)),
+    )
+    da.attrs["bads"] = json.dumps(list(info["bads"]))
+    da.attrs["projection"] = json.dumps({
+        "kind": "azimuthal equidistant about the vertex (+z)",
+        "origin_m": origin_arr.tolist(), "units": "m of arc",
+    })
+    da.attrs["fiducials"] = json.dumps(_fiducials(inst))
+    if not is_epochs:
+        annot = inst.annotations
+        # MNE counts onsets from meas_date when orig_time is set; store them from sample 0.
+        shift = inst.first_time if annot.orig_time is not None else 0.0
+        da.attrs["annotations"] = json.dumps({
+            "onset": [float(o - shift) for o in annot.onset],
+            "duration": [float(d) for d in annot.duration],
+            "description": [str(d) for d in annot.description],
+        })
+    else:
+        ev = np.asarray(inst.events)
+        da = da.assign_coords(
+            trial=np.arange(ev.shape[0]),
+            event_sample=("trial", ev[:, 0]), event_prev=("trial", ev[:, 1]),
+            event_code=("trial", ev[:, 2]),
+        )
+        da.attrs["event_id"] = json.dumps({str(k): int(v) for k, v in inst.event_id.items()})
+    return validate(da)
+
+
+def _fiducials(inst) -> dict:
+    montage = inst.get_montage()
+    if montage is None:
+        return {}
+    pos = montage.get_positions()
+    return {k: np.asarray(pos[k], dtype=float).tolist() for k in ("nasion", "lpa", "rpa")
+            if pos.get(k) is not None}
+
+
+def to_mne(da: xr.DataArray):
+    """An activity as an MNE RawArray, or an EpochsArray when it has a ``trial`` dim.
+
+    The inverse of :func:`from_mne`: channel names, types (``ch_type``, default "eeg"),
+    sampling rate, bad channels, annotations, events and the montage (from ``pos3d_*``,
+    with fiducials when recorded) are restored. Needs ``time_units == "s"``, a
+    ``channel`` dim and 3-D positions.
+
+    Returns
+    -------
+    mne.io.RawArray or mne.EpochsArray
+    """
+    import mne
+
+    validate(da)
+    if "channel" not in da.dims:
+        raise DataModelError(
+            f"to_mne needs a 'channel' dim, got {da.dims}; grids have no MNE form (use "
+            "wavescope.as_channels first if the sites are sensors)"
+        )
+    extra = [d for d in da.dims if d not in ("trial", "time", "channel")]
+    if extra:
+        raise DataModelError(f"to_mne takes (trial,) time, channel; drop or select {extra}")
+    if da.attrs.get("time_units") != "s":
+        raise DataModelError(
+            f"time_units is {da.attrs.get('time_units')!r}; MNE needs time in seconds"
+        )
+    if np.iscomplexobj(da.values):
+        raise DataModelError("complex data has no MNE form; take np.real or np.abs first")
+    missing = [c for c in ("pos3d_x", "pos3d_y", "pos3d_z") if c not in da.coords]
+    if missing:
+        raise DataModelError(
+            f"coordinates {missing} (3-D sensor positions in metres) are missing; to_mne "
+            "restores montages from activities made by from_mne"
+        )
+    units = da.attrs.get("units")
+    if units not in _MNE_UNITS:
+        warnings.warn(
+            f"units are {units!r}; MNE assumes SI units ({', '.join(_MNE_UNITS)}), so its "
+            "scalings and plots may be off: convert first (e.g. microvolts * 1e-6 -> V)",
+            WavescopeWarning, stacklevel=2,
+        )
+    names = [str(c) for c in da["channel"].values]
+    types = ([str(t) for t in da["ch_type"].values] if "ch_type" in da.coords
+             else ["eeg"] * len(names))
+    info = mne.create_info(names, float(da.attrs["sfreq"]), types)
+    order = [d for d in ("trial", "channel", "time") if d in da.dims]
+    data = np.asarray(da.transpose(*order).values, dtype=float)
+    tmin = float(da["time"].values[0])
+    if "trial" in da.dims:
+        if all(c in da.coords for c in ("event_sample", "event_prev", "event_code")):
+            events = np.column_stack([da[c].values for c in
+                                      ("event_sample", "event_prev", "event_code")]).astype(int)
+        else:
+            n = da.sizes["trial"]
+            events = np.column_stack([np.arange(n), np.zeros(n, int), np.ones(n, int)])
+        event_id = json.loads(da.attrs.get("event_id", "null")) or None
+        inst = mne.EpochsArray(data, info, events=events, tmin=tmin, event_id=event_id,
+                               baseline=None, verbose=False)
+    else:
+        inst = mne.io.RawArray(data, info, first_samp=0, verbose=False)
+    pos3d = np.column_stack([da[c].values for c in ("pos3d_x", "pos3d_y", "pos3d_z")])
+    fid = json.loads(da.attrs.get("fiducials", "{}") or "{}")
+    montage = mne.channels.make_dig_montage(
+        ch_pos=dict(zip(names, pos3d, strict=True)), coord_frame="head",
+        **{k: np.asarray(v) for k, v in fid.items()},
+    )
+    inst.set_montage(montage, verbose=False)
+    inst.info["bads"] = [b for b in json.loads(da.attrs.get("bads", "[]")) if b in names]
+    ann = json.loads(da.attrs.get("annotations", "null") or "null")
+    if ann and ann["onset"] and "trial" not in da.dims:
+        inst.set_annotations(mne.Annotations(ann["onset"], ann["duration"], ann["description"]))
+    return inst
