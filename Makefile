@@ -17,7 +17,7 @@ quickstart: $(VENV)/.installed
 	$(VENV)/bin/wavescope quickstart $(OUT)
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check wavescope tests tutorials benchmarks
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
 clean:

@@ -1,0 +1,334 @@
+"""Decoding from spectra: a scikit-learn transformer and cross-validated decoders.
+
+:class:`SpectralFeatures` turns time series (model hidden states or recorded epochs) into
+per-unit spectral features, optionally pooled over space; it is a real scikit-learn
+transformer, so ``Pipeline``, ``cross_val_score`` and ``GridSearchCV`` work with it.
+:func:`decode` wraps it with a scaler and a linear model and returns cross-validated scores
+for a class (e.g. a drum's shape) or a quantity (e.g. its area).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from sklearn.base import BaseEstimator, TransformerMixin, clone, is_classifier
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..core import space_dims, validate
+from .spectral import _psd, _spectrum_options
+
+__all__ = ["SpectralFeatures", "decode"]
+
+POOLS = (None, "mean", "max")
+
+
+def _as_samples(X):
+    """(array (n_samples, n_times, ...), sfreq or None, pooled axes) from an array or xarray.
+
+    An xarray activity must have a ``trial`` dim (the samples); its other non-time dims
+    are units, and pooling runs over the spatial ones (``feature`` is kept).
+    """
+    if not isinstance(X, xr.DataArray):
+        return X, None, None
+    validate(X)
+    if "trial" not in X.dims:
+        raise ValueError(
+            f"an xarray input needs a 'trial' dim (one sample per trial); got dims {X.dims}"
+        )
+    space = list(space_dims(X))
+    rest = [d for d in X.dims if d not in ("trial", "time", *space)]
+    X = X.transpose("trial", "time", *rest, *space)
+    pooled = tuple(range(2 + len(rest), X.ndim))
+    return X.values, float(X.attrs["sfreq"]), pooled
+
+
+class SpectralFeatures(TransformerMixin, BaseEstimator):
+    """Per-unit spectral features of time series, for decoding.
+
+    Input is ``(n_samples, n_times, *units)`` (units: hidden channels, pixels, sensors; a
+    2-D array is one unit per sample), or an xarray activity with a ``trial`` dim, whose
+    ``sfreq`` sets the frequency axis. Each unit's time series becomes its spectrum, cut to
+    ``[fmin, fmax]``; the output is ``(n_samples, n_units_kept * n_freqs)``.
+
+    Parameters
+    ----------
+    method : {"fft", "power", "welch", "multitaper"}
+        "fft": the FFT magnitude ``|rfft(x * window)|`` with the DC bin kept and nothing
+        removed (the NWM's ``fft`` readout, MODELS.md §2). "power", "welch",
+        "multitaper": power spectral densities as in :func:`wavescope.analysis.spectrum`
+        (periodogram, Welch, MNE multitaper; mean removed).
+    sfreq : float, optional
+        Sampling rate of array input (cycles per time unit then; default 1, cycles per
+        sample). An xarray input brings its own, which must agree when both are given.
+    fmin, fmax : float, optional
+        Keep frequencies in ``[fmin, fmax]``.
+    n_fft : int, optional
+        FFT length (zero-padding) for "fft" and "power".
+    window : str, optional
+        Taper for "fft"/"power"/"welch" (default none, none, "hann").
+    nperseg : int, optional
+        Welch segment length.
+    pool : {None, "mean", "max"}
+        Pool each frequency's value over units: for arrays over all unit axes, for xarray
+        over the spatial dims (``feature`` kept). Pooling makes features independent of
+        where in the grid a pattern sits.
+    log : bool
+        Take the natural log of the features, floored at 1e-12 times each sample's largest
+        value (so that zeros, e.g. sites outside a drum, stay finite).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of time samples seen in fit.
+    sfreq_ : float
+        Sampling rate used.
+    freqs_ : numpy.ndarray
+        Frequencies of the features (cycles per time unit).
+    n_features_out_ : int
+        Number of output features.
+    unit_shape_ : tuple
+        Shape of the units seen in fit (everything after the time axis).
+    pooled_axes_ : tuple or None
+        Axes pooled for xarray input (the spatial ones, in the (trial, time, feature...,
+        space...) layout); None for array input (all unit axes).
+    """
+
+    def __init__(self, method="fft", *, sfreq=None, fmin=None, fmax=None, n_fft=None,
+                 window=None, nperseg=None, pool=None, log=False):
+        self.method = method
+        self.sfreq = sfreq
+        self.fmin = fmin
+        self.fmax = fmax
+        self.n_fft = n_fft
+        self.window = window
+        self.nperseg = nperseg
+        self.pool = pool
+        self.log = log
+
+    def _sfreq(self, xr_sfreq):
+        if self.sfreq is None:
+            return 1.0 if xr_sfreq is None else xr_sfreq
+        sfreq = float(self.sfreq)
+        if not np.isfinite(sfreq) or sfreq <= 0:
+            raise ValueError(f"sfreq must be a positive number, got {self.sfreq!r}")
+        if xr_sfreq is not None and not np.isclose(sfreq, xr_sfreq):
+            raise ValueError(
+                f"sfreq={sfreq} disagrees with the input's sfreq attribute {xr_sfreq}; leave "
+                "sfreq=None to use the input's"
+            )
+        return sfreq
+
+    def _options(self, n_times, sfreq):
+        if self.method not in ("fft", "power", "welch", "multitaper"):
+            raise ValueError(
+                f"method must be 'fft', 'power', 'welch' or 'multitaper', got {self.method!r}"
+            )
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {self.pool!r}")
+        method = "fft" if self.method in ("fft", "power") else self.method
+        kwargs = {"window": self.window, "n_fft": self.n_fft, "nperseg": self.nperseg}
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if n_times < 2 and method != "fft":
+            raise ValueError(f"method {self.method!r} needs at least 2 time samples; X has "
+                             f"{n_times} feature(s) (time samples) per sample")
+        opts, freqs, keep = _spectrum_options(
+            method, max(n_times, 2), sfreq, window=kwargs.get("window"),
+            n_fft=kwargs.get("n_fft"), nperseg=kwargs.get("nperseg"), noverlap=None,
+            bandwidth=None, adaptive=False, low_bias=True, scaling="density",
+            detrend="constant", fmin=self.fmin, fmax=self.fmax)
+        if self.method == "fft":
+            nfft = n_times if self.n_fft is None else int(self.n_fft)
+            freqs_all = np.fft.rfftfreq(nfft, 1.0 / sfreq)
+            keep = (freqs_all >= opts["fmin"]) & (freqs_all <= opts["fmax"])
+            if not keep.any():
+                raise ValueError(f"no frequency bin lies in [{self.fmin}, {self.fmax}]")
+            opts = dict(opts, nfft=nfft)
+            freqs = freqs_all[keep]
+        return opts, freqs, keep
+
+    def _check(self, X, reset):
+        arr, xr_sfreq, pooled = _as_samples(X)
+        arr = validate_data(self, arr, reset=reset, allow_nd=True,
+                            dtype=[np.float64, np.float32])
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if not reset and xr_sfreq is None and self.sfreq is None:
+            return arr, self.sfreq_, pooled  # an array after fitting: the fitted rate
+        return arr, self._sfreq(xr_sfreq), pooled
+
+    def fit(self, X, y=None):
+        """Learn the input shape and the frequency axis (no data-dependent state).
+
+        Parameters
+        ----------
+        X : array_like (n_samples, n_times, ...) or xarray.DataArray with ``trial``
+        y : ignored
+        """
+        arr, sfreq, pooled = self._check(X, reset=True)
+        opts, freqs, _ = self._options(arr.shape[1], sfreq)
+        self.sfreq_ = sfreq
+        self.freqs_ = freqs
+        self.unit_shape_ = arr.shape[2:]
+        self.pooled_axes_ = pooled
+        n_units = int(np.prod(self._kept_shape(arr.shape[2:], pooled)))
+        self.n_features_out_ = n_units * freqs.size
+        return self
+
+    def _kept_shape(self, unit_shape, pooled):
+        if self.pool is None:
+            return unit_shape
+        axes = range(len(unit_shape)) if pooled is None else [a - 2 for a in pooled]
+        return tuple(s for i, s in enumerate(unit_shape) if i not in set(axes))
+
+    def transform(self, X):
+        """Spectral features, shape (n_samples, n_features_out_)."""
+        check_is_fitted(self)
+        arr, sfreq, pooled = self._check(X, reset=False)
+        if pooled is None:  # an array laid out like the activity fitted on
+            pooled = self.pooled_axes_
+        if arr.shape[2:] != self.unit_shape_:
+            raise ValueError(
+                f"X has units of shape {arr.shape[2:]}, but SpectralFeatures was fitted on "
+                f"{self.unit_shape_}"
+            )
+        if not np.isclose(sfreq, self.sfreq_):
+            raise ValueError(f"X has sfreq {sfreq}, but SpectralFeatures was fitted at "
+                             f"{self.sfreq_}")
+        opts, freqs, keep = self._options(arr.shape[1], sfreq)
+        x = np.moveaxis(np.asarray(arr, dtype=float), 1, -1)  # (n, *units, time)
+        if self.method == "fft":
+            win = opts["window"]
+            if win != "boxcar":
+                from scipy.signal import get_window
+
+                x = x * get_window(win, x.shape[-1])
+            band = slice(*np.flatnonzero(keep)[[0, -1]] + [0, 1])  # a view, not a copy
+            feats = np.abs(np.fft.rfft(x, n=opts["nfft"], axis=-1)[..., band])
+        else:
+            feats = _psd(x, opts, keep)
+        if self.pool is not None:
+            axes = tuple(range(1, x.ndim - 1)) if pooled is None else tuple(
+                a - 1 for a in pooled)
+            reduce = np.mean if self.pool == "mean" else np.max
+            feats = reduce(feats, axis=axes) if axes else feats
+        feats = feats.reshape(len(feats), -1)
+        if self.log:
+            floor = 1e-12 * np.max(feats, axis=1, keepdims=True)
+            feats = np.log(np.maximum(feats, np.where(floor > 0, floor, 1e-300)))
+        return feats
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+def _default_estimator(task):
+    if task == "classification":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-4, 4, 17)))
+
+
+def decode(
+    X,
+    y,
+    *,
+    task: str = "classification",
+    cv=5,
+    estimator=None,
+    seed: int = 0,
+    features=None,
+    scoring: str | None = None,
+) -> dict:
+    """Cross-validated decoding of a label or a quantity from spectral features.
+
+    The model is ``features -> estimator``: by default :class:`SpectralFeatures` with
+    ``log=True`` (log FFT magnitude per unit), then a standard scaler and a logistic
+    regression (classification) or ridge regression with the penalty chosen by inner
+    leave-one-out (regression). Folds are stratified for classification and shuffled with
+    ``seed`` either way; features are fitted inside each fold, so nothing leaks.
+
+    Parameters
+    ----------
+    X : array_like (n_samples, n_times, ...) or xarray.DataArray with ``trial``
+        Time series per sample (hidden states of a model, epochs of a recording), or a
+        feature matrix when ``features="passthrough"``.
+    y : array_like (n_samples,)
+        Class labels or target values.
+    task : {"classification", "regression"}
+    cv : int or scikit-learn splitter
+        Number of folds (stratified for classification, shuffled with ``seed``), or a
+        splitter such as ``GroupKFold`` to use as is.
+    estimator : scikit-learn estimator, optional
+        The model applied to the features (default above). It is cloned.
+    seed : int
+        Seed of the fold shuffling.
+    features : transformer or "passthrough", optional
+        Feature extractor; default ``SpectralFeatures(log=True)``.
+    scoring : str, optional
+        scikit-learn scorer name; default "accuracy" or "r2".
+
+    Returns
+    -------
+    dict
+        ``scores`` (one per fold), ``mean``, ``std``, ``scoring``, ``chance`` (the
+        accuracy of always guessing the most frequent class, or 0 for R²),
+        ``predictions`` (out-of-fold predictions, aligned with ``y``) and ``model`` (the
+        unfitted model, features included).
+    """
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one label or value per sample), got shape {y.shape}")
+    n_samples = X.sizes["trial"] if isinstance(X, xr.DataArray) else len(X)
+    if len(y) != n_samples:
+        raise ValueError(f"X holds {n_samples} samples but y has {len(y)} entries")
+    custom_cv = hasattr(cv, "split")
+    if not custom_cv and (not isinstance(cv, int) or cv < 2):
+        raise ValueError(f"cv must be an integer >= 2 or a scikit-learn splitter, got {cv!r}")
+    if task == "classification":
+        _, counts = np.unique(y, return_counts=True)
+        if counts.size < 2:
+            raise ValueError("classification needs at least two classes in y")
+        if not custom_cv and counts.min() < cv:
+            raise ValueError(
+                f"the rarest class has {counts.min()} samples, fewer than cv={cv} folds; "
+                "lower cv or add samples"
+            )
+        splitter = cv if custom_cv else StratifiedKFold(cv, shuffle=True, random_state=seed)
+        scoring = scoring or "accuracy"
+        chance = float(counts.max() / counts.sum())
+    else:
+        y = y.astype(float)
+        splitter = cv if custom_cv else KFold(cv, shuffle=True, random_state=seed)
+        scoring = scoring or "r2"
+        chance = 0.0
+    model = clone(estimator) if estimator is not None else _default_estimator(task)
+    if task == "classification" and estimator is not None and not is_classifier(model):
+        raise ValueError("task='classification' needs a classifier as estimator")
+    feats = SpectralFeatures(log=True) if features is None else features
+    if isinstance(X, xr.DataArray):
+        X = X.transpose("trial", ...)
+    if isinstance(feats, SpectralFeatures):
+        # It learns nothing from the data (fit only reads shapes), so computing the
+        # features once outside the folds equals fitting them inside each fold.
+        X = clone(feats).fit_transform(X)
+        pipe = model
+    else:
+        pipe = model if feats == "passthrough" else make_pipeline(clone(feats), model)
+    res = cross_validate(pipe, X, y, cv=splitter, scoring=scoring, return_estimator=True,
+                         return_indices=True)
+    predictions = np.empty(len(y), dtype=float if task == "regression" else y.dtype)
+    for est, test in zip(res["estimator"], res["indices"]["test"], strict=True):
+        Xt = X.isel(trial=test) if isinstance(X, xr.DataArray) else np.asarray(X)[test]
+        predictions[test] = est.predict(Xt)
+    scores = np.asarray(res["test_score"], dtype=float)
+    if isinstance(feats, SpectralFeatures):
+        pipe = make_pipeline(clone(feats), pipe)
+    return {"scores": scores, "mean": float(scores.mean()), "std": float(scores.std()),
+            "scoring": scoring, "chance": chance, "predictions": predictions, "model": pipe}
