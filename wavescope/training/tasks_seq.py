@@ -19,8 +19,8 @@ Registered names (``TrainConfig.task``) and their ``task_kwargs``:
     The noise is written to the run folder.
 
 ``TrainConfig.model`` is one of :data:`SEQUENCE_MODELS` ("wavernn", "irnn", "lstm", "gru"),
-built with the task's input and output sizes, ``readout=config.readout`` ("linear" or
-"mlp") and ``config.model_kwargs``. The held-out splits of the synthetic tasks come from
+built with the task's input and output sizes, ``readout=config.readout`` ("linear", the
+default, or "mlp") and ``config.model_kwargs``. The held-out splits of the synthetic tasks come from
 ``data_seed`` only (the same test set for every model and training seed); the training
 stream comes from ``config.seed``. No split shares an instance with another.
 """
@@ -151,7 +151,7 @@ class _SequenceTask(Task):
             raise ValueError(
                 f"model {name!r} is not a sequence model; choose one of {sorted(SEQUENCE_MODELS)}"
             )
-        kwargs = {"readout": self.config.readout, **self.config.model_kwargs}
+        kwargs = {"readout": self.config.readout or "linear", **self.config.model_kwargs}
         if "per_step" in kwargs and bool(kwargs["per_step"]) != self.per_step:
             raise ValueError(f"task {self.name!r} needs per_step={self.per_step}")
         kwargs["per_step"] = self.per_step

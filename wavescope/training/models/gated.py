@@ -33,6 +33,8 @@ class GatedRNN(nn.Module):
         Read out every step (output (batch, time, n_out)) instead of the last state.
     """
 
+    periodic = False  # the hidden units have no spatial order (read by the export)
+
     def __init__(
         self,
         n_in: int,

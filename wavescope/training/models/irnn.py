@@ -80,6 +80,8 @@ class IRNN(nn.Module):
             )
         self.n_in, self.n_out, self.hidden, self.channels = n_in, n_out, hidden, channels
         self.per_step = bool(per_step)
+        # Only the shift ablation puts its units on rings; otherwise they have no order.
+        self.periodic = recurrent_init == "shift"
         self.input = nn.Linear(n_in, hidden, bias=bias)
         self.recurrent = nn.Linear(hidden, hidden, bias=False)
         self.readout = make_readout(hidden, n_out, readout, mlp_hidden)

@@ -77,6 +77,8 @@ class WaveRNN(nn.Module):
     (420k) is the one with ``bias=True``.
     """
 
+    periodic = True  # the hidden units lie on rings (read by the export)
+
     def __init__(
         self,
         n_in: int,
