@@ -7,12 +7,24 @@ import pytest
 import torch
 
 from tests.training.data.test_cifar import _write_batches
-from tests.training.data.test_seq_idx import write_mnist_folder
 from wavescope.training.config import TrainConfig
+from wavescope.training.data.mnist import write_idx
 from wavescope.training.data.sequences import cifar_noise, seeded_permutation
 from wavescope.training.tasks import get_task
 from wavescope.training.tasks_seq import CopyMeter, MSEMeter, solved_step
 from wavescope.training.trainer import read_metrics, train
+
+
+def write_mnist_folder(folder, n_train=12, n_test=5, seed=0):
+    """Small random MNIST-format files (two of them gzipped)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (n_train, 28, 28),
+                                                               dtype=np.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, n_train, dtype=np.uint8))
+    write_idx(folder / "t10k-images-idx3-ubyte", rng.integers(0, 256, (n_test, 28, 28),
+                                                              dtype=np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, n_test, dtype=np.uint8))
 
 
 def _config(tmp_path, **kw):
@@ -101,11 +113,10 @@ def test_solved_step_reads_the_first_row_under_the_threshold():
     assert solved_step(rows[:1]) is None
 
 
-@pytest.mark.parametrize("task", ["smnist", "psmnist"])
+@pytest.mark.parametrize("task", ["smnist", "psmnist", "fashion_smnist", "fashion_psmnist"])
 def test_sequential_images_from_an_mnist_format_folder(tmp_path, task):
     write_mnist_folder(tmp_path / "fmnist", n_train=12, n_test=5)
-    kwargs = {"data_dir": str(tmp_path / "fmnist"), "dataset": "fashion_mnist",
-              "n_val_split": 3}
+    kwargs = {"data_dir": str(tmp_path / "fmnist"), "n_val_split": 3}
     cfg = _config(tmp_path, task=task, model="irnn", model_kwargs={"hidden": 4},
                   task_kwargs=kwargs)
     splits = get_task(task)(cfg).datasets(tmp_path)
@@ -113,8 +124,9 @@ def test_sequential_images_from_an_mnist_format_folder(tmp_path, task):
     x, y = splits["train"][0]
     assert x.shape == (784, 1) and 0 <= float(x.min()) and float(x.max()) <= 1
     stored = cfg.run_dir() / "permutation.npy"
-    assert stored.exists() == (task == "psmnist")
-    if task == "psmnist":
+    permuted = task.endswith("psmnist")
+    assert stored.exists() == permuted
+    if permuted:
         assert np.array_equal(np.load(stored), seeded_permutation(784, 0))
         other = cfg.replace(task_kwargs={**kwargs, "perm_seed": 1})
         other_split = get_task(task)(other).datasets(tmp_path)

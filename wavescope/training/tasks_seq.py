@@ -8,11 +8,13 @@ Registered names (``TrainConfig.task``) and their ``task_kwargs``:
 ``copy``
     ``T`` (10, blanks between the symbols and the delimiter), ``data_seed``, ``train_size``.
     Loss: cross-entropy over every step (reported as ``cross_entropy``, its real name).
-``smnist`` / ``psmnist``
-    Sequential (permuted) MNIST-format images, 784 steps of one pixel. ``data_dir`` (a folder
-    of the four IDX files, default ``data_root/mnist``), ``dataset`` (the name results are
-    reported under: "mnist" or "fashion_mnist"), ``split_seed`` (0), ``n_val_split`` (3000),
-    and for ``psmnist`` ``perm_seed`` (0). The permutation is written to the run folder.
+``smnist`` / ``psmnist``, ``fashion_smnist`` / ``fashion_psmnist``
+    Sequential (permuted) MNIST or Fashion-MNIST, 784 steps of one pixel. ``data_dir`` (the
+    four IDX files; default ``data_root/mnist``, or Debian's Fashion-MNIST folder),
+    ``download`` (MNIST only, True), ``split_seed`` (0), ``n_val_split`` (3000: the
+    57,000 / 3,000 split of the training set), and for the permuted tasks ``perm_seed`` (0).
+    The permutation is written to the run folder. Results on the Fashion tasks are
+    "sequential Fashion-MNIST" results.
 ``noisy_scifar10``
     Noisy sequential CIFAR-10: ``data_dir`` (the CIFAR-10 python files, default
     ``data_root/cifar10``), ``noise_seed`` (0), ``split_seed`` (0), ``n_val_split`` (3000).
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch.nn.functional as F
 
+from .data.mnist import FASHION_MNIST_DIR, load_mnist
 from .data.sequences import (
     GeneratedSequences,
     NoisyCIFARSequences,
@@ -51,6 +54,8 @@ __all__ = [
     "CopyTask",
     "SequentialMNISTTask",
     "PermutedSequentialMNISTTask",
+    "SequentialFashionMNISTTask",
+    "PermutedSequentialFashionMNISTTask",
     "NoisyCIFAR10Task",
     "MSEMeter",
     "CopyMeter",
@@ -243,43 +248,60 @@ class _ClassificationTask(_SequenceTask):
 
 @register_task
 class SequentialMNISTTask(_ClassificationTask):
-    """Sequential MNIST-format images (MNIST or Fashion-MNIST), one pixel per step."""
+    """Sequential MNIST: 784 steps of one pixel (grey value in [0, 1])."""
 
     name = "smnist"
-    defaults = {"data_dir": None, "dataset": "mnist", "split_seed": 0, "n_val_split": 3000}
+    defaults = {"data_dir": None, "download": True, "split_seed": 0, "n_val_split": 3000}
+    default_dir: Path | None = None  # None: <data_root>/mnist
 
     def _permutation(self):
         return None
 
     def datasets(self, root):
-        from .data.seq_idx import load_mnist_folder
-
-        if self.options["dataset"] not in ("mnist", "fashion_mnist"):
-            raise ValueError("dataset must be 'mnist' or 'fashion_mnist' (the name results "
-                             f"are reported under), got {self.options['dataset']!r}")
-        folder = self.options["data_dir"] or Path(root) / self.options["dataset"]
-        data = load_mnist_folder(folder)
-        images, labels = data["train"]
+        folder = self.options["data_dir"] or self.default_dir or Path(root) / "mnist"
+        arrays = load_mnist(folder, download=bool(self.options["download"]))
+        images, labels = arrays["train_images"], arrays["train_labels"]
         train_idx, val_idx = self._split_train(len(images))
         perm = self._permutation()
         return {
             "train": SequentialImages(images[train_idx], labels[train_idx], perm),
             "val": SequentialImages(images[val_idx], labels[val_idx], perm),
-            "test": SequentialImages(*data["test"], perm),
+            "test": SequentialImages(arrays["test_images"], arrays["test_labels"], perm),
         }
 
 
-@register_task
-class PermutedSequentialMNISTTask(SequentialMNISTTask):
-    """Sequential MNIST-format images read in one fixed, seeded pixel order."""
-
-    name = "psmnist"
-    defaults = {**SequentialMNISTTask.defaults, "perm_seed": 0}
+class _Permuted:
+    """Mixin: read the pixels in one fixed, seeded order, stored in the run folder."""
 
     def _permutation(self):
         perm = seeded_permutation(28 * 28, int(self.options["perm_seed"]))
         self._store("permutation", perm)
         return perm
+
+
+@register_task
+class PermutedSequentialMNISTTask(_Permuted, SequentialMNISTTask):
+    """Permuted sequential MNIST: the pixels in one fixed, seeded order."""
+
+    name = "psmnist"
+    defaults = {**SequentialMNISTTask.defaults, "perm_seed": 0}
+
+
+@register_task
+class SequentialFashionMNISTTask(SequentialMNISTTask):
+    """Sequential Fashion-MNIST (Debian's ``dataset-fashion-mnist`` folder by default)."""
+
+    name = "fashion_smnist"
+    defaults = {**SequentialMNISTTask.defaults, "download": False}
+    default_dir = FASHION_MNIST_DIR
+
+
+@register_task
+class PermutedSequentialFashionMNISTTask(_Permuted, SequentialFashionMNISTTask):
+    """Permuted sequential Fashion-MNIST."""
+
+    name = "fashion_psmnist"
+    defaults = {**SequentialFashionMNISTTask.defaults, "perm_seed": 0}
 
 
 @register_task
