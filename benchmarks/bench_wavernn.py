@@ -5,7 +5,12 @@ a Linear layer on that step's input, torch's circular ``Conv1d`` on the state, a
 autograd keeping every intermediate. ``wavescope``'s ``WaveRNN`` computes the input
 projection for all steps at once and back-propagates through time by hand, keeping one copy
 of the states. Both get the same weights and the same batch; each runs in its own process,
-so peak memory is measured cleanly (peak RSS on CPU, ``max_memory_allocated`` on CUDA).
+so peak memory is measured cleanly: on CPU the growth of the resident set during the step
+(VmHWM after resetting it through /proc/self/clear_refs, minus VmRSS before; Linux), on CUDA
+``max_memory_allocated`` minus the memory allocated before. The sides run alternately
+(``--rounds`` processes each, ``--repeat`` steps per process), and each side's fastest step
+is reported, so that a shared machine's changing load affects both alike; on CPU the time
+is the process's CPU time (one thread), which does not count waiting for a core.
 
 Default size, the paper's sequential-MNIST model: n 256, C 16, batch 128, 784 steps.
 
@@ -24,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -60,11 +64,8 @@ class ReferenceWaveRNN(nn.Module):
 
 def _models(args):
     torch.manual_seed(0)
+    # The paper's initialisation (shift and input init), as a training run starts.
     ours = WaveRNN(1, 10, n=args.n, channels=args.channels)
-    # Small random weights on top of the wave initialisation, so every gradient is non-zero.
-    with torch.no_grad():
-        for p in ours.parameters():
-            p.add_(0.01 * torch.randn_like(p))
     ref = ReferenceWaveRNN(1, 10, args.n, args.channels)
     with torch.no_grad():
         ref.Wx.weight.copy_(ours.input.weight)
@@ -78,10 +79,28 @@ def _models(args):
     return ours, ref, x, y
 
 
-def _peak_bytes(device) -> int:
+def _status_bytes(field: str) -> int:
+    """A memory line of /proc/self/status (Linux), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _reset_peak(device) -> int:
+    """Start measuring a peak; return the memory in use now."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device)
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    return _status_bytes("VmRSS")
+
+
+def _peak(device) -> int:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    return _status_bytes("VmHWM")
 
 
 def _worker(args) -> None:
@@ -100,16 +119,20 @@ def _worker(args) -> None:
         return out, loss
 
     step(x[:, :3])  # warm-up: kernels, allocator
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats(device)
-    base = torch.cuda.memory_allocated(device) if device.type == "cuda" else _peak_bytes(device)
-    start = time.perf_counter()
-    out, loss = step(x)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    peak = _peak_bytes(device) - base
+    # On CPU, the process's CPU time: on a shared machine it does not count the time the
+    # process waited for a core. On CUDA, wall time after synchronising.
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    times = []
+    for i in range(args.repeat):
+        base = _reset_peak(device)
+        start = clock()
+        out, loss = step(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(clock() - start)
+        if i == 0:
+            peak = _peak(device) - base
+    seconds = min(times)  # the machine may be shared: the least disturbed run
     if args.side == "ours":
         grads = [ours.input.weight.grad, ours.input.bias.grad, ours.recurrent.weight.grad,
                  ours.readout.weight.grad]
@@ -125,7 +148,7 @@ def _run_side(side: str, args, folder: Path) -> dict:
     cmd = [sys.executable, __file__, "--side", side, "--result", str(result),
            "--steps", str(args.steps), "--batch", str(args.batch), "--n", str(args.n),
            "--channels", str(args.channels), "--device", args.device,
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads), "--repeat", str(args.repeat)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     stats = json.loads(done.stdout.strip().splitlines()[-1])
@@ -141,6 +164,10 @@ def main(argv=None) -> None:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="training steps per process; the fastest is reported")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="processes per side, run alternately")
     parser.add_argument("--side", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -148,9 +175,16 @@ def main(argv=None) -> None:
         _worker(args)
         return
 
+    # Alternate the sides, so a change in the machine's load hits both alike; keep each
+    # side's fastest step and its smallest peak.
+    runs = {"reference": [], "ours": []}
     with tempfile.TemporaryDirectory() as tmp:
-        ref = _run_side("reference", args, Path(tmp))
-        ours = _run_side("ours", args, Path(tmp))
+        for _ in range(args.rounds):
+            for side in runs:
+                runs[side].append(_run_side(side, args, Path(tmp)))
+    ref, ours = (min(runs[side], key=lambda r: r["seconds"]) for side in ("reference", "ours"))
+    for side, best in (("reference", ref), ("ours", ours)):
+        best["peak_bytes"] = min(r["peak_bytes"] for r in runs[side])
     gib = 2**30
     print(f"Wave-RNN training step: n {args.n}, C {args.channels}, batch {args.batch}, "
           f"{args.steps} steps, {args.device}, {args.threads} thread(s)")

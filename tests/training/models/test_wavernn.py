@@ -78,9 +78,7 @@ def test_without_input_init_the_input_weights_are_small_and_dense():
 
 @pytest.mark.parametrize("conv_bias", [False, True])
 @pytest.mark.parametrize("per_step", [False, True])
-def test_recurrence_matches_plain_autograd(conv_bias, per_step, monkeypatch):
-    # A tiny chunk forces the backward pass through several chunks of steps.
-    monkeypatch.setattr(wavernn, "_CHUNK_BYTES", 1)
+def test_recurrence_matches_plain_autograd(conv_bias, per_step):
     torch.manual_seed(1)
     model = WaveRNN(
         3, 4, n=7, channels=3, recurrent_init="random", input_init=False,

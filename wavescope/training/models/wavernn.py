@@ -28,9 +28,6 @@ __all__ = ["WaveRNN", "RECURRENT_INITS"]
 
 RECURRENT_INITS = ("shift", "identity", "random")
 
-# Chunk of time steps whose gradients are gathered before larger matrix products.
-_CHUNK_BYTES = 32 * 2**20
-
 
 class WaveRNN(nn.Module):
     """Wave-RNN: rings of ReLU units coupled by a circular convolution.
@@ -173,15 +170,53 @@ class WaveRNN(nn.Module):
         return (output, hidden) if return_hidden else output
 
 
-def _add_rolled(out: torch.Tensor, src: torch.Tensor, shift: int) -> None:
-    """``out += torch.roll(src, shift, dims=-1)`` without allocating the rolled copy."""
-    n = src.shape[-1]
-    s = shift % n
-    if s == 0:
-        out += src
-    else:
-        out[..., s:] += src[..., : n - s]
-        out[..., :s] += src[..., n - s :]
+def _drive(states: torch.Tensor, x: torch.Tensor, V: torch.Tensor, b) -> None:
+    """Write V x_t + b for every step into ``states`` (T, C, B, n), a strided view.
+
+    With one or two inputs per step (the adding task, pixel sequences) the projection is a
+    sum of outer products, written elementwise straight into the buffer; wider inputs take
+    one batched product per step.
+    """
+    steps, channels, batch, n = states.shape
+    n_in = x.shape[2]
+    xt = x.transpose(0, 1)  # (T, B, I)
+    V3 = V.view(channels, n, n_in)
+    bias = b.view(channels, 1, n) if b is not None else V.new_zeros((channels, 1, n))
+    if n_in <= 2:
+        for j in range(n_in):
+            xj = xt[..., j].reshape(steps, 1, batch, 1)
+            vj = V3[..., j].reshape(1, channels, 1, n)
+            if j == 0:
+                torch.addcmul(bias.unsqueeze(0), xj, vj, out=states)
+            else:
+                states.addcmul_(xj, vj)
+        return
+    Vt = V3.transpose(1, 2)  # (C, I, n)
+    for t in range(steps):
+        torch.baddbmm(bias, xt[t].expand(channels, batch, n_in), Vt, out=states[t])
+
+
+def _fill_wrap(padded: torch.Tensor, pad: int) -> None:
+    """Copy each ring's last ``pad`` units before its start and its first after its end."""
+    if pad:
+        n = padded.shape[-1] - 2 * pad
+        padded[..., :pad] = padded[..., n : n + pad]
+        padded[..., n + pad :] = padded[..., pad : 2 * pad]
+
+
+def _conv_flat(out, taps, src, offsets, *, accumulate: bool) -> None:
+    """``out (+)= sum_k taps[k] @ src[:, offsets[k] : offsets[k] + out.shape[1]]``.
+
+    ``src`` is a padded state flattened to (C, B (n + 2p)); every tap's operand is a window
+    of it, a strided matrix that BLAS reads in place, and ``out`` is itself a window of a
+    padded buffer, written in place (added to with ``accumulate``). Positions that fall on
+    padding columns receive meaningless sums, which the callers overwrite or ignore.
+    """
+    width = out.shape[1]
+    for k, (tap, offset) in enumerate(zip(taps, offsets, strict=True)):
+        window = src[:, offset : offset + width]
+        beta = 1 if accumulate or k > 0 else 0  # beta 0 ignores what out held
+        torch.addmm(out, tap, window, beta=beta, out=out)
 
 
 class _WaveRecurrence(torch.autograd.Function):
@@ -192,41 +227,35 @@ class _WaveRecurrence(torch.autograd.Function):
     on the last state alone never materialises a gradient for all states.
 
     Layout: the states live in one buffer (T, C, B, n + 2p), p = K // 2, whose p columns at
-    each end of a ring repeat the other end (circular padding, kept up to date). Channels
-    come before the batch so that one step of the convolution is a single (K C, C) x
-    (C, B (n + 2p)) matrix product, and every tap is then a plain window of that product.
-    The backward pass saves x, V, u and this buffer, nothing else of the states' size.
+    each end of a ring repeat the other end (circular padding, kept up to date). Flattening
+    a step to (C, B (n + 2p)), tap k of the convolution at flat position f reads position
+    f + k - p, which stays inside the same ring and lands on the right unit. So one step is
+    K matrix products of (C, C) taps with shifted windows of the previous step, computed in
+    place, with no copies. The backward pass saves x, V, u and this buffer, nothing else of
+    the states' size.
     """
 
     @staticmethod
     def forward(ctx, x, V, b, u, u_bias):
         batch, steps, n_in = x.shape
-        channels, _, taps = u.shape
+        channels, _, n_taps = u.shape
         n = V.shape[0] // channels
-        pad = taps // 2
+        pad = n_taps // 2
         width = n + 2 * pad
+        span = batch * width - 2 * pad  # flat positions every tap can reach
         buf = x.new_empty((steps, channels, batch, width))
         states = buf[..., pad : pad + n]
-        # V x_t + b for every step at once (a channel at a time, to keep the temporary
-        # small), written where the states will be.
-        xs = x.transpose(0, 1).reshape(steps * batch, n_in)
-        Vc = V.view(channels, n, n_in)
-        for c in range(channels):
-            drive = xs @ Vc[c].T if b is None else torch.addmm(b.view(channels, n)[c], xs, Vc[c].T)
-            states[:, c] = drive.view(steps, batch, n)
-        stacked = u.permute(2, 0, 1).reshape(-1, channels)  # taps stacked: (K * C, C)
+        _drive(states, x, V, b)
+        taps = [u[:, :, k].contiguous() for k in range(n_taps)]
         for t in range(steps):
             h = states[t]
-            if t > 0:
-                prod = (stacked @ buf[t - 1].view(channels, -1)).view(taps, channels, batch, width)
-                for k in range(taps):  # tap k reads unit i + k - pad, padded column i + k
-                    h += prod[k][..., k : k + n]
+            if t > 0:  # added to the drive in place; the padding columns are refilled below
+                _conv_flat(buf[t].view(channels, -1)[:, pad : pad + span], taps,
+                           buf[t - 1].view(channels, -1), range(n_taps), accumulate=True)
             if u_bias is not None:
                 h += u_bias[:, None, None]
             h.clamp_(min=0)
-            if pad:
-                buf[t][..., :pad] = buf[t][..., n : n + pad]
-                buf[t][..., n + pad :] = buf[t][..., pad : 2 * pad]
+            _fill_wrap(buf[t], pad)
         last = states[-1].clone()
         ctx.save_for_backward(x, V, u, buf)
         ctx.has_b, ctx.has_u_bias = b is not None, u_bias is not None
@@ -237,76 +266,85 @@ class _WaveRecurrence(torch.autograd.Function):
     def backward(ctx, grad_states, grad_last):
         x, V, u, buf = ctx.saved_tensors
         steps, channels, batch, width = buf.shape
-        taps = u.shape[2]
-        pad = taps // 2
+        n_taps = u.shape[2]
+        pad = n_taps // 2
         n = width - 2 * pad
+        span = batch * width - 2 * pad
+        n_in = x.shape[2]
         states = buf[..., pad : pad + n]
         need_x, need_V, need_b, need_u, need_ub = ctx.needs_input_grad
-        stacked_t = u.permute(2, 1, 0).reshape(-1, channels)  # transposed taps: (K * C, C)
-        Vc = V.view(channels, n, -1)
+        taps_t = [u[:, :, k].T.contiguous() for k in range(n_taps)]
+        Vt = V.view(channels, n, n_in).transpose(1, 2)  # (C, I, n)
 
         grad_x = torch.zeros_like(x) if need_x else None
-        grad_V = torch.zeros_like(Vc) if need_V else None
-        grad_b = V.new_zeros((channels, n)) if need_b and ctx.has_b else None
         grad_u = torch.zeros_like(u) if need_u else None
         grad_ub = u.new_zeros(channels) if need_ub and ctx.has_u_bias else None
+        # V and b together: d loss / d [V | b] per unit, from the inputs with a ones column.
+        need_Vb = need_V or (need_b and ctx.has_b)
+        grad_Vb = V.new_zeros((channels, n_in + 1, width)) if need_Vb else None
+        xt = torch.cat([x, x.new_ones(x.shape[:2] + (1,))], dim=2).transpose(0, 1)
+        xt = xt.transpose(1, 2)  # (T, I + 1, B)
 
-        # Gradient reaching h_t from later steps (and from the loss on the last state).
-        carry = grad_last.clone() if grad_last is not None else states.new_zeros(states[0].shape)
-        chunk = max(1, min(steps, _CHUNK_BYTES // max(1, buf[0].numel() * buf.itemsize)))
-        # d loss / d pre-activation for a chunk of steps, in the padded layout; the padding
-        # columns stay zero, so padded positions add nothing to the sums below.
-        pre = buf.new_zeros((chunk, channels, batch, width))
-        for stop in range(steps, 0, -chunk):
-            start = max(0, stop - chunk)
-            for t in range(stop - 1, start - 1, -1):
-                g_pad = pre[t - start]
-                g = g_pad[..., pad : pad + n]
-                g.copy_(carry)
-                if grad_states is not None:
-                    g += grad_states[t]
-                g.mul_(states[t] > 0)  # ReLU: the state is positive where it let gradient through
-                if t > 0:
-                    prod = (stacked_t @ g_pad.view(channels, -1)).view(taps, channels, batch, width)
-                    carry = torch.zeros_like(carry)
-                    for k in range(taps):
-                        _add_rolled(carry, prod[k][..., pad : pad + n], k - pad)
-            block = pre[: stop - start]  # (L, C, B, n + 2p)
-            if grad_V is not None:
-                xs = x[:, start:stop].transpose(0, 1).unsqueeze(1)  # (L, 1, B, I)
-                grad_V += torch.matmul(block.transpose(2, 3), xs).sum(0)[:, pad : pad + n]
-            if grad_b is not None:
-                grad_b += block.sum((0, 2))[:, pad : pad + n]
-            if grad_x is not None:
-                inner = block[..., pad : pad + n]
-                grad_x[:, start:stop] = torch.tensordot(inner, Vc, dims=([1, 3], [0, 1])).transpose(
-                    0, 1
-                )
+        # Gradient reaching h_t from later steps (and from the loss on the last state), kept
+        # padded so that the transposed convolution can write it in place.
+        carry = buf.new_zeros((channels, batch, width))
+        if grad_last is not None:
+            carry[..., pad : pad + n] = grad_last
+        # d loss / d pre-activation of the current step, padded with zeros (the sums below
+        # rely on it; the transposed convolution borrows the padding for a moment).
+        g_pad = buf.new_zeros((channels, batch, width))
+        g = g_pad[..., pad : pad + n]
+        for t in range(steps - 1, -1, -1):
+            # ReLU: the gradient passes where the state is positive. threshold_backward is
+            # the ReLU's own backward kernel: one pass, no mask tensor.
+            src = carry[..., pad : pad + n]
+            if grad_states is not None:
+                src = torch.add(src, grad_states[t], out=g)
+            torch.ops.aten.threshold_backward.grad_input(src, states[t], 0, grad_input=g)
+            # Every parameter's share of this step, while g is in cache.
+            if grad_u is not None and t > 0:  # h_{-1} = 0 contributes nothing at t = 0
+                _add_kernel_grad(grad_u, g_pad, buf[t - 1])
+            if grad_Vb is not None:
+                torch.baddbmm(grad_Vb, xt[t].expand(channels, -1, -1), g_pad, out=grad_Vb)
             if grad_ub is not None:
-                grad_ub += block.sum((0, 2, 3))
-            if grad_u is not None and stop > 1:
-                first = max(start, 1)  # h_{-1} = 0 contributes nothing at t = 0
-                _add_kernel_grad(grad_u, block[first - start :], buf[first - 1 : stop - 1])
-        grad_V = grad_V.view_as(V) if grad_V is not None else None
-        grad_b = grad_b.view(-1) if grad_b is not None else None
+                grad_ub += g.sum((1, 2))
+            if grad_x is not None:
+                grad_x[:, t] = torch.einsum("cbi,cji->bj", g, Vt)
+            if t > 0:
+                # Transposed convolution: tap k sends position f to f - k + p, i.e. reads
+                # f + p - k of the circularly padded gradient.
+                _fill_wrap(g_pad, pad)
+                _conv_flat(carry.view(channels, -1)[:, pad : pad + span], taps_t,
+                           g_pad.view(channels, -1), [2 * pad - k for k in range(n_taps)],
+                           accumulate=False)
+                g_pad[..., :pad] = 0
+                g_pad[..., pad + n :] = 0
+        grad_V = grad_b = None
+        if grad_Vb is not None:
+            inner = grad_Vb[..., pad : pad + n]  # (C, I + 1, n)
+            if need_V:
+                grad_V = inner[:, :-1].transpose(1, 2).reshape(V.shape)
+            if need_b and ctx.has_b:
+                grad_b = inner[:, -1].reshape(-1)
         return grad_x, grad_V, grad_b, grad_u, grad_ub
 
 
 def _add_kernel_grad(grad_u, pre, prev, /) -> None:
-    """Add sum_{t,b,i} pre[t,c,b,i] * prev[t,c',b,(i + k - p) mod n] to grad_u[c, c', k].
+    """Add sum_{b,i} pre[c,b,i] * prev[c',b,(i + k - p) mod n] to grad_u[c, c', k].
 
-    Both arrive padded, (L, C, B, n + 2p): ``pre`` with zeros in its padding columns,
-    ``prev`` with the circular copies. Flattening (B, n + 2p), tap k pairs flat position f
-    of ``pre`` with f + k - p of ``prev``, which stays in the same ring and lands on the
-    right unit; the zeros of ``pre`` mask the rest. So each tap is one batched product of
-    strided windows, (C, M) x (M, C), with no copies.
+    Both arrive padded, (C, B, n + 2p): ``pre`` (the gradient of one step's
+    pre-activation) with zeros in its padding columns, ``prev`` (the state before it) with
+    the circular copies. Flattening (B, n + 2p), tap k pairs flat position f of ``pre`` with
+    f + k - p of ``prev``, which stays in the same ring and lands on the right unit; the
+    zeros of ``pre`` mask the rest. So each tap is one (C, M) x (M, C) product of strided
+    windows, with no copies.
     """
-    steps, channels, batch, width = pre.shape
+    channels = pre.shape[0]
     taps = grad_u.shape[2]
     pad = taps // 2
-    flat = batch * width
-    g = pre.reshape(steps, channels, flat)[..., pad : flat - pad]
-    h = prev.reshape(steps, channels, flat)
+    g = pre.view(channels, -1)
+    h = prev.view(channels, -1)
+    span = g.shape[1] - 2 * pad
+    g = g[:, pad : pad + span]
     for k in range(taps):
-        window = h[..., k : flat - 2 * pad + k]
-        grad_u[:, :, k] += torch.bmm(g, window.transpose(1, 2)).sum(0)
+        grad_u[:, :, k] += g @ h[:, k : k + span].T
