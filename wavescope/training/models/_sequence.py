@@ -10,12 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["READOUTS", "make_readout", "check_sequence_input", "check_positive"]
+__all__ = ["SEQUENCE_READOUTS", "make_sequence_readout", "check_sequence_input", "check_positive"]
 
-READOUTS = ("linear", "mlp")
+SEQUENCE_READOUTS = ("linear", "mlp")
 
 
-def make_readout(n_features: int, n_out: int, kind: str = "linear", mlp_hidden: int = 100):
+def make_sequence_readout(n_features: int, n_out: int, kind: str = "linear", mlp_hidden: int = 100):
     """The readout from a flattened hidden state to the outputs.
 
     Parameters
@@ -38,7 +38,7 @@ def make_readout(n_features: int, n_out: int, kind: str = "linear", mlp_hidden: 
         return nn.Sequential(
             nn.Linear(n_features, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, n_out)
         )
-    raise ValueError(f"unknown readout {kind!r}; choose one of {READOUTS}")
+    raise ValueError(f"unknown readout {kind!r}; choose one of {SEQUENCE_READOUTS}")
 
 
 def check_sequence_input(x: torch.Tensor, n_in: int) -> None:

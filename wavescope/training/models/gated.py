@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._sequence import check_positive, check_sequence_input, make_readout
+from ._sequence import check_positive, check_sequence_input, make_sequence_readout
 
 __all__ = ["GatedRNN", "CELLS"]
 
@@ -54,7 +54,7 @@ class GatedRNN(nn.Module):
         self.n_in, self.n_out, self.hidden, self.cell = n_in, n_out, hidden, cell
         self.per_step = bool(per_step)
         self.rnn = layers[cell](n_in, hidden, batch_first=True)
-        self.readout = make_readout(hidden, n_out, readout, mlp_hidden)
+        self.readout = make_sequence_readout(hidden, n_out, readout, mlp_hidden)
 
     def forward(self, x: torch.Tensor, return_hidden: bool = False):
         """Run the network over a batch of sequences.

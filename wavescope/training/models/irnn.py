@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._sequence import check_positive, check_sequence_input, make_readout
+from ._sequence import check_positive, check_sequence_input, make_sequence_readout
 
 __all__ = ["IRNN", "IRNN_INITS"]
 
@@ -84,7 +84,7 @@ class IRNN(nn.Module):
         self.periodic = recurrent_init == "shift"
         self.input = nn.Linear(n_in, hidden, bias=bias)
         self.recurrent = nn.Linear(hidden, hidden, bias=False)
-        self.readout = make_readout(hidden, n_out, readout, mlp_hidden)
+        self.readout = make_sequence_readout(hidden, n_out, readout, mlp_hidden)
         self._init(recurrent_init, input_init)
 
     @torch.no_grad()

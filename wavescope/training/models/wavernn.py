@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._sequence import check_positive, check_sequence_input, make_readout
+from ._sequence import check_positive, check_sequence_input, make_sequence_readout
 
 __all__ = ["WaveRNN", "RECURRENT_INITS"]
 
@@ -115,7 +115,7 @@ class WaveRNN(nn.Module):
             padding_mode="circular",
             bias=conv_bias,
         )
-        self.readout = make_readout(channels * n, n_out, readout, mlp_hidden)
+        self.readout = make_sequence_readout(channels * n, n_out, readout, mlp_hidden)
         self._init_input(input_init)
         self._init_recurrent(recurrent_init)
 
