@@ -169,6 +169,7 @@ def test_parameter_count_formula_with_both_biases():
     ("kwargs", "message"),
     [
         (dict(kernel_size=4), "odd"),
+        (dict(kernel_size=1), "kernel_size >= 3"),
         (dict(n=2), "shorter than the kernel"),
         (dict(recurrent_init="fwd"), "recurrent_init"),
         (dict(readout="fft"), "readout"),
@@ -186,3 +187,5 @@ def test_bad_input_is_named():
         model(torch.rand(3, 5))
     with pytest.raises(TypeError, match="floating-point"):
         model(torch.ones(3, 5, 2, dtype=torch.long))
+    with pytest.raises(TypeError, match="float64"):
+        model(torch.ones(3, 5, 2, dtype=torch.float64))

@@ -102,6 +102,8 @@ class WaveRNN(nn.Module):
             raise ValueError(
                 f"unknown recurrent_init {recurrent_init!r}; choose one of {RECURRENT_INITS}"
             )
+        if recurrent_init == "shift" and kernel_size < 3:
+            raise ValueError("the shift initialisation needs kernel_size >= 3")
         self.n_in, self.n_out, self.n, self.channels = n_in, n_out, n, channels
         self.kernel_size = kernel_size
         self.per_step = bool(per_step)
@@ -159,6 +161,11 @@ class WaveRNN(nn.Module):
             Only with ``return_hidden``: the state after each step (ring position last).
         """
         check_sequence_input(x, self.n_in)
+        if x.dtype != self.input.weight.dtype or x.device != self.input.weight.device:
+            raise TypeError(
+                f"input is {x.dtype} on {x.device} but the model is {self.input.weight.dtype} "
+                f"on {self.input.weight.device}; move one to the other (x.to(...), model.to(...))"
+            )
         states, last = _WaveRecurrence.apply(
             x, self.input.weight, self.input.bias, self.recurrent.weight, self.recurrent.bias
         )
