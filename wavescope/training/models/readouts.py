@@ -199,22 +199,25 @@ class _PixelMLP(torch.autograd.Function):
     def forward(ctx, x, readout, channels, chunk, n_layers, *params):
         weights, biases = params[:n_layers], params[n_layers:]
         batch, _, pixels = x.shape
-        n = batch * pixels
         # Activations stored block after block: block (b, p0:p1) is one contiguous matrix.
-        acts = [x.new_empty(w.shape[0] * n) for w in weights[:-1]]
+        # One buffer per image and layer: a few MB each, below glibc's mmap threshold, so
+        # the heap recycles them from step to step instead of the kernel faulting in fresh
+        # zeroed pages for one huge buffer every step.
+        acts = [x.new_empty(w.shape[0] * pixels) for w in weights[:-1] for _ in range(batch)]
         out = x.new_empty(batch, weights[-1].shape[0], pixels)
         width = readout.shape[0] * channels if readout is not None else 0
         feat = x.new_empty(width * min(chunk, pixels))
         logits = x.new_empty(weights[-1].shape[0] * min(chunk, pixels))
         for b, p0, p1 in _blocks(batch, pixels, chunk):
-            m, offset = p1 - p0, b * pixels + p0
+            m = p1 - p0
             h = x[b, :, p0:p1] if readout is None else _readout_block(
                 _view(feat, width, m), x, readout, channels, b, p0, p1)
             for i, (w, bias) in enumerate(zip(weights, biases, strict=True)):
                 last = i == n_layers - 1
                 dest = _view(logits, w.shape[0], m) if last else _view(
-                    acts[i], w.shape[0], m, w.shape[0] * offset)
-                h = torch.addmm(bias[:, None], w, h, out=dest)
+                    acts[i * batch + b], w.shape[0], m, w.shape[0] * p0)
+                # (mm, then the bias in cache: addmm would first copy the bias into dest)
+                h = torch.mm(w, h, out=dest).add_(bias[:, None])
                 if not last:
                     h.relu_()
             out[b, :, p0:p1] = h
@@ -240,11 +243,11 @@ class _PixelMLP(torch.autograd.Function):
         width = readout.shape[0] * ctx.channels if readout is not None else 0
         feat = x.new_empty(width * cs)
         for b, p0, p1 in _blocks(batch, pixels, ctx.chunk):
-            m, offset = p1 - p0, b * pixels + p0
+            m = p1 - p0
             g = grad_out[b, :, p0:p1]
             for i in range(n_layers - 1, 0, -1):
                 rows = weights[i].shape[1]
-                a = _view(acts[i - 1], rows, m, rows * offset)
+                a = _view(acts[(i - 1) * batch + b], rows, m, rows * p0)
                 g_weights[i].addmm_(g, a.t())
                 g_biases[i].add_(g.sum(dim=1))
                 g_in = torch.mm(weights[i].t(), g, out=_view(ping, rows, m))
@@ -270,7 +273,7 @@ class _PixelMLP(torch.autograd.Function):
                 g_c = g_h[c * k:(c + 1) * k]
                 g_readout.addmm_(g_c, seq[:, c, p0:p1].t())
                 if need_x:
-                    g_seq[:, c, p0:p1] = readout.t() @ g_c
+                    torch.mm(readout.t(), g_c, out=g_seq[:, c, p0:p1])
         return (g_x, g_readout, None, None, None, *g_weights, *g_biases)
 
 
