@@ -166,10 +166,117 @@ def run_quickstart(args) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- training
+
+
+def add_train(sub) -> None:
+    from .training.config import TrainConfig
+
+    p = sub.add_parser(
+        "train", help="train a model (config file and/or flags)",
+        description="Train one model. Give a JSON config (--config FILE) and/or one flag per "
+                    "TrainConfig field; flags override the file. A run folder that already "
+                    "holds this config resumes from its last checkpoint.",
+    )
+    TrainConfig.add_arguments(p)
+    p.set_defaults(run=run_train)
+
+
+def run_train(args) -> int:
+    from .training import TrainConfig, train
+
+    run = train(TrainConfig.from_args(args))
+    print(f"run folder: {run}")
+    print((run / "test_metrics.json").read_text().strip())
+    return EXIT_OK
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a trained run on a split",
+                       description="Score a run folder's checkpoint on train, val or test.")
+    p.add_argument("run_dir", metavar="RUN", type=Path,
+                   help="run folder written by `wavescope train`")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--device", default=None, help="torch device (default: the run's)")
+    p.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args) -> int:
+    from .training import evaluate
+
+    metrics = evaluate(args.run_dir, split=args.split, checkpoint=args.checkpoint,
+                       device=args.device)
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def add_sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a grid of training configs and gather one table",
+        description="Run every config of a sweep specification (JSON with base, variants, "
+                    "grid) through joblib and write results.csv and summary.csv.",
+    )
+    p.add_argument("spec", type=Path, help="sweep specification (JSON)")
+    p.add_argument("--n-jobs", type=int, default=1, help="parallel runs (default 1)")
+    p.add_argument("--backend", default=None,
+                   help="joblib backend, e.g. loky or dask (default: joblib's)")
+    p.add_argument("--scheduler", default=None,
+                   help="dask scheduler address (with --backend dask)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder of the tables (default: the base out_dir)")
+    p.set_defaults(run=run_sweep)
+
+
+def run_sweep(args) -> int:
+    from .training import sweep
+
+    client = None
+    if args.scheduler:
+        from dask.distributed import Client  # optional dependency: pip install dask[distributed]
+
+        client = Client(args.scheduler)
+    try:
+        table = sweep(args.spec, n_jobs=args.n_jobs, backend=args.backend, out=args.out)
+    finally:
+        if client is not None:
+            client.close()
+    print(table.to_string(index=False, max_colwidth=40))
+    return EXIT_OK
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser(
+        "export", help="export a run's hidden states to netCDF",
+        description="Run a trained model on a split and save its hidden states, inputs and "
+                    "labels as a netCDF Dataset in the wavescope data model.",
+    )
+    p.add_argument("run_dir", metavar="RUN", type=Path,
+                   help="run folder written by `wavescope train`")
+    p.add_argument("-o", "--output", type=Path, required=True, help="netCDF file to write")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--n-trials", type=int, default=16, help="items to export (default 16)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(run=run_export)
+
+
+def run_export(args) -> int:
+    from . import io
+    from .training import export_hidden_states
+
+    ds = export_hidden_states(args.run_dir, split=args.split, n_trials=args.n_trials,
+                              checkpoint=args.checkpoint, batch_size=args.batch_size)
+    path = io.save(ds, args.output)
+    print(f"hidden states {dict(ds['hidden'].sizes)} -> {path}")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- main
 
 #: Every verb of the command, in the order shown by ``--help``.
-VERBS: list[Callable] = [add_info, add_quickstart]
+VERBS: list[Callable] = [add_info, add_quickstart, add_train, add_evaluate, add_sweep,
+                         add_export]
 
 
 def build_parser() -> argparse.ArgumentParser:

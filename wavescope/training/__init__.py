@@ -1,1 +1,49 @@
-"""Models that make waves, their data and trainer, and export of their hidden states."""
+"""Models that make waves, their data and trainer, and export of their hidden states.
+
+Public names (loaded on first use, so importing the package stays light):
+
+``train(config) -> run folder``, ``evaluate(run)``, ``load_run(run)``, ``TrainConfig``,
+``sweep(spec)``, ``export_hidden_states(run_or_model, data)``, and the subpackages
+``models`` and ``data``.
+"""
+
+from importlib import import_module
+
+__all__ = [
+    "TrainConfig",
+    "train",
+    "evaluate",
+    "load_run",
+    "read_metrics",
+    "sweep",
+    "export_hidden_states",
+    "models",
+    "data",
+    "metrics",
+    "tasks",
+]
+
+_LAZY = {
+    "TrainConfig": ("wavescope.training.config", "TrainConfig"),
+    "train": ("wavescope.training.trainer", "train"),
+    "evaluate": ("wavescope.training.trainer", "evaluate"),
+    "load_run": ("wavescope.training.trainer", "load_run"),
+    "read_metrics": ("wavescope.training.trainer", "read_metrics"),
+    "sweep": ("wavescope.training.sweeps", "sweep"),
+    "export_hidden_states": ("wavescope.training.export", "export_hidden_states"),
+}
+_SUBMODULES = {"models", "data", "metrics", "tasks", "config", "trainer", "export", "sweeps",
+               "tasks_image"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(import_module(module), attr)
+    if name in _SUBMODULES:
+        return import_module(f"wavescope.training.{name}")
+    raise AttributeError(f"module 'wavescope.training' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

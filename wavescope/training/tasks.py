@@ -8,6 +8,7 @@ from a :class:`~wavescope.training.config.TrainConfig`. The one trainer
 from __future__ import annotations
 
 import abc
+import importlib
 
 import torch
 from torch import nn
@@ -15,6 +16,13 @@ from torch import nn
 __all__ = ["Meter", "Task", "register_task", "get_task", "TASKS"]
 
 TASKS: dict[str, type[Task]] = {}
+
+# Modules whose import registers the built-in tasks; imported on the first lookup so that
+# `import wavescope.training` stays light. A module that does not exist (yet) is skipped.
+BUILTIN_TASK_MODULES = (
+    "wavescope.training.tasks_image",
+    "wavescope.training.tasks_seq",
+)
 
 
 class Meter(abc.ABC):
@@ -41,7 +49,9 @@ class Task(abc.ABC):
     def datasets(self, root) -> dict[str, torch.utils.data.Dataset]:
         """The "train", "val" and "test" splits; ``root`` is a cache folder for generated data.
 
-        Each item is an ``(input, target)`` pair of tensors.
+        Each item is an ``(input, target)`` pair of tensors. The trainer uses the first
+        ``config.n_train`` / ``n_val`` / ``n_test`` items of each split; a task that
+        generates data may read those budgets to generate no more than that.
         """
 
     @abc.abstractmethod
@@ -67,8 +77,19 @@ def register_task(cls: type[Task]) -> type[Task]:
 
 
 def get_task(name: str) -> type[Task]:
-    """The task class registered as ``name``."""
+    """The task class registered as ``name`` (built-in task modules are imported first)."""
+    if name not in TASKS:
+        _import_builtin_tasks()
     try:
         return TASKS[name]
     except KeyError:
         raise KeyError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}") from None
+
+
+def _import_builtin_tasks() -> None:
+    for module in BUILTIN_TASK_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:  # a real missing dependency inside the module
+                raise

@@ -1,0 +1,264 @@
+"""The configuration of one training run: a plain dataclass, saved as JSON beside the run.
+
+Every field is a JSON value, so a run folder's ``config.json`` is the whole recipe: the same
+file given to :func:`wavescope.training.train` reproduces the same numbers on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["TrainConfig"]
+
+# Fields that say where or how visibly a run happens, not what it computes: they are left out
+# of the run's identity (its default folder name and the resume check).
+_NOT_IDENTITY = ("out_dir", "name", "progress", "num_workers", "threads", "data_root")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run.
+
+    Parameters
+    ----------
+    task : str
+        A registered task name (see :func:`wavescope.training.tasks.get_task`), e.g.
+        "tetrominoes", "polygons", "mnist", "fashion_mnist", "multi_mnist", or a sequence task.
+    model : str
+        Model name understood by the task, e.g. "nwm", "convlstm", "cnn", "unet".
+    model_kwargs : dict
+        Constructor arguments of the model (e.g. ``{"channels": 2, "steps": 100}``).
+    task_kwargs : dict
+        Arguments of the task's data (e.g. image size, sequence length, data seed).
+    readout, head : str or None
+        Readout over time and per-pixel head, for models that have them (None: the task's
+        default).
+    epochs : int
+        Passes over the training split.
+    batch_size : int
+        Training and evaluation batch size.
+    lr, weight_decay : float
+        Adam learning rate and L2 weight decay.
+    seed : int
+        Seeds model initialisation, batch order and every random draw of the trainer.
+    clip_grad : float
+        Maximum global gradient norm; 0 turns clipping off.
+    lr_decay_epoch : int or None
+        Every ``lr_decay_epoch`` epochs the learning rate is multiplied by
+        ``lr_decay_factor`` (a step schedule); None keeps it constant.
+    lr_decay_factor : float
+        Factor of the step schedule.
+    n_train, n_val, n_test : int or None
+        Use only the first n items of each split (None: the full split).
+    data_root : str
+        Folder where generated data are cached and real data are looked up.
+    out_dir : str
+        Parent folder of run folders.
+    name : str or None
+        Run folder name; default: task, model, readout, seed and a hash of the config.
+    num_workers : int
+        DataLoader worker processes.
+    device : str
+        Torch device, "cpu" or "cuda[:i]".
+    eval_every_steps : int or None
+        Evaluate on validation data every N optimisation steps; None evaluates once per epoch.
+    max_steps : int or None
+        Stop after this many optimisation steps (None: run all epochs).
+    monitor : str
+        Validation metric that picks the best checkpoint (default "loss").
+    monitor_mode : str
+        "min" or "max": whether smaller or larger ``monitor`` is better.
+    progress : bool
+        Show progress bars.
+    threads : int or None
+        ``torch.set_num_threads`` for the run (None leaves torch's default).
+    """
+
+    task: str = "tetrominoes"
+    model: str = "nwm"
+    model_kwargs: dict = field(default_factory=dict)
+    task_kwargs: dict = field(default_factory=dict)
+    readout: str | None = None
+    head: str | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    clip_grad: float = 0.0
+    lr_decay_epoch: int | None = None
+    lr_decay_factor: float = 0.1
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    data_root: str = "wavescope-data"
+    out_dir: str = "runs"
+    name: str | None = None
+    num_workers: int = 0
+    device: str = "cpu"
+    eval_every_steps: int | None = None
+    max_steps: int | None = None
+    monitor: str = "loss"
+    monitor_mode: str = "min"
+    progress: bool = True
+    threads: int | None = None
+
+    def __post_init__(self):
+        self.check()
+
+    # ----------------------------------------------------------------- validation
+    def check(self) -> TrainConfig:
+        """Raise ``ValueError`` naming the first bad field; return self when all are fine."""
+        positive = ("epochs", "batch_size")
+        for key in positive:
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
+        for key in ("n_train", "n_val", "n_test", "eval_every_steps", "max_steps",
+                    "lr_decay_epoch", "threads"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{key} must be None or a positive integer, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.weight_decay < 0 or self.clip_grad < 0:
+            raise ValueError("weight_decay and clip_grad must be >= 0 (clip_grad 0 = off)")
+        if not self.lr_decay_factor > 0:
+            raise ValueError(f"lr_decay_factor must be positive, got {self.lr_decay_factor!r}")
+        if self.monitor_mode not in ("min", "max"):
+            raise ValueError(f"monitor_mode must be 'min' or 'max', got {self.monitor_mode!r}")
+        if not isinstance(self.model_kwargs, dict) or not isinstance(self.task_kwargs, dict):
+            raise ValueError("model_kwargs and task_kwargs must be dicts")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers!r}")
+        return self
+
+    # ----------------------------------------------------------------- identity
+    def to_dict(self) -> dict:
+        """A JSON-ready copy of every field."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def identity(self) -> dict:
+        """The fields that change what a run computes (not where it is written)."""
+        return {k: v for k, v in self.to_dict().items() if k not in _NOT_IDENTITY}
+
+    def digest(self) -> str:
+        """A short hash of :meth:`identity`."""
+        text = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+    def run_name(self) -> str:
+        """The run folder's name: ``name`` or one built from the main fields and a hash."""
+        if self.name:
+            return self.name
+        parts = [self.task, self.model] + ([self.readout] if self.readout else [])
+        return "-".join(parts + [f"seed{self.seed}", self.digest()])
+
+    def run_dir(self) -> Path:
+        """``out_dir / run_name()``."""
+        return Path(self.out_dir).expanduser() / self.run_name()
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed (dicts are merged for ``*_kwargs`` only when
+        given as ``model_kwargs={...}``, which replaces the whole dict)."""
+        return dataclasses.replace(self, **changes)
+
+    # ----------------------------------------------------------------- JSON
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def save(self, path) -> Path:
+        """Write the config as JSON (atomically) and return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json() + "\n")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Build a config from a dict, rejecting unknown keys by name."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known keys: {sorted(names)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path) -> TrainConfig:
+        """Read a config from a JSON file, or from a run folder holding ``config.json``."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no config at {path}; give a JSON file or a run folder")
+        return cls.from_dict(json.loads(path.read_text()))
+
+    # ----------------------------------------------------------------- command line
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        """Add ``--config FILE`` and one ``--field`` flag per field to ``parser``.
+
+        Dict fields take JSON (``--model-kwargs '{"channels": 16}'``); booleans take
+        ``--progress/--no-progress``; ``none`` sets an optional field to None.
+        """
+        parser.add_argument("--config", help="JSON config file; flags override its values")
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            flag = "--" + f.name.replace("_", "-")
+            hint = hints[f.name]
+            if hint is bool:
+                parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                    default=None)
+            else:
+                parser.add_argument(flag, dest=f.name, default=None, type=_parser_for(hint),
+                                    metavar=f.name.upper())
+        return parser
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace | typing.Sequence[str] | None = None
+                  ) -> TrainConfig:
+        """Build a config from parsed flags (or an argv list): the ``--config`` file's values,
+        overridden by every flag that was given."""
+        if args is None or not isinstance(args, argparse.Namespace):
+            parser = cls.add_arguments(argparse.ArgumentParser(prog="wavescope train"))
+            args = parser.parse_args(args)
+        base = cls.load(args.config).to_dict() if getattr(args, "config", None) else {}
+        for f in dataclasses.fields(cls):
+            value = getattr(args, f.name, None)
+            if value is not None:
+                base[f.name] = None if value is _NONE else value
+        return cls.from_dict(base)
+
+
+_NONE = object()
+
+
+def _parser_for(hint):
+    """An argparse ``type`` for a field's annotation."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = type(None) in typing.get_args(hint)
+    base = args[0] if args else hint
+
+    def parse(text: str):
+        if optional and text.lower() == "none":
+            return _NONE
+        if base is dict:
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}") from err
+            if not isinstance(value, dict):
+                raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+            return value
+        return base(text)
+
+    parse.__name__ = getattr(base, "__name__", "value")
+    return parse

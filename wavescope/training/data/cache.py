@@ -1,0 +1,82 @@
+"""On-disk cache of generated data sets, keyed by their parameters and checked by SHA-256.
+
+A data set is stored as ``<name>-<key>.npz`` beside ``<name>-<key>.json``; the JSON holds
+the generator's parameters, the array shapes and the file's SHA-256. ``key`` is a hash of
+the parameters, so changing any parameter makes a new entry. A file whose checksum no
+longer matches is rebuilt (and a warning says so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["cached", "sha256_file", "params_key"]
+
+
+def sha256_file(path) -> str:
+    """The SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def params_key(params: dict) -> str:
+    """A short, stable hash of JSON-serialisable parameters."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached(root, name: str, params: dict, build: Callable[[], dict[str, np.ndarray]],
+           info: Callable[[], dict] | None = None) -> dict[str, np.ndarray]:
+    """Load the arrays ``build()`` made for ``params`` from ``root``, building them once.
+
+    Parameters
+    ----------
+    root : path or None
+        Cache folder (created when missing); None builds without caching.
+    name : str
+        Data set name, the start of the file names.
+    params : dict
+        Everything the arrays depend on (JSON-serialisable).
+    build : callable
+        Returns a dict of NumPy arrays.
+    info : callable, optional
+        Extra JSON facts recorded beside the arrays (e.g. how many images were redrawn).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+    """
+    if root is None:
+        return build()
+    root = Path(root).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}-{params_key(params)}"
+    data_path, meta_path = root / f"{stem}.npz", root / f"{stem}.json"
+    if data_path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("sha256") == sha256_file(data_path):
+            with np.load(data_path) as npz:
+                return {k: npz[k] for k in npz.files}
+        warnings.warn(f"{data_path} does not match its recorded SHA-256; rebuilding it",
+                      stacklevel=2)
+    arrays = build()
+    tmp = data_path.with_name(data_path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, data_path)
+    meta = {"name": name, "params": params, "sha256": sha256_file(data_path),
+            "arrays": {k: [list(v.shape), str(v.dtype)] for k, v in arrays.items()}}
+    if info is not None:
+        meta["info"] = info()
+    tmp_meta = meta_path.with_name(meta_path.name + ".tmp")
+    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp_meta, meta_path)
+    return arrays

@@ -1,0 +1,267 @@
+"""The Neural Wave Machine for images (Jacobs et al. 2025).
+
+A damped, locally coupled oscillator field over the image grid. Encoders read the image once
+and set, per pixel and channel, a natural frequency ω ≥ 0, a damping α ≥ 0 and the initial
+position y₀ (velocity z₀ = 0). The field then runs freely for T symplectic-Euler steps::
+
+    z ← z + dt · ( tanh(W ⋆ y) − ω ⊙ y − α ⊙ z )
+    y ← y + dt · z
+
+where W ⋆ is a C→C 3×3 convolution with circular padding (the grid is a torus), initialised
+to the discrete Laplacian on each channel. The T recorded positions (y₀ excluded) go through
+a readout over time and a per-pixel head.
+
+Memory
+------
+Autograd would keep about five tensors of the state's size for every step. Here the roll-out
+is one autograd function with a hand-written backward pass (the adjoint of the update): the
+forward keeps the recorded positions (the output itself) and the velocity every
+``segment`` steps; the backward recomputes each segment's velocities and tanh terms from
+its start, then runs the adjoint through it in reverse. ``segment=1`` stores everything
+(fastest); larger segments trade one extra pass of the update for memory. The result is the
+same either way, to the last bit: the recomputation repeats the forward's operations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .readouts import make_head, make_readout, readout_head
+
+__all__ = ["NeuralWaveMachine", "laplacian_kernel", "wave_rollout"]
+
+
+def laplacian_kernel(channels: int) -> torch.Tensor:
+    """A (C, C, 3, 3) coupling kernel: the 5-point Laplacian on each channel, zero across."""
+    lap = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+    kernel = torch.zeros(channels, channels, 3, 3)
+    for c in range(channels):
+        kernel[c, c] = lap
+    return kernel
+
+
+def _encoder(c_in: int, c_mid: int, c_out: int, n_conv: int, final: nn.Module) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    widths = [c_in] + [c_mid] * (n_conv - 1) + [c_out]
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        layers.append(nn.Conv2d(a, b, 3, padding=1))
+        layers.append(final if i == n_conv - 1 else nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _coupling(y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """W ⋆ y: a 3×3 convolution with circular padding."""
+    return F.conv2d(F.pad(y, (1, 1, 1, 1), mode="circular"), weight)
+
+
+def _coupling_adjoint(g: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The adjoint of :func:`_coupling`: circular correlation with the flipped, transposed
+    kernel."""
+    return _coupling(g, weight.transpose(0, 1).flip(2, 3))
+
+
+def _coupling_weight_grad(g: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """d<g, W ⋆ y>/dW, as nine batched matrix products over shifted windows.
+
+    With y padded to (H+2, W+2) and g given two zero columns, the window of every kernel
+    tap is one contiguous stretch of the flattened padded image, so no im2col copy is made
+    (this is about twice as fast as the library's convolution weight gradient for few
+    channels).
+    """
+    b, c, h, w = g.shape
+    # Two trailing zeros: the last tap's window runs two elements past the padded image
+    # (they meet g's zero columns).
+    padded = F.pad(F.pad(y, (1, 1, 1, 1), mode="circular").reshape(b, c, -1), (0, 2))
+    wide = F.pad(g, (0, 2)).reshape(b, c, -1)  # (B, C, H·(W+2))
+    span = h * (w + 2)
+    out = weight.new_empty(weight.shape)
+    for dy in range(3):
+        for dx in range(3):
+            off = dy * (w + 2) + dx
+            window = padded[:, :, off:off + span]
+            out[:, :, dy, dx] = torch.bmm(wide, window.transpose(1, 2)).sum(0)
+    return out
+
+
+def _step(y, z, omega, alpha, weight, dt):
+    """One update, in place on ``y`` and ``z``; returns tanh(W ⋆ y_old).
+
+    The order of operations is fixed: the backward pass replays it to recompute velocities.
+    """
+    drive = torch.tanh_(_coupling(y, weight))
+    accel = drive - omega * y
+    accel.sub_(alpha * z)
+    z.add_(accel.mul_(dt))
+    y.add_(z * dt)
+    return drive
+
+
+class _Rollout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, y0, omega, alpha, weight, steps, dt, segment):
+        y = y0.detach().clone(memory_format=torch.contiguous_format)
+        z = torch.zeros_like(y)
+        b, c, h, w = y.shape
+        seq = y.new_empty(b, steps, c, h, w)
+        z_marks, drives = [], []
+        for t in range(steps):
+            if t % segment == 0:
+                z_marks.append(z.clone())
+            drive = _step(y, z, omega, alpha, weight, dt)
+            if segment == 1:
+                drives.append(drive)
+            seq[:, t] = y
+        ctx.steps, ctx.dt, ctx.segment = steps, dt, segment
+        ctx.z_marks, ctx.drives = z_marks, drives
+        ctx.save_for_backward(y0, omega, alpha, weight, seq)
+        return seq
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_seq):
+        y0, omega, alpha, weight, seq = ctx.saved_tensors
+        steps, dt, segment = ctx.steps, ctx.dt, ctx.segment
+        grad_seq = grad_seq.contiguous() if grad_seq is not None else torch.zeros_like(seq)
+        lam_y = torch.zeros_like(y0)
+        lam_z = torch.zeros_like(y0)
+        g_omega = torch.zeros_like(omega)
+        g_alpha = torch.zeros_like(alpha)
+        g_weight = torch.zeros_like(weight)
+        dt_omega = omega * dt
+        decay = 1.0 - dt * alpha
+
+        def position(t):  # y_t, the state before update t
+            return y0 if t == 0 else seq[:, t - 1]
+
+        for start in reversed(range(0, steps, segment)):
+            stop = min(start + segment, steps)
+            if segment == 1:
+                zs, drives = [ctx.z_marks[start]], [ctx.drives[start]]
+            else:  # replay the segment's velocities and drives from its stored start
+                z = ctx.z_marks[start // segment].clone()
+                zs, drives = [], []
+                for t in range(start, stop):
+                    zs.append(z.clone())
+                    y = position(t).clone()
+                    drives.append(_step(y, z, omega, alpha, weight, dt))
+            for t in reversed(range(start, stop)):
+                y_t, z_t, drive = position(t), zs[t - start], drives[t - start]
+                lam_y.add_(grad_seq[:, t])
+                mu = lam_z.add_(lam_y, alpha=dt)  # adjoint of z_{t+1}, through y_{t+1} too
+                g_alpha.addcmul_(mu, z_t)
+                g_omega.addcmul_(mu, y_t)
+                g_drive = (1.0 - drive * drive).mul_(mu).mul_(dt)
+                g_weight.add_(_coupling_weight_grad(g_drive, y_t, weight))
+                lam_y.addcmul_(dt_omega, mu, value=-1.0).add_(_coupling_adjoint(g_drive, weight))
+                lam_z = mu.mul_(decay)
+            del zs, drives
+        return lam_y, g_omega.mul_(-dt), g_alpha.mul_(-dt), g_weight, None, None, None
+
+
+def wave_rollout(y0: torch.Tensor, omega: torch.Tensor, alpha: torch.Tensor,
+                 weight: torch.Tensor, steps: int, dt: float, segment: int = 1) -> torch.Tensor:
+    """Run the oscillator field for ``steps`` steps and return positions (B, T, C, H, W).
+
+    Parameters
+    ----------
+    y0, omega, alpha : torch.Tensor, shape (B, C, H, W)
+        Initial position, natural frequency and damping (z₀ = 0).
+    weight : torch.Tensor, shape (C, C, 3, 3)
+        Coupling kernel (circular padding).
+    steps : int
+        Number of updates T; the output holds the position after each.
+    dt : float
+        Time step.
+    segment : int
+        Velocities are stored every ``segment`` steps and recomputed in between during the
+        backward pass (1: store all, the fastest; about sqrt(T): the least memory).
+    """
+    if y0.ndim != 4 or omega.shape != y0.shape or alpha.shape != y0.shape:
+        raise ValueError(
+            f"y0, omega and alpha must share one (B, C, H, W) shape, got {tuple(y0.shape)}, "
+            f"{tuple(omega.shape)}, {tuple(alpha.shape)}")
+    c = y0.shape[1]
+    if weight.shape != (c, c, 3, 3):
+        raise ValueError(f"weight must have shape ({c}, {c}, 3, 3), got {tuple(weight.shape)}")
+    if steps < 1 or segment < 1:
+        raise ValueError(f"steps and segment must be >= 1, got {steps} and {segment}")
+    return _Rollout.apply(y0, omega, alpha, weight, int(steps), float(dt), int(segment))
+
+
+class NeuralWaveMachine(nn.Module):
+    """The Neural Wave Machine for per-pixel segmentation.
+
+    Parameters
+    ----------
+    in_channels : int
+        Image channels c_in (3 for Tetrominoes, 1 for MNIST).
+    channels : int
+        Oscillator channels C per pixel.
+    n_classes : int
+        Segmentation classes, background included.
+    steps : int
+        Recorded time steps T.
+    dt : float
+        Time step of the symplectic-Euler update.
+    hidden : int
+        Width c_mid of the encoders.
+    readout : str
+        "linear", "fft", "last", "mean" or "max".
+    head : str
+        "mlp256" or "mlp32x5".
+    segment : int or None
+        Velocity checkpoint interval of the roll-out's backward pass (see
+        :func:`wave_rollout`); None stores all when the sequence is small (< 256 MB) and
+        about sqrt(T) otherwise.
+
+    Attributes
+    ----------
+    dt : float
+        Exported hidden states are sampled at 1 / dt per unit time.
+    periodic : bool
+        True: the coupling wraps around the image edges (a torus).
+    """
+
+    periodic = True
+
+    def __init__(self, in_channels: int = 3, channels: int = 2, n_classes: int = 6,
+                 steps: int = 100, dt: float = 0.1, hidden: int = 16, readout: str = "linear",
+                 head: str = "mlp256", segment: int | None = None):
+        super().__init__()
+        self.in_channels, self.channels, self.n_classes = in_channels, channels, n_classes
+        self.steps, self.dt, self.segment = int(steps), float(dt), segment
+        self.omega_encoder = _encoder(in_channels, hidden, channels, 3, nn.ReLU())
+        self.alpha_encoder = _encoder(in_channels, hidden, channels, 3, nn.ReLU())
+        self.y0_encoder = _encoder(in_channels, hidden, channels, 4, nn.Tanh())
+        self.coupling = nn.Parameter(laplacian_kernel(channels))
+        self.readout = make_readout(readout, self.steps, channels)
+        self.head = make_head(head, self.readout.n_features, n_classes)
+
+    def encode(self, x: torch.Tensor):
+        """ω, α and y₀, each (B, C, H, W), for images x (B, c_in, H, W)."""
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"expected images (B, {self.in_channels}, H, W), got shape "
+                             f"{tuple(x.shape)}")
+        return self.omega_encoder(x), self.alpha_encoder(x), self.y0_encoder(x)
+
+    def _segment(self, y0: torch.Tensor) -> int:
+        if self.segment is not None:
+            return int(self.segment)
+        size = y0.numel() * y0.element_size() * self.steps
+        return 1 if size < 256 * 2**20 else max(1, round(math.sqrt(self.steps)))
+
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        """The recorded positions (B, T, C, H, W)."""
+        omega, alpha, y0 = self.encode(x)
+        return wave_rollout(y0, omega, alpha, self.coupling, self.steps, self.dt,
+                            self._segment(y0))
+
+    def forward(self, x: torch.Tensor, return_hidden: bool = False):
+        """Logits (B, n_classes, H, W), and the positions (B, T, C, H, W) if asked."""
+        seq = self.hidden_states(x)
+        logits = readout_head(seq, self.readout, self.head)
+        return (logits, seq) if return_hidden else logits

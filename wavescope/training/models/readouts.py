@@ -1,0 +1,292 @@
+"""Readouts over time and per-pixel heads for the recurrent segmentation models.
+
+A readout turns the recorded state sequence (B, T, C, H, W) into features (B, F, H, W),
+pixel by pixel; a head (a per-pixel MLP) turns features into class logits (B, n, H, W).
+
+Readouts (K = T // 2 + 1):
+
+``linear``  a learned Linear(T -> K, no bias) over time, shared by pixels and channels;
+            F = K·C.
+``fft``     |rFFT over time| (DC kept); F = K·C.
+``last``    the final frame; F = C.
+``mean``, ``max``   over time; F = C.
+
+Feature f of the ``linear`` and ``fft`` readouts is row/frequency k = f % K of channel
+c = f // K. Heads: ``mlp256`` (F -> 256 -> 256 -> 256 -> n) and ``mlp32x5``
+(F -> 32, four times 32 -> 32, -> n), ReLU between layers.
+
+Heads run block by block over pixels (:func:`pixel_mlp`); :func:`readout_head` evaluates the
+``linear`` readout inside those blocks, so the (B, K·C, H, W) feature tensor is never built.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = [
+    "READOUTS",
+    "HEADS",
+    "LinearReadout",
+    "FFTReadout",
+    "LastReadout",
+    "MeanReadout",
+    "MaxReadout",
+    "PixelMLP",
+    "pixel_mlp",
+    "make_readout",
+    "make_head",
+    "readout_head",
+]
+
+
+def _check_sequence(seq: torch.Tensor, steps: int | None = None) -> None:
+    if seq.ndim != 5:
+        raise ValueError(f"expected a state sequence (B, T, C, H, W), got shape {tuple(seq.shape)}")
+    if steps is not None and seq.shape[1] != steps:
+        raise ValueError(f"readout built for {steps} steps got a sequence of {seq.shape[1]}")
+
+
+class LinearReadout(nn.Module):
+    """A learned Linear(T -> K, no bias) over time, shared by all pixels and channels."""
+
+    def __init__(self, steps: int, channels: int):
+        super().__init__()
+        self.steps, self.channels = int(steps), int(channels)
+        self.n_freq = self.steps // 2 + 1
+        self.n_features = self.n_freq * self.channels
+        self.linear = nn.Linear(self.steps, self.n_freq, bias=False)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        _check_sequence(seq, self.steps)
+        b, t, c, h, w = seq.shape
+        feats = torch.matmul(self.linear.weight, seq.reshape(b, t, c * h * w))  # (B, K, C·P)
+        return feats.reshape(b, self.n_freq, c, h, w).transpose(1, 2).reshape(
+            b, self.n_features, h, w)
+
+
+class FFTReadout(nn.Module):
+    """Magnitude of the real FFT over time (DC bin kept); no parameters."""
+
+    def __init__(self, steps: int, channels: int):
+        super().__init__()
+        self.steps, self.channels = int(steps), int(channels)
+        self.n_features = (self.steps // 2 + 1) * self.channels
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        _check_sequence(seq, self.steps)
+        b, _, _, h, w = seq.shape
+        spec = torch.fft.rfft(seq, dim=1).abs()  # (B, K, C, H, W)
+        return spec.transpose(1, 2).reshape(b, self.n_features, h, w)
+
+
+class LastReadout(nn.Module):
+    """The final frame."""
+
+    def __init__(self, steps: int, channels: int):
+        super().__init__()
+        self.n_features = int(channels)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        _check_sequence(seq)
+        return seq[:, -1]
+
+
+class MeanReadout(LastReadout):
+    """The mean over time."""
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        _check_sequence(seq)
+        return seq.mean(dim=1)
+
+
+class MaxReadout(LastReadout):
+    """The maximum over time."""
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        _check_sequence(seq)
+        return seq.amax(dim=1)
+
+
+READOUTS = {"linear": LinearReadout, "fft": FFTReadout, "last": LastReadout,
+            "mean": MeanReadout, "max": MaxReadout}
+
+HEADS = {"mlp256": (256, 256, 256), "mlp32x5": (32, 32, 32, 32, 32)}
+
+
+class PixelMLP(nn.Module):
+    """An MLP applied to the feature vector of every pixel (ReLU between layers).
+
+    Parameters
+    ----------
+    in_features : int
+        Features per pixel.
+    hidden : sequence of int
+        Hidden layer widths.
+    n_classes : int
+        Output logits per pixel.
+    chunk : int
+        Pixels per block of the blocked evaluation (see :func:`pixel_mlp`).
+    """
+
+    def __init__(self, in_features: int, hidden, n_classes: int, chunk: int = 1024):
+        super().__init__()
+        widths = [int(in_features), *map(int, hidden), int(n_classes)]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:],
+                                                                     strict=True))
+        self.chunk = int(chunk)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """Logits (B, n_classes, H, W) for features (B, F, H, W)."""
+        if feats.ndim != 4:
+            raise ValueError(f"expected features (B, F, H, W), got shape {tuple(feats.shape)}")
+        b, f, h, w = feats.shape
+        weights = [layer.weight for layer in self.layers]
+        biases = [layer.bias for layer in self.layers]
+        return pixel_mlp(feats.reshape(b, f, h * w), weights, biases,
+                         chunk=self.chunk).reshape(b, -1, h, w)
+
+
+def pixel_mlp(x: torch.Tensor, weights, biases, readout: torch.Tensor | None = None,
+              channels: int = 1, chunk: int = 1024) -> torch.Tensor:
+    """A per-pixel MLP on x (B, F0, P) giving (B, n, P), evaluated in blocks of pixels.
+
+    With ``readout`` (K, T) given, x is a state sequence (B, T·C, P) (``channels`` = C) and
+    the MLP's input is the linear readout: feature c·K + k of a pixel is
+    sum_t readout[k, t] · x[t·C + c].
+
+    The layers run block by block (``chunk`` pixels of one image at a time) so each block's
+    activations stay in cache across layers, and no (pixels × features) temporary is ever
+    allocated; only the post-ReLU activations are kept for the backward pass.
+    """
+    if x.ndim != 3:
+        raise ValueError(f"expected (B, F, P) input, got shape {tuple(x.shape)}")
+    if len(weights) != len(biases) or not weights:
+        raise ValueError("give one bias per weight, and at least one layer")
+    if readout is not None and x.shape[1] != readout.shape[1] * channels:
+        raise ValueError(f"input has {x.shape[1]} rows; a readout over {readout.shape[1]} steps "
+                         f"of {channels} channels needs {readout.shape[1] * channels}")
+    return _PixelMLP.apply(x, readout, int(channels), int(chunk), len(weights), *weights,
+                           *biases)
+
+
+def _blocks(batch: int, pixels: int, chunk: int):
+    for b in range(batch):
+        for p0 in range(0, pixels, chunk):
+            yield b, p0, min(p0 + chunk, pixels)
+
+
+def _readout_block(x, readout, channels, b, p0, p1):
+    """Linear-readout features (C·K, n) of pixels p0:p1 of image b."""
+    seq = x[b].view(readout.shape[1], channels, -1)
+    return torch.cat([readout @ seq[:, c, p0:p1] for c in range(channels)])
+
+
+class _PixelMLP(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, readout, channels, chunk, n_layers, *params):
+        weights, biases = params[:n_layers], params[n_layers:]
+        batch, _, pixels = x.shape
+        acts = [x.new_empty(batch, w.shape[0], pixels) for w in weights[:-1]]
+        out = x.new_empty(batch, weights[-1].shape[0], pixels)
+        for b, p0, p1 in _blocks(batch, pixels, chunk):
+            h = x[b, :, p0:p1] if readout is None else _readout_block(x, readout, channels,
+                                                                       b, p0, p1)
+            for i, (w, bias) in enumerate(zip(weights, biases, strict=True)):
+                # Written straight into the kept activations (a strided GEMM output).
+                dest = acts[i] if i < n_layers - 1 else out
+                h = torch.addmm(bias[:, None], w, h, out=dest[b, :, p0:p1])
+                if i < n_layers - 1:
+                    h.relu_()
+        ctx.channels, ctx.chunk, ctx.n_layers = channels, chunk, n_layers
+        ctx.save_for_backward(x, readout, *weights, *acts)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        n = ctx.n_layers
+        x, readout, *rest = ctx.saved_tensors
+        weights, acts = rest[:n], rest[n:]
+        g_weights = [torch.zeros_like(w) for w in weights]
+        g_biases = [w.new_zeros(w.shape[0]) for w in weights]
+        need_x = ctx.needs_input_grad[0]
+        g_x = torch.empty_like(x) if need_x else None  # every block is written
+        g_readout = torch.zeros_like(readout) if readout is not None else None
+        batch, _, pixels = x.shape
+        for b, p0, p1 in _blocks(batch, pixels, ctx.chunk):
+            g = grad_out[b, :, p0:p1]
+            for i in range(n - 1, 0, -1):
+                a = acts[i - 1][b, :, p0:p1]
+                g_weights[i].addmm_(g, a.t())
+                g_biases[i].add_(g.sum(dim=1))
+                g = torch.ops.aten.threshold_backward(weights[i].t() @ g, a, 0.0)
+            if readout is None:
+                h = x[b, :, p0:p1]
+            else:
+                h = _readout_block(x, readout, ctx.channels, b, p0, p1)
+            g_weights[0].addmm_(g, h.t())
+            g_biases[0].add_(g.sum(dim=1))
+            if not (need_x or readout is not None):
+                continue
+            g_h = weights[0].t() @ g
+            if readout is None:
+                g_x[b, :, p0:p1] = g_h
+                continue
+            k = readout.shape[0]
+            seq = x[b].view(readout.shape[1], ctx.channels, -1)
+            g_seq = g_x[b].view(readout.shape[1], ctx.channels, -1) if need_x else None
+            for c in range(ctx.channels):
+                g_c = g_h[c * k:(c + 1) * k]
+                g_readout.addmm_(g_c, seq[:, c, p0:p1].t())
+                if need_x:
+                    g_seq[:, c, p0:p1] = readout.t() @ g_c
+        return (g_x, g_readout, None, None, None, *g_weights, *g_biases)
+
+
+def make_readout(name: str, steps: int, channels: int) -> nn.Module:
+    """A readout by name (see the module docstring); only what it uses is built."""
+    try:
+        cls = READOUTS[name]
+    except KeyError:
+        raise ValueError(f"unknown readout {name!r}; choose from {sorted(READOUTS)}") from None
+    return cls(steps, channels)
+
+
+def make_head(name: str, in_features: int, n_classes: int) -> PixelMLP:
+    """A per-pixel head by name: "mlp256" or "mlp32x5"."""
+    try:
+        hidden = HEADS[name]
+    except KeyError:
+        raise ValueError(f"unknown head {name!r}; choose from {sorted(HEADS)}") from None
+    return PixelMLP(in_features, hidden, n_classes)
+
+
+def readout_head(seq: torch.Tensor, readout: nn.Module, head: PixelMLP) -> torch.Tensor:
+    """Logits (B, n, H, W) of ``head(readout(seq))`` for a state sequence (B, T, C, H, W).
+
+    For the ``linear`` readout the readout matrix L (K, T) and the first head layer
+    W1 (F1, C·K) are two linear maps in a row. Per pixel they cost C·K·(T + F1)
+    multiplications as written, and T·C·F1 composed into one (F1, T·C) matrix; the cheaper
+    form is used. Both compute the same function, gradients reach L and W1 either way, and
+    neither builds a (B, C·K, H, W) feature tensor: the readout runs inside the head's
+    pixel blocks.
+    """
+    if not isinstance(readout, LinearReadout):
+        return head(readout(seq))
+    _check_sequence(seq, readout.steps)
+    b, t, c, h, w = seq.shape
+    k = readout.n_freq
+    weights = [layer.weight for layer in head.layers]
+    biases = [layer.bias for layer in head.layers]
+    flat = seq.reshape(b, t * c, h * w)
+    f1 = weights[0].shape[0]
+    if t * f1 < k * (t + f1):
+        # M[f, t, c] = sum_k W1[f, c·K + k] L[k, t], flattened to match seq's (t, c) rows.
+        composed = torch.matmul(weights[0].reshape(f1, c, k), readout.linear.weight)
+        weights[0] = composed.transpose(1, 2).reshape(f1, t * c)
+        out = pixel_mlp(flat, weights, biases, chunk=head.chunk)
+    else:
+        out = pixel_mlp(flat, weights, biases, readout=readout.linear.weight, channels=c,
+                        chunk=head.chunk)
+    return out.reshape(b, -1, h, w)
