@@ -1,0 +1,105 @@
+"""Input checks and small helpers shared by the analysis modules (private)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from ..core import DataModelError, space_dims, validate
+
+#: Frames (values of the non-space dims) processed together by the streaming kernels:
+#: small enough that a block's temporaries stay in cache, large enough to amortise Python.
+BLOCK_VALUES = 1 << 16
+
+
+def check_activity(da, *, need_space: bool = True, name: str = "da") -> xr.DataArray:
+    """Validate ``da`` and make sure it has spatial dims when the analysis needs them."""
+    if isinstance(da, xr.Dataset):
+        raise DataModelError(
+            f"{name} is a Dataset; pass one activity DataArray (for example ds['hidden'])"
+        )
+    validate(da)
+    if need_space and not space_dims(da):
+        raise DataModelError(
+            f"{name} has dims {da.dims} but no spatial dims; wave measures need a grid "
+            "('y', 'x' or 'x') or sensor positions ('channel' with x, y coordinates)"
+        )
+    return da
+
+
+def check_time_chunk(da: xr.DataArray) -> None:
+    """Time must sit in one chunk for operations along time (filters, FFTs)."""
+    chunks = da.chunksizes.get("time") if da.chunks is not None else None
+    if chunks is not None and len(chunks) > 1:
+        raise DataModelError(
+            f"'time' is split into {len(chunks)} dask chunks; operations along time need it "
+            "in one chunk: use da.chunk(time=-1) and chunk the other dims instead"
+        )
+
+
+def is_complex(da: xr.DataArray) -> bool:
+    return np.issubdtype(da.dtype, np.complexfloating)
+
+
+def check_phasic(da: xr.DataArray, func: str) -> xr.DataArray:
+    """Accept an analytic signal (complex) or a phase in radians (real, units 'rad')."""
+    if is_complex(da):
+        return da
+    if np.issubdtype(da.dtype, np.floating) and da.attrs.get("units") == "rad":
+        return da
+    raise DataModelError(
+        f"{func} needs an analytic signal (complex) or a phase in radians (real with "
+        f"attrs['units'] == 'rad'); got dtype {da.dtype} with units "
+        f"{da.attrs.get('units')!r}. Compute one with "
+        "wavescope.analysis.analytic_signal(da, band=(low, high))"
+    )
+
+
+def float_dtype(da: xr.DataArray) -> np.dtype:
+    """The real dtype matching ``da`` (float32 for complex64/float32, else float64)."""
+    return np.dtype(np.float32) if da.dtype in (np.complex64, np.float32) else np.dtype(float)
+
+
+def derived_attrs(da: xr.DataArray, **changes) -> dict:
+    """Attributes of a result derived from ``da``: the data model's plus ``changes``."""
+    keep = ("sfreq", "time_units", "space_units", "source", "periodic", "provenance",
+            "grid_dims", "analytic")
+    attrs = {k: v for k, v in da.attrs.items() if k in keep}
+    attrs.update({k: v for k, v in changes.items() if v is not None})
+    return attrs
+
+
+def json_attr(value) -> str:
+    return json.dumps(value)
+
+
+def frame_blocks(n_frames: int, values_per_frame: int, block_values: int = BLOCK_VALUES):
+    """Slices over frames holding about ``block_values`` values each."""
+    step = max(1, block_values // max(1, values_per_frame))
+    for start in range(0, n_frames, step):
+        yield slice(start, min(start + step, n_frames))
+
+
+def grid_coords(da: xr.DataArray) -> tuple[np.ndarray | None, np.ndarray]:
+    """(y, x) coordinate values of a grid activity (y is None for a line)."""
+    y = np.asarray(da["y"].values, dtype=float) if "y" in da.dims else None
+    return y, np.asarray(da["x"].values, dtype=float)
+
+
+def site_xy(da: xr.DataArray) -> np.ndarray:
+    """(n_sites, 2) x, y positions in the order of the flattened space dims of ``da``."""
+    dims = space_dims(da)
+    if dims == ("channel",):
+        y = da["y"].values if "y" in da.coords else np.zeros(da.sizes["channel"])
+        return np.column_stack([da["x"].values, y]).astype(float)
+    y, x = grid_coords(da)
+    if y is None:
+        return np.column_stack([x, np.zeros_like(x)])
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    return np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def space_units_per_time(da: xr.DataArray) -> str:
+    return f"{da.attrs.get('space_units', 'a.u.')}/{da.attrs.get('time_units', 's')}"
