@@ -30,3 +30,6 @@ from .waves import (  # noqa: F401
     wave_speed,
     wavelength,
 )
+
+# Velocity fields (flow helper)
+from .flow import critical_points, curl, divergence, optical_flow  # noqa: F401
