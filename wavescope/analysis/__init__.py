@@ -8,6 +8,9 @@ from .decoding import SpectralFeatures, decode  # noqa: F401
 
 # Wave detection (branch waves): phase, gradients, wave measures, events, significance.
 from .events import detect_waves  # noqa: F401
+
+# Velocity fields (flow helper)
+from .flow import critical_points, curl, divergence, optical_flow  # noqa: F401
 from .gradient import phase_gradient  # noqa: F401
 from .phase import analytic_signal, instantaneous_frequency, phase  # noqa: F401
 from .spectral import (  # noqa: F401
@@ -30,6 +33,3 @@ from .waves import (  # noqa: F401
     wave_speed,
     wavelength,
 )
-
-# Velocity fields (flow helper)
-from .flow import critical_points, curl, divergence, optical_flow  # noqa: F401
