@@ -62,16 +62,25 @@ def test_info_errors_are_one_line_exit_2(tmp_path, capsys, content, match):
     assert len(err.splitlines()) == 1 and "Traceback" not in captured.err
 
 
-def test_quickstart_writes_plane_then_rotating(tmp_path, capsys):
+def test_quickstart_step_simulate_writes_plane_then_rotating(tmp_path, capsys):
     out = tmp_path / "qs"
-    assert cli.main(["quickstart", str(out), "--seed", "3"]) == 0
+    assert cli.main(["quickstart", str(out), "--seed", "3", "--step", "simulate",
+                     "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "plane wave" in text and "rotating wave, ccw" in text and str(out) in text
+    assert "plane wave" in text and "rotating wave (ccw)" in text and str(out) in text
     da = ws.load(out / "simulated.nc")
     assert da.sizes == {"time": 400, "y": 32, "x": 32}
     segs = sim.truth(da)["segments"]
     assert [s["kind"] for s in segs] == ["plane", "rotating"] and segs[0]["seed"] == 3
     ws.validate(da)
+    summary = (out / "summary.md").read_text()
+    assert "[simulated.nc](simulated.nc)" in summary and "Not run yet: data, train" in summary
+
+
+def test_quickstart_step_needs_the_earlier_steps(tmp_path, capsys):
+    assert cli.main(["quickstart", str(tmp_path), "--step", "waves", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "simulated.nc is missing" in err and "--step simulate" in err
 
 
 def test_quickstart_refuses_a_file_as_folder(tmp_path, capsys):
