@@ -338,36 +338,37 @@ class _Padded:
 def _horn_schunck(gx, gy, gt, alpha, max_iter, tol, periodic):
     """Jacobi iterations on a stack of frame pairs; each pair stops on its own.
 
-    ``u_bar = (neighbour sum) / (neighbour weights)`` (weights renormalised at edges),
-    ``u = u_bar - gx (gx u_bar + gy v_bar + gt) / (alpha^2 + gx^2 + gy^2)``, likewise v.
-    ``u`` and ``v`` are stacked as (pair, 2, y, x) so each step is one NumPy call. Pairs
-    that have converged are written out and dropped from the working stack, so a pair's
-    result does not depend on which other pairs it was computed with.
+    With the neighbour means ``u_bar = w S(u)`` (``S`` the Horn–Schunck neighbour sum,
+    ``w`` 1 / its weights, renormalised at edges) the update
+    ``u = u_bar - gx (gx u_bar + gy v_bar + gt) / D``, ``D = alpha^2 + gx^2 + gy^2``
+    (likewise v), is the per-site affine map
+    ``[u, v] = w M [S(u), S(v)] + c`` with ``M = [[alpha^2 + gy^2, -gx gy],
+    [-gx gy, alpha^2 + gx^2]] / D`` and ``c = -[gx, gy] gt / D``, precomputed with ``w``
+    folded in. ``u`` and ``v`` are stacked as (pair, 2, y, x) so each step is one NumPy
+    call. Pairs that have converged are written out and dropped from the working stack,
+    so a pair's result does not depend on which other pairs it was computed with.
     """
     n, ny, nx = gx.shape
     grid = _Padded(nx, periodic)
     out = np.zeros((n, 2, ny, nx))
     n_out = np.full(n, max_iter, dtype=np.int64)
     active = np.arange(n)
-    # 1 / neighbour weights inside, 0 on the border: the border of u_bar, hence of u, is 0.
-    inv_weight = grid.pad(1.0 / _neighbour_sum(np.ones((1, ny, nx)), periodic))[None]
+    w = 1.0 / _neighbour_sum(np.ones((1, ny, nx)), periodic)
     denom = alpha**2 + gx**2 + gy**2
     # float32 halves the memory traffic; its resolution (1e-7 relative) is far below the
-    # usual tolerance, and a tighter tolerance gets float64.
+    # usual tolerance, and a tighter tolerance gets float64. Padding with 0 keeps the
+    # border of every iterate at 0 (periodic grids refill it by wrapping).
     dtype = np.float32 if tol >= _FLOAT32_TOL else np.float64
-    inv_weight = inv_weight.astype(dtype)
-    grad = grid.pad(np.stack([gx, gy], axis=1)).astype(dtype)
-    coef = grid.pad(np.stack([gx / denom, gy / denom], axis=1)).astype(dtype)
-    rhs = grid.pad(gt / denom).astype(dtype)
-    uv, new, t1, t2 = (np.zeros(grad.shape, dtype) for _ in range(4))
-    r = np.zeros(rhs.shape, dtype)
+    diag = grid.pad(np.stack([alpha**2 + gy**2, alpha**2 + gx**2], axis=1) * (w / denom)[:, None])
+    off = grid.pad(-gx * gy * w / denom)[:, None].astype(dtype)
+    diag = diag.astype(dtype)
+    const = grid.pad(np.stack([gx, gy], axis=1) * (-gt / denom)[:, None]).astype(dtype)
+    uv, new, t1, t2 = (np.zeros(diag.shape, dtype) for _ in range(4))
     for it in range(1, max_iter + 1):
-        grid.neighbour_sum(uv, new, t1, t2)
-        new *= inv_weight  # the neighbour means u_bar, v_bar
-        np.multiply(coef, new, out=t1)
-        np.add(t1[:, 0], t1[:, 1], out=r)
-        r += rhs
-        new -= np.multiply(grad, r[:, None], out=t1)
+        grid.neighbour_sum(uv, t2, new, t1)  # t2 = [S(u), S(v)]
+        np.multiply(diag, t2, out=new)
+        new += np.multiply(off, t2[:, ::-1], out=t1)  # the cross terms take S(v), S(u)
+        new += const
         grid.wrap(new)
         uv -= new
         np.abs(uv, out=uv)
@@ -381,9 +382,8 @@ def _horn_schunck(gx, gy, gt, alpha, max_iter, tol, periodic):
             active = active[keep]
             if active.size == 0:
                 return out[:, 0], out[:, 1], n_out
-            uv, grad, coef, rhs = uv[keep], grad[keep], coef[keep], rhs[keep]
+            uv, diag, off, const = uv[keep], diag[keep], off[keep], const[keep]
             new, t1, t2 = (np.zeros(uv.shape, dtype) for _ in range(3))
-            r = np.zeros(rhs.shape, dtype)
     out[active] = grid.interior(uv)
     return out[:, 0], out[:, 1], n_out
 
