@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import xarray as xr
 
-from ..core import DataModelError, space_dims, validate
+from ..core import DataModelError, WavescopeWarning, space_dims, validate
 
 #: Frames (values of the non-space dims) processed together by the streaming kernels:
 #: small enough that a block's temporaries stay in cache, large enough to amortise Python.
@@ -15,18 +16,49 @@ BLOCK_VALUES = 1 << 16
 
 
 def check_activity(da, *, need_space: bool = True, name: str = "da") -> xr.DataArray:
-    """Validate ``da`` and make sure it has spatial dims when the analysis needs them."""
+    """Validate ``da`` and make sure it has spatial dims when the analysis needs them.
+
+    :func:`wavescope.validate` reports dead sites through a boolean copy of the whole
+    array; for in-memory float data the coordinates and attributes are validated on a
+    zero-stride stand-in instead and dead sites are counted block by block, so checking a
+    long recording costs no memory beyond one block.
+    """
     if isinstance(da, xr.Dataset):
         raise DataModelError(
             f"{name} is a Dataset; pass one activity DataArray (for example ds['hidden'])"
         )
-    validate(da)
+    streaming = (isinstance(da, xr.DataArray) and isinstance(da.data, np.ndarray)
+                 and np.issubdtype(da.dtype, np.inexact))
+    if streaming:
+        validate(da.copy(deep=False, data=np.broadcast_to(np.int8(0), da.shape)))
+        _report_dead_sites(da)
+    else:
+        validate(da)
     if need_space and not space_dims(da):
         raise DataModelError(
             f"{name} has dims {da.dims} but no spatial dims; wave measures need a grid "
             "('y', 'x' or 'x') or sensor positions ('channel' with x, y coordinates)"
         )
     return da
+
+
+def _report_dead_sites(da: xr.DataArray) -> None:
+    dims = space_dims(da)
+    if not dims or da.size == 0:
+        return
+    other = [d for d in da.dims if d not in dims]
+    values = da.transpose(*other, *dims).values
+    flat = values.reshape(-1, int(np.prod([da.sizes[d] for d in dims])))
+    alive = np.zeros(flat.shape[1], dtype=bool)
+    for sl in frame_blocks(flat.shape[0], flat.shape[1]):
+        alive |= ~np.isnan(flat[sl]).all(axis=0)
+    if not alive.all():
+        warnings.warn(
+            f"{int((~alive).sum())} of {alive.size} sites hold only NaN and will be skipped "
+            "by the analysis",
+            WavescopeWarning,
+            stacklevel=4,
+        )
 
 
 def check_time_chunk(da: xr.DataArray) -> None:
@@ -103,3 +135,11 @@ def site_xy(da: xr.DataArray) -> np.ndarray:
 
 def space_units_per_time(da: xr.DataArray) -> str:
     return f"{da.attrs.get('space_units', 'a.u.')}/{da.attrs.get('time_units', 's')}"
+
+
+def apply_ufunc(*args, **kwargs):
+    """:func:`xarray.apply_ufunc`, quiet about dask casting a complex meta array to the
+    real output dtype when it builds the graph (the kernels themselves never do)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        return xr.apply_ufunc(*args, **kwargs)

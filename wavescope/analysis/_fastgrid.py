@@ -31,6 +31,24 @@ class GridStats:
         self.dx = np.empty((block, ny, nx - 1), f)
         self.dy = np.empty((block, ny - 1, nx), f)
 
+    def gradient(self, z: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> bool:
+        """Write dphi/dx, dphi/dy of a (b, ny, nx) block into ``gx``, ``gy``; False when
+        the block holds a missing value (then use the general path for it)."""
+        b = z.shape[0]
+        phi = self.phi[:b]
+        work = tuple(w[:b] for w in self.work)
+        if np.iscomplexobj(z):
+            angle(z, out=phi, work=work)
+        else:
+            phi[...] = z
+        if np.isnan(phi.reshape(b, -1).sum(axis=1)).any():
+            return False
+        _two_h_derivative(phi, self.dx[:b], gx, axis=2, tmp=work[0][:, :, 1:])
+        _two_h_derivative(phi, self.dy[:b], gy, axis=1, tmp=work[0][:, 1:, :])
+        gx *= 0.5 / self.hx
+        gy *= 0.5 / self.hy
+        return True
+
     def sums(self, z: np.ndarray):
         """(sum gx, sum gy, sum |g|) per frame of a (b, ny, nx) block; NaN marks frames
         that hold a missing value (recompute those with the general path)."""
@@ -44,16 +62,16 @@ class GridStats:
         _two_h_derivative(phi, self.dx[:b], gx, axis=2, tmp=work[0][:, :, 1:])
         _two_h_derivative(phi, self.dy[:b], gy, axis=1, tmp=work[0][:, 1:, :])
         sx, sy = 0.5 / self.hx, 0.5 / self.hy
-        if sx != 1.0:
-            gx *= sx
-        if sy != 1.0:
-            gy *= sy
+        if sx != sy:  # equal steps: scale the sums instead of every site
+            gy *= sy / sx
         mag = work[1]
         np.multiply(gx, gx, out=mag)
         np.multiply(gy, gy, out=work[2])
         mag += work[2]
         np.sqrt(mag, out=mag)
-        return (gx.sum(axis=(1, 2)), gy.sum(axis=(1, 2)), mag.sum(axis=(1, 2)))
+        flat = (b, -1)
+        return (gx.reshape(flat).sum(axis=1) * sx, gy.reshape(flat).sum(axis=1) * sx,
+                mag.reshape(flat).sum(axis=1) * sx)
 
 
 def _two_h_derivative(phi, d, g, *, axis: int, tmp) -> None:

@@ -279,6 +279,10 @@ def derivative(f: np.ndarray, geom: Geometry, *, is_phase: bool = True):
         return gx, gy
     gx = axis_derivative(f, -1, geom.x, periodic=geom.periodic, is_phase=is_phase)
     gy = axis_derivative(f, -2, geom.y, periodic=geom.periodic, is_phase=is_phase)
+    missing = np.isnan(gx) | np.isnan(gy)  # a gradient is whole or missing
+    if missing.any():
+        gx[missing] = np.nan
+        gy[missing] = np.nan
     return gx, gy
 
 

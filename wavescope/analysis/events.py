@@ -81,13 +81,16 @@ def detect_waves(
         Along ``event``: ``start`` and ``stop`` (time of the first frame and one sample
         after the last), ``duration``, ``pattern``, ``n_frames``, ``speed`` (mean, space
         units per time unit), ``direction`` (circular mean, rad CCW from +x),
-        ``wavelength`` (mean), ``pgd`` (mean), ``score`` (mean deciding score, see
+        ``wavelength`` (mean), ``pgd`` (mean). Speed, direction and wavelength follow the
+        pattern: planar (and synchronous) events use the mean phase gradient, sources and
+        sinks the radial phase slope (``|omega| / |slope|``; direction NaN), rotating
+        events have none (NaN). Then ``score`` (mean deciding score, see
         :func:`classify_patterns`), ``p_value`` (the share of surrogates whose mean
-        score over the same frames reaches it, ``(1 + k) / (1 + n)``), ``trial`` (when
-        the input has trials). Along ``time`` (and ``trial``): the frame-wise
-        ``frame_pattern``, ``frame_score``, ``frame_pgd``, ``frame_synchrony``,
-        ``frame_radial``, ``frame_rotation``, ``frame_speed``, ``frame_direction``,
-        ``frame_wavelength``.
+        score over the same frames reaches it, ``(1 + k) / (1 + n)``), ``event_trial``
+        (the trial of each event, when the input has trials). Along ``time`` (and
+        ``trial``): the frame-wise ``frame_pattern``, ``frame_score``, ``frame_pgd``,
+        ``frame_synchrony``, ``frame_radial``, ``frame_rotation``, ``frame_speed``,
+        ``frame_direction``, ``frame_wavelength``.
     """
     check_activity(da)
     extra = [d for d in da.dims if d not in ("trial", "time", *space_dims(da))]
@@ -130,7 +133,7 @@ def detect_waves(
         events["p_value"] = _p_values(zt, fr, events, n_surrogates, surrogate, child,
                                       pgd_form, progress)
         if trial is not None:
-            events["trial"] = np.full(len(events["start"]), trial)
+            events["event_trial"] = np.full(len(events["start"]), trial)
             fr = fr.expand_dims(trial=[trial])
         tables.append(events)
         frames.append(fr)
@@ -152,21 +155,30 @@ def detect_waves(
 
 
 def _frames(z: xr.DataArray, settings: dict) -> xr.Dataset:
-    """Per-frame label, scores and wave quantities of one trial (NumPy-backed)."""
-    c = classify_patterns(z, **settings)
-    s = _gradient_stats(z, "detect_waves")
+    """Per-frame label, scores and wave quantities of one trial (NumPy-backed).
+
+    Speed, direction and wavelength follow the frame's pattern: from the mean phase
+    gradient for planar and synchronous frames, from the radial phase slope for sources
+    and sinks (no single direction), and NaN for rotating and unlabelled frames.
+    """
+    c = classify_patterns(z, **settings).compute()
+    s = {k: v.compute() for k, v in _gradient_stats(z, "detect_waves").items()}
     sign = xr.where(c["omega"] < 0, -1.0, 1.0)
-    kmag = np.hypot(s["gx"], s["gy"])
+    label = c["pattern"]
+    gradient_based = label.isin(["planar", "synchronous"])
+    radial = label.isin(["source", "sink"])
+    kmag = xr.where(gradient_based, np.hypot(s["gx"], s["gy"]),
+                    xr.where(radial, np.abs(c["radial_slope"]), np.nan))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = xr.Dataset({
-            "pattern": c["pattern"], "score": c["score"], "pgd": c["pgd"],
+            "pattern": label, "score": c["score"], "pgd": c["pgd"],
             "synchrony": c["synchrony"], "radial": c["radial"], "rotation": c["rotation"],
             "speed": np.abs(c["omega"]) / kmag,
-            "direction": np.arctan2(-sign * s["gy"], -sign * s["gx"]),
+            "direction": np.arctan2(-sign * s["gy"], -sign * s["gx"]).where(gradient_based),
             "wavelength": 2 * np.pi / kmag,
             "omega_sign": sign,
         })
-    return out.compute()
+    return out
 
 
 def _events(fr: xr.Dataset, times: np.ndarray, sfreq: float, min_frames: int,

@@ -20,6 +20,7 @@ from scipy.interpolate import PchipInterpolator
 from ..core import DataModelError, WavescopeWarning
 from ._circular import TWO_PI, unit_phasor, wrap
 from ._common import (
+    apply_ufunc,
     check_activity,
     check_phasic,
     check_time_chunk,
@@ -31,8 +32,9 @@ from ._common import (
 __all__ = ["analytic_signal", "phase", "instantaneous_frequency"]
 
 METHODS = ("hilbert", "generalized")
-#: Sites filtered together: bounds the filter's temporaries for long recordings.
-_SITES_PER_BLOCK = 32
+#: Values (sites x samples) filtered together: bounds the temporaries of the filter and
+#: the transform on long recordings (at least one whole site is always taken).
+_BLOCK_VALUES = 1 << 21
 
 
 def analytic_signal(
@@ -95,7 +97,7 @@ def analytic_signal(
     if min_run is not None and min_run < 2:
         raise DataModelError(f"flat_samples must be >= 2 or None, got {flat_samples!r}")
     out_dtype = np.complex64 if da.dtype == np.float32 else np.complex128
-    result = xr.apply_ufunc(
+    result = apply_ufunc(
         _analytic_core,
         da,
         input_core_dims=[["time"]],
@@ -148,7 +150,7 @@ def phase(
         z = da
     else:
         z = analytic_signal(da, band, method, **kwargs)
-    out = xr.apply_ufunc(_phase_core, z, dask="parallelized",
+    out = apply_ufunc(_phase_core, z, dask="parallelized",
                          output_dtypes=[np.float32 if z.dtype == np.complex64 else float])
     out.attrs = derived_attrs(z, units="rad")
     out.name = "phase"
@@ -177,7 +179,7 @@ def instantaneous_frequency(z: xr.DataArray) -> xr.DataArray:
     if z.sizes["time"] < 2:
         raise DataModelError("instantaneous_frequency needs at least 2 time samples")
     scale = float(z.attrs["sfreq"]) / TWO_PI
-    out = xr.apply_ufunc(
+    out = apply_ufunc(
         _if_core, z, input_core_dims=[["time"]], output_core_dims=[["time"]],
         kwargs={"scale": scale}, dask="parallelized",
         output_dtypes=[np.float32 if z.dtype == np.complex64 else float],
@@ -223,9 +225,10 @@ def _analytic_core(x, *, sos, generalized, min_run):
     flat = x.reshape(-1, shape[-1])
     ctype = np.complex64 if x.dtype == np.float32 else np.complex128
     out = np.empty(flat.shape, dtype=ctype)
-    for start in range(0, flat.shape[0], _SITES_PER_BLOCK):
-        block = np.array(flat[start:start + _SITES_PER_BLOCK], dtype=float)
-        out[start:start + _SITES_PER_BLOCK] = _analytic_block(block, sos, generalized, min_run)
+    step = max(1, _BLOCK_VALUES // max(1, shape[-1]))
+    for start in range(0, flat.shape[0], step):
+        block = np.array(flat[start:start + step], dtype=float)
+        out[start:start + step] = _analytic_block(block, sos, generalized, min_run)
     return out.reshape(shape)
 
 

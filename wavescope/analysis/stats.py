@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from ..core import DataModelError, space_dims
-from ._common import check_activity, check_time_chunk, json_attr
+from ._common import apply_ufunc, check_activity, check_time_chunk, json_attr
 
 __all__ = ["surrogates", "p_value", "surrogate_test"]
 
@@ -84,7 +84,7 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0) ->
     else:
         check_time_chunk(da)
         seeds = rng.integers(0, 2**63 - 1, size=n)
-        out = xr.apply_ufunc(
+        out = apply_ufunc(
             _phase_kernel, da, input_core_dims=[["time"]],
             output_core_dims=[["trial", "time"]], kwargs={"seeds": seeds},
             dask="parallelized", output_dtypes=[da.dtype],

@@ -25,6 +25,7 @@ from ..core import DataModelError, space_dims
 from ._circular import TWO_PI
 from ._common import (
     BLOCK_VALUES,
+    apply_ufunc,
     check_activity,
     check_phasic,
     check_time_chunk,
@@ -36,7 +37,7 @@ from ._fastgrid import GridStats
 from ._geometry import Geometry, derivative, geometry_of
 from ._patterns import PatternFinder
 from ._planefit import FIELDS, PlaneFitter, phasors, plane_fit_kernel
-from .gradient import float_dtype_of, phases_of_block
+from .gradient import fast_grid, float_dtype_of, phases_of_block
 
 __all__ = [
     "pgd",
@@ -67,7 +68,7 @@ def _checked(z, func: str) -> xr.DataArray:
 def _per_frame(z: xr.DataArray, kernel, n_out: int, kwargs: dict, dtype=float):
     """Apply a (..., *space) -> n_out x (...) kernel over frames, lazily for dask."""
     dims = list(space_dims(z))
-    out = xr.apply_ufunc(
+    out = apply_ufunc(
         kernel, z, input_core_dims=[dims], output_core_dims=[[]] * n_out, kwargs=kwargs,
         dask="parallelized", output_dtypes=[dtype] * n_out,
     )
@@ -91,7 +92,7 @@ def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
     flat, lead = _flat_frames(z, geom)
     out = np.full((5, flat.shape[0]), np.nan)
     fast = None
-    if not unit and _fast_grid(geom):
+    if not unit and fast_grid(geom):
         step = max(1, BLOCK_VALUES // geom.n_sites)
         fast = GridStats(min(step, flat.shape[0]), *geom.shape, float(geom.y[1] - geom.y[0]),
                          float(geom.x[1] - geom.x[0]), float_dtype_of(flat))
@@ -108,13 +109,6 @@ def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
             continue
         out[:, sl] = _block_stats(flat[sl], geom, unit)
     return tuple(o.reshape(lead) for o in out)
-
-
-def _fast_grid(geom: Geometry) -> bool:
-    if geom.kind != "grid" or geom.periodic or min(geom.shape) < 3:
-        return False
-    return all(np.allclose(np.diff(c), c[1] - c[0], rtol=1e-9, atol=0.0)
-               for c in (geom.x, geom.y))
 
 
 def _block_stats(block: np.ndarray, geom: Geometry, unit: bool) -> np.ndarray:
@@ -197,7 +191,7 @@ def _frame_omega(z: xr.DataArray) -> xr.DataArray:
     if z.sizes["time"] < 2:
         raise DataModelError("the temporal frequency needs at least 2 time samples")
     dims = ["time", *space_dims(z)]
-    out = xr.apply_ufunc(
+    out = apply_ufunc(
         _omega_kernel, z, input_core_dims=[dims], output_core_dims=[["time"]],
         kwargs={"n_space": len(dims) - 1, "sfreq": float(z.attrs["sfreq"])},
         dask="parallelized", output_dtypes=[float],
@@ -344,7 +338,7 @@ def fit_plane_wave(
     z: xr.DataArray,
     *,
     k_max: float | None = None,
-    oversample: float = 3.0,
+    oversample: float = 2.0,
     max_iter: int = 20,
 ) -> xr.Dataset:
     """Best plane wave per frame by circular-linear regression (Zhang et al. 2018 style).
@@ -362,7 +356,9 @@ def fit_plane_wave(
         Largest wavenumber searched, rad per space unit. Default: the grid's Nyquist
         square, or ``pi / s`` on irregular positions with ``s = sqrt(hull area / n)``.
     oversample : float
-        Coarse lattice points per main-lobe width of R (>= 2; 3 by default).
+        Coarse lattice points per main-lobe width (``2 pi / extent``) of R; >= 2. At 2 the
+        best lattice point always lies in the global maximum's main lobe (R there is at
+        least 0.4 of the peak for a clean wave; side lobes reach 0.22).
     max_iter : int
         Newton iterations at most.
 
@@ -560,8 +556,9 @@ def classify_patterns(
         decided it, compared with its threshold; NaN for ``none``), ``pgd``,
         ``synchrony``, ``radial`` (``-sign(omega) rho_radial``: > 0 outward), ``rotation``
         (``-sign(omega) rho_rotation``: > 0 counter-clockwise), ``centre_x``,
-        ``centre_y`` (of the radial or rotating pattern, else NaN) and ``omega``
-        (rad per time unit).
+        ``centre_y`` (of the radial or rotating pattern, else NaN), ``radial_slope``
+        (rad per space unit, of the phase-on-distance regression) and ``omega``
+        (rad per time unit, the frame's temporal frequency).
     """
     z = _checked(z, "classify_patterns")
     for name, value in (("pgd_threshold", pgd_threshold),
@@ -572,14 +569,14 @@ def classify_patterns(
             raise DataModelError(f"{name} must lie in [0, 1], got {value}")
     scores = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma)
     thresholds = (synchrony_threshold, pgd_threshold, radial_threshold, rotation_threshold)
-    code, score, cx, cy = xr.apply_ufunc(
+    code, score, cx, cy = apply_ufunc(
         _label_kernel, scores["synchrony"], scores["pgd"], scores["radial"],
         scores["rotation"], scores["rad_cx"], scores["rad_cy"], scores["rot_cx"],
         scores["rot_cy"], kwargs={"thresholds": thresholds}, output_core_dims=[[]] * 4,
         dask="parallelized", output_dtypes=[np.int8, float, float, float],
     )
     labels = np.array(PATTERNS)
-    pattern = xr.apply_ufunc(lambda c: labels[c], code, dask="parallelized",
+    pattern = apply_ufunc(lambda c: labels[c], code, dask="parallelized",
                              output_dtypes=[labels.dtype])
     su = z.attrs.get("space_units")
     ds = xr.Dataset({
@@ -591,6 +588,7 @@ def classify_patterns(
         "rotation": scores["rotation"].assign_attrs(units="1"),
         "centre_x": cx.assign_attrs(units=su),
         "centre_y": cy.assign_attrs(units=su),
+        "radial_slope": scores["rad_slope"].assign_attrs(units=f"rad/{su}"),
         "omega": scores["omega"].assign_attrs(units=f"rad/{z.attrs.get('time_units')}"),
     })
     ds.attrs = derived_attrs(
@@ -608,13 +606,14 @@ def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None) ->
     sign = _travel_sign(omega)
     if geom.kind == "line":
         nan = xr.full_like(out["pgd"], np.nan)
-        out.update(radial=nan, rotation=nan, rad_cx=nan, rad_cy=nan, rot_cx=nan, rot_cy=nan)
+        out.update(radial=nan, rotation=nan, rad_cx=nan, rad_cy=nan, rot_cx=nan, rot_cy=nan,
+                   rad_slope=nan)
     else:
         finder = PatternFinder(geom, sigma)
-        rad, _, rcx, rcy, rot, ocx, ocy = _per_frame(
+        rad, slope, rcx, rcy, rot, ocx, ocy = _per_frame(
             z, _centre_kernel, 7, {"finder": finder, "want": "both", "centre": "fit"})
         out.update(radial=-sign * rad, rotation=-sign * rot, rad_cx=rcx, rad_cy=rcy,
-                   rot_cx=ocx, rot_cy=ocy)
+                   rot_cx=ocx, rot_cy=ocy, rad_slope=slope)
     out["omega"] = omega
     return out
 
