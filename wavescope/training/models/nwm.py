@@ -137,10 +137,13 @@ class _Rollout(torch.autograd.Function):
         def position(t):  # y_t, the state before update t
             return y0 if t == 0 else seq[:, t - 1]
 
-        for start in reversed(range(0, steps, segment)):
-            stop = min(start + segment, steps)
+        # Steps run backwards in blocks; the coupling's weight gradient is taken once per
+        # block, over all its steps at once (one call per kernel tap instead of one per step).
+        block = segment if segment > 1 else min(steps, 16)
+        for start in reversed(range(0, steps, block)):
+            stop = min(start + block, steps)
             if segment == 1:
-                zs, drives = [ctx.z_marks[start]], [ctx.drives[start]]
+                zs, drives = ctx.z_marks[start:stop], ctx.drives[start:stop]
             else:  # replay the segment's velocities and drives from its stored start
                 z = ctx.z_marks[start // segment].clone()
                 zs, drives = [], []
@@ -148,17 +151,25 @@ class _Rollout(torch.autograd.Function):
                     zs.append(z.clone())
                     y = position(t).clone()
                     drives.append(_step(y, z, omega, alpha, weight, dt))
+            g_drives = y0.new_empty(stop - start, *y0.shape)
             for t in reversed(range(start, stop)):
                 y_t, z_t, drive = position(t), zs[t - start], drives[t - start]
                 lam_y.add_(grad_seq[:, t])
                 mu = lam_z.add_(lam_y, alpha=dt)  # adjoint of z_{t+1}, through y_{t+1} too
                 g_alpha.addcmul_(mu, z_t)
                 g_omega.addcmul_(mu, y_t)
-                g_drive = (1.0 - drive * drive).mul_(mu).mul_(dt)
-                g_weight.add_(_coupling_weight_grad(g_drive, y_t, weight))
+                g_drive = torch.mul(drive, drive, out=g_drives[t - start])
+                g_drive = g_drive.neg_().add_(1.0).mul_(mu).mul_(dt)
                 lam_y.addcmul_(dt_omega, mu, value=-1.0).add_(_coupling_adjoint(g_drive, weight))
                 lam_z = mu.mul_(decay)
-            del zs, drives
+            if start == 0:
+                y_block = torch.cat([y0[:, None], seq[:, :stop - 1]], dim=1)
+            else:
+                y_block = seq[:, start - 1:stop - 1]
+            g_weight.add_(_coupling_weight_grad(
+                g_drives.transpose(0, 1).reshape(-1, *y0.shape[1:]),
+                y_block.reshape(-1, *y0.shape[1:]), weight))
+            del zs, drives, g_drives
         return lam_y, g_omega.mul_(-dt), g_alpha.mul_(-dt), g_weight, None, None, None
 
 
