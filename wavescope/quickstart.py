@@ -240,6 +240,13 @@ def _json(value):
     raise TypeError(f"cannot store {type(value).__name__} in metrics.json")
 
 
+def _readable(tmp) -> None:
+    """mkstemp makes owner-only files; give the final file the usual permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+
+
 def write_text(path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically; returns the path."""
     path = Path(path)
@@ -248,6 +255,7 @@ def write_text(path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        _readable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -263,6 +271,7 @@ def save_figure(fig, path, dpi: int = 100) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", dpi=dpi)
+        _readable(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -396,7 +405,7 @@ def step_waves(qs: Quickstart) -> StepResult:
     """Detect wave events in the simulated recording (against its truth) and in the NWM's
     hidden states, with surrogate p-values."""
     from . import io
-    from .analysis import detect_waves
+    from .analysis import detect_waves, kw_speed
 
     b = qs.budget
     sim = io.load(qs.need("simulated.nc", "simulate"))
@@ -408,24 +417,35 @@ def step_waves(qs: Quickstart) -> StepResult:
 
     ds = io.load(qs.need("hidden_states.nc", "export"))
     hidden = ds["hidden"].isel(feature=0)
-    band = model_band(hidden)
-    ev = detect_waves(hidden, band, n_surrogates=b.n_surrogates_model, seed=qs.seed,
-                      progress=qs.progress)
+    # Each polygon launches its own waves, on a torus: centre every image on its polygon
+    # (exact on a torus) and cut out the middle, so that patterns share one centre and the
+    # wrap-around does not meet itself.
+    centred = centre_on_masks(hidden, ds["label"].values > 0)
+    z = model_phase(centred)
+    ev = detect_waves(z, n_surrogates=b.n_surrogates_model, seed=qs.seed, progress=qs.progress)
     p_model = io.save(ev, qs.path("waves_model.nc"))
     model_res = event_summary(ev)
-    model_res["band"] = list(band)
+    z_null = model_phase(shuffle_sites(centred, seed=qs.seed))
+    model_res["local_pgd"] = local_pgd(z)
+    model_res["local_pgd_shuffled"] = local_pgd(z_null)
+    model_res["kw_speed"] = float(np.nanmedian(np.abs(
+        kw_speed(hidden, method="ridge")["speed"].values)))
 
     planar = sim_res["planar"]
+    su = f"{hidden.attrs.get('space_units')}/{_tu(hidden)}"
     lines = [
         f"Simulated plane wave: {100 * planar['share']:.0f} % of its frames detected as "
-        f"planar, speed {planar['speed']:.1f} pixel/step (true {planar['true_speed']:g}), "
-        f"direction {planar['direction']:.2f} rad (true {planar['true_direction']:.2f}); "
-        f"rotating wave: {100 * sim_res['rotating']['share']:.0f} % of its frames detected "
-        f"as rotating ({sim_res['rotating']['sense']}).",
-        _event_line("NWM hidden states (feature 0, band "
-                    f"{band[0]:.3g}-{band[1]:.3g} cycles/{_tu(hidden)})", model_res,
-                    f"{len(ds['trial'])} test images, {b.n_surrogates_model} surrogates "
-                    f"per event", hidden),
+        f"planar, mean PGD **{planar['pgd']:.2f}**, speed {planar['speed']:.1f} pixel/step "
+        f"(true {planar['true_speed']:g}), direction {planar['direction']:.2f} rad (true "
+        f"{planar['true_direction']:.2f}); rotating wave: "
+        f"{100 * sim_res['rotating']['share']:.0f} % of its frames detected as rotating "
+        f"({sim_res['rotating']['sense']}).",
+        _event_line("NWM hidden states (feature 0, each image centred on its polygon)",
+                    model_res, f"{hidden.sizes['trial']} test images, "
+                    f"{b.n_surrogates_model} surrogates per event", hidden)
+        + f" Local PGD in {_TILE}x{_TILE}-pixel windows **{model_res['local_pgd']:.2f}** "
+        f"(pixels shuffled in space: {model_res['local_pgd_shuffled']:.2f}); k-omega ridge "
+        f"speed {model_res['kw_speed']:.2f} {su} (time in steps x dt).",
     ]
     return StepResult({"simulated": sim_res, "model": model_res},
                       _rel(qs, p_sim, p_model), lines)
@@ -435,21 +455,89 @@ def _tu(da) -> str:
     return da.attrs.get("time_units", "s")
 
 
-def model_band(hidden: xr.DataArray, width: float = 0.4) -> tuple[float, float]:
-    """A pass band about the hidden states' dominant frequency: ``f0 (1 -+ width)``.
+#: Side of the windows of :func:`local_pgd`, in sites.
+_TILE = 8
 
-    ``f0`` is the peak of the spectrum averaged over trials and sites (DC excluded), so the
-    phase is taken of the oscillation the network actually runs.
+
+def centre_on_masks(hidden: xr.DataArray, masks: np.ndarray, keep: float = 0.75
+                    ) -> xr.DataArray:
+    """Roll each trial of a periodic grid activity so its mask's centroid sits in the
+    middle, and keep the central ``keep`` fraction of the grid (no longer periodic).
+
+    Parameters
+    ----------
+    hidden : xarray.DataArray
+        (trial, time, y, x) on a periodic grid (the NWM's torus).
+    masks : numpy.ndarray of bool
+        (trial, y, x): the object of each trial.
+    keep : float
+        Fraction of each side kept.
     """
-    from .analysis import dominant_frequency, spectrum
+    from .core import from_array
 
-    space = [d for d in hidden.dims if d not in ("time",)]
-    mean_spec = spectrum(hidden, "fft", window="hann").mean(space, keep_attrs=True)
-    f0 = float(dominant_frequency(mean_spec))
-    nyquist = float(hidden.attrs["sfreq"]) / 2
-    if not np.isfinite(f0) or f0 <= 0:
-        raise ValueError("the hidden states have no oscillation (flat spectrum); train longer")
-    return (f0 * (1 - width), min(f0 * (1 + width), 0.95 * nyquist))
+    if hidden.dims != ("trial", "time", "y", "x"):
+        raise ValueError(f"expected dims (trial, time, y, x), got {hidden.dims}")
+    if masks.shape != (hidden.sizes["trial"], hidden.sizes["y"], hidden.sizes["x"]):
+        raise ValueError(f"masks {masks.shape} do not match the activity {hidden.shape}")
+    out = _centred(hidden.values, masks, keep)
+    return from_array(out, hidden.dims, sfreq=hidden.attrs["sfreq"],
+                      t0=float(hidden["time"][0]), units=hidden.attrs.get("units"),
+                      time_units=_tu(hidden), space_units=hidden.attrs.get("space_units"),
+                      source=hidden.attrs.get("source", "model"), periodic=False,
+                      name=hidden.name)
+
+
+def _centred(values: np.ndarray, masks: np.ndarray, keep: float) -> np.ndarray:
+    """``values`` (trial, ..., y, x) rolled per trial to its mask's centroid and cropped."""
+    ny, nx = masks.shape[1:]
+    cy, cx = int(round(ny * keep)), int(round(nx * keep))
+    y0, x0 = (ny - cy) // 2, (nx - cx) // 2
+    out = np.empty(values.shape[:-2] + (cy, cx), values.dtype)
+    for i, mask in enumerate(masks):
+        ys, xs = np.nonzero(mask)
+        shift = (ny // 2 - int(round(ys.mean())), nx // 2 - int(round(xs.mean())))
+        out[i] = np.roll(values[i], shift, axis=(-2, -1))[..., y0:y0 + cy, x0:x0 + cx]
+    return out
+
+
+def model_phase(hidden: xr.DataArray) -> xr.DataArray:
+    """Analytic signal of hidden states about each site's mean over time.
+
+    The NWM's states oscillate about offsets set by the encoders (and drift); the phase
+    of the oscillation is that of the mean-removed signal. No band-pass: a roll-out is
+    only a few cycles long, too short for a filter's edge transients.
+    """
+    from .analysis import analytic_signal
+
+    return analytic_signal(hidden - hidden.mean("time"))
+
+
+def shuffle_sites(da: xr.DataArray, seed: int = 0) -> xr.DataArray:
+    """The same grid activity with its sites permuted (one permutation for every frame and
+    trial): each site keeps its time course, the spatial order is gone."""
+    rng = np.random.default_rng(seed)
+    ny, nx = da.sizes["y"], da.sizes["x"]
+    flat = da.transpose(..., "y", "x").values.reshape(*da.shape[:-2], ny * nx)
+    values = flat[..., rng.permutation(ny * nx)].reshape(da.transpose(..., "y", "x").shape)
+    return da.transpose(..., "y", "x").copy(data=values).transpose(*da.dims)
+
+
+def local_pgd(z: xr.DataArray, tile: int = _TILE) -> float:
+    """Mean PGD over non-overlapping ``tile`` x ``tile`` windows, frames and trials.
+
+    A wave radiating from an object has aligned phase gradients locally but not globally
+    (they point away from it in every direction), and on a torus the grid-wide mean
+    gradient is the winding number; windows measure the local order either way.
+    """
+    from .analysis import pgd
+
+    values = []
+    for y0 in range(0, z.sizes["y"] - tile + 1, tile):
+        for x0 in range(0, z.sizes["x"] - tile + 1, tile):
+            window = z.isel(y=slice(y0, y0 + tile), x=slice(x0, x0 + tile))
+            window.attrs = dict(window.attrs, periodic=0)
+            values.append(pgd(window).values)
+    return float(np.nanmean(np.stack(values)))
 
 
 def _check_simulated(ev: xr.Dataset, truth: list[dict]) -> dict:
@@ -491,7 +579,8 @@ def event_summary(ev: xr.Dataset) -> dict:
     res = {
         "n_events": int(pats.size),
         "events": {str(k): int(np.sum(pats == k)) for k in np.unique(pats)},
-        "significant": {str(k): int(np.sum((pats == k) & (p < 0.05))) for k in np.unique(pats)},
+        "significant": {str(k): int(np.sum((pats == k) & (p <= 0.05)))
+                        for k in np.unique(pats)},
         "frame_share": {str(k): float(c / frame.size) for k, c in zip(labels, counts,
                                                                        strict=True)},
         "mean_pgd": float(np.nanmean(ev["frame_pgd"].values)),
@@ -515,7 +604,7 @@ def _event_line(what: str, res: dict, budget: str, da) -> str:
                  f"{res['speed_units']} (wavelength {res['planar_wavelength']:.3g} "
                  f"{da.attrs.get('space_units', '')})")
     return (f"{what}: mean PGD **{res['mean_pgd']:.2f}**; frames {share}; "
-            f"{res['n_events']} events, {sig} with p < 0.05{speed} - budget: {budget}.")
+            f"{res['n_events']} events, {sig} with p <= 0.05{speed} - budget: {budget}.")
 
 
 def step_eeg(qs: Quickstart) -> StepResult:
@@ -644,25 +733,23 @@ def step_figures(qs: Quickstart) -> StepResult:
     # hidden states of the trial with the clearest waves
     ds = io.load(qs.need("hidden_states.nc", "export"))
     ev = io.load(qs.need("waves_model.nc", "waves"))
-    band = tuple(json.loads(ev.attrs["analytic"])["band"]) if "analytic" in ev.attrs else None
     trial, frame = _best_frame(ev)
-    hidden = ds["hidden"].isel(trial=trial, feature=0)
-    z = analytic_signal(hidden, band)
+    masks = ds["label"].values > 0
+    z = model_phase(centre_on_masks(ds["hidden"].isel(feature=0), masks).isel(trial=trial))
     pair = z.isel(time=slice(frame, frame + 2))
     flow = optical_flow(pair)
     fig = plotting.plot_flow(flow, pair)
     ax = fig.axes[0]
-    mask = ds["label"].isel(trial=trial) > 0
-    ax.contour(mask["x"], mask["y"], mask.astype(float), levels=[0.5], colors="white",
+    mask = _centred(masks, masks, 0.75)[trial]
+    ax.contour(z["x"], z["y"], mask.astype(float), levels=[0.5], colors="white",
                linewidths=1.2)
     plotting.plot_critical_points(critical_points(flow), ax=ax, legend=False)
     save(fig, "hidden_phase_flow.png")
-    row = int(np.round(np.mean(np.nonzero(mask.values)[0])))
-    save(plotting.plot_space_time(z, row=row), "hidden_space_time.png")
+    save(plotting.plot_space_time(z), "hidden_space_time.png")  # through the centre
     spec = io.load(qs.need("spectra.nc", "spectra"))
     by_shape = spec.isel(feature=0).groupby("shape_name").mean("trial", keep_attrs=True)
     save(plotting.plot_spectrum(by_shape.rename(shape_name="shape")), "hidden_spectra.png")
-    kw = kw_spectrum(hidden).sel(ky=0, method="nearest")
+    kw = kw_spectrum(ds["hidden"].isel(trial=trial, feature=0)).sel(ky=0, method="nearest")
     speed = qs.metrics()["steps"].get("spectra", {}).get("results", {}).get("kw_speed")
     speeds = (speed, -speed) if speed and np.isfinite(speed) else ()
     save(plotting.plot_kw(kw, speeds=speeds), "hidden_kw.png")
@@ -681,7 +768,8 @@ def step_figures(qs: Quickstart) -> StepResult:
     fig = plotting.plot_phase_map(ze, t_best)
     save(fig, "eeg_phase.png")
     save(pgd_figure(eeg_ev), "eeg_pgd.png")
-    lines = [f"{len(written)} figures and the animation `hidden_waves.gif` (hidden-state "
+    n_png = sum(p.suffix == ".png" for p in written)
+    lines = [f"{n_png} figures and the animation `hidden_waves.gif` (hidden-state "
              f"phase of test image {trial}, feature 0)."]
     return StepResult({"trial": int(trial), "frame": int(frame)}, _rel(qs, *written), lines)
 
