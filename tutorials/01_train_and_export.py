@@ -141,9 +141,8 @@ for ax, i in zip(axes, frames, strict=True):
            title=f"t = {float(hidden['time'][i]):.3g} (step·dt)")
 fig.colorbar(art, ax=axes, label="hidden state y (a.u.)")
 save(fig, "nwm_hidden_frames.png")
-if not SMALL:
-    plotting.animate(movie, FIGURES / "nwm_hidden.gif", fps=8,
-                     progress=False)
+if not SMALL:  # the movie goes with the run, not into docs/
+    plotting.animate(movie, WORK / "nwm_hidden.gif", fps=8, progress=False)
 
 fig = Figure(figsize=(7.0, 3.0), layout="constrained")
 FigureCanvasAgg(fig)

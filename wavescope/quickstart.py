@@ -88,6 +88,10 @@ class Budget:
         Length of the EEG excerpt analysed (None: all 61 s).
     drum_steps : int
         Updates of the fixed drum (dt 0.1) whose spectra are decoded beside the NWM's.
+    threads : int or None
+        Torch threads for training (None: torch's default). One by default: the NWM's
+        tensors are small, so a second thread gains little, and on a busy machine
+        competing threads make training several times slower.
     """
 
     image_size: int = 32
@@ -105,7 +109,8 @@ class Budget:
     n_surrogates_model: int = 19
     n_surrogates_eeg: int = 99
     eeg_seconds: float | None = None
-    drum_steps: int = 1000
+    drum_steps: int = 2000
+    threads: int | None = 1
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -195,7 +200,7 @@ class Quickstart:
                          "width": b.image_size},
             epochs=b.epochs, batch_size=b.batch_size, lr=b.lr, seed=self.seed,
             data_root=str(self.out / "data"), out_dir=str(self.out / "runs"),
-            progress=self.progress)
+            progress=self.progress, threads=b.threads)
 
     def sizes(self) -> dict[str, int]:
         b = self.budget
@@ -355,6 +360,9 @@ def step_train(qs: Quickstart) -> StepResult:
     lines = [f"NWM test pixel accuracy **{test['pixel_accuracy']:.3f}**{vs}, foreground "
              f"accuracy {test['fg_accuracy']:.3f} (chance 1/6 = 0.167), mean IoU "
              f"{test['miou']:.3f} - budget: {budget}."]
+    if test.get("collapsed"):
+        lines.append("The run **collapsed** (it predicts background everywhere), a known "
+                     "failure of short trainings (RESULTS.md): rerun with another --seed.")
     files = [run / n for n in ("config.json", "metrics.csv", "test_metrics.json",
                                "checkpoint_best.pt")]
     return StepResult(results, _rel(qs, *files), lines)
@@ -652,13 +660,16 @@ def step_spectra(qs: Quickstart) -> StepResult:
 
     shape, area = ds["shape"].values, ds["area"].values.astype(float)
     drum = drum_of_masks(ds["label"].values > 0, b.drum_steps, progress=qs.progress)
-    features = SpectralFeatures(pool="mean", log=True)
+    # Area from the absolute frequencies (pooled log-FFT); shape from the spectrum relative
+    # to its peak, which does not change with size (see relative_spectrum).
+    pooled = SpectralFeatures(pool="mean", log=True)
     cv = _folds(shape)
     rows = []
     for source, data in (("NWM hidden states", hidden), ("fixed drum", drum)):
-        for target, y, task in (("shape", shape, "classification"),
-                                ("area", area, "regression")):
-            r = decode(data, y, task=task, features=features, cv=cv, seed=qs.seed)
+        for target, y, task, X, features in (
+                ("shape", shape, "classification", relative_spectrum(data), "passthrough"),
+                ("area", area, "regression", data, pooled)):
+            r = decode(X, y, task=task, features=features, cv=cv, seed=qs.seed)
             rows.append({"source": source, "target": target, "scoring": r["scoring"],
                          "mean": float(r["mean"]), "std": float(r["std"]),
                          "chance": float(r["chance"]), "n": int(len(y)), "folds": cv})
@@ -672,11 +683,61 @@ def step_spectra(qs: Quickstart) -> StepResult:
              f"images) {speed:.3g} {su}."]
     for r in rows:
         vs = f" (chance {r['chance']:.2f})" if r["target"] == "shape" else ""
-        lines.append(f"Decoding {r['target']} from {r['source']} spectra: {r['scoring']} "
+        score = {"r2": "R²"}.get(r["scoring"], r["scoring"])
+        lines.append(f"Decoding {r['target']} from {r['source']} spectra: {score} "
                      f"**{r['mean']:.2f}** +- {r['std']:.2f}{vs} - budget: {n} test images, "
-                     f"{cv}-fold CV, pooled log-FFT features, "
-                     + ("logistic regression." if r["target"] == "shape" else "ridge."))
+                     f"{cv}-fold CV, "
+                     + ("log spectrum relative to its peak, logistic regression."
+                        if r["target"] == "shape" else "pooled log-FFT, ridge."))
     return StepResult(res, _rel(qs, path_spec, path_dec), lines)
+
+
+#: Frequencies of :func:`relative_spectrum`, as multiples of each series' peak frequency.
+RATIOS = np.geomspace(0.5, 6.0, 80)
+
+
+def relative_spectrum(da: xr.DataArray, ratios=RATIOS, *, pad: int = 4) -> np.ndarray:
+    """Scale-free spectral features: each trial's log power spectrum, averaged over space,
+    read at fixed multiples of its own peak frequency.
+
+    A drum (or any wave field) made ``s`` times larger sounds every mode ``s`` times lower,
+    so its spectrum shifts along a log-frequency axis. Read at ``f = ratio * f_peak`` and
+    taken relative to the peak, the spectrum no longer depends on size but keeps the
+    ratios between the modes, which depend on shape.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Activity with ``trial`` and ``time`` dims (and space; other dims such as
+        ``feature`` give one block of features each).
+    ratios : array_like
+        Multiples of the peak frequency to read (log-spaced by default).
+    pad : int
+        Zero-padding factor of the FFT (finer frequency sampling for the interpolation).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_trials, n_blocks * len(ratios)) log power relative to the peak (nepers).
+    """
+    from .analysis import spectrum
+    from .core import space_dims, validate
+
+    validate(da)
+    if "trial" not in da.dims:
+        raise ValueError(f"relative_spectrum needs a 'trial' dim, got dims {da.dims}")
+    ratios = np.asarray(ratios, dtype=float)
+    spec = spectrum(da, "fft", window="hann", n_fft=int(pad) * da.sizes["time"])
+    power = spec.mean(space_dims(da)).transpose("trial", ..., "freq")
+    freqs = power["freq"].values
+    values = power.values.reshape(-1, freqs.size)
+    floor = 1e-12 * values.max(axis=1, keepdims=True) + np.finfo(float).tiny
+    logp = np.log(np.maximum(values, floor))
+    out = np.empty((len(values), ratios.size))
+    for i, row in enumerate(logp):
+        k = 1 + int(np.argmax(row[1:]))  # the peak above DC
+        out[i] = np.interp(freqs[k] * ratios, freqs, row, right=row[-1]) - row[k]
+    return out.reshape(power.sizes["trial"], -1)
 
 
 def drum_of_masks(masks: np.ndarray, n_steps: int, *, dt: float = 0.1, record_every: int = 5,
