@@ -129,7 +129,7 @@ from wavescope.training import TrainConfig, export_hidden_states, train  # noqa:
 
 size = 24 if SMALL else 32
 config = TrainConfig(
-    task="polygons", model="nwm", head="mlp32x5",
+    task="polygons", model="nwm", head="mlp32x5", readout="fft",
     model_kwargs={"steps": 20, "dt": 0.3} if SMALL else {"steps": 50, "dt": 0.2},
     task_kwargs={"sizes": {"train": 64, "val": 16, "test": 16} if SMALL else
                  {"train": 3000, "val": 200, "test": 300},

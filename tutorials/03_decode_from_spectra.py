@@ -207,7 +207,7 @@ print(f"fixed drum: shape accuracy {drum_res['mean']:.3f} from the relative spec
 
 # %%
 config = TrainConfig(
-    task="polygons", model="nwm", head="mlp32x5",
+    task="polygons", model="nwm", head="mlp32x5", readout="fft",
     model_kwargs={"steps": 20, "dt": 0.3} if SMALL else {"steps": 50, "dt": 0.2},
     task_kwargs={"sizes": {"train": 64, "val": 16, "test": 16} if SMALL else
                  {"train": 3000, "val": 200, "test": 300},
