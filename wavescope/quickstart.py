@@ -513,16 +513,27 @@ def _centred(values: np.ndarray, masks: np.ndarray, keep: float) -> np.ndarray:
     return out
 
 
-def model_phase(hidden: xr.DataArray) -> xr.DataArray:
+def model_phase(hidden: xr.DataArray, *, common: bool = True) -> xr.DataArray:
     """Analytic signal of hidden states about each site's mean over time.
 
     The NWM's states oscillate about offsets set by the encoders (and drift); the phase
     of the oscillation is that of the mean-removed signal. No band-pass: a roll-out is
     only a few cycles long, too short for a filter's edge transients.
+
+    Parameters
+    ----------
+    hidden : xarray.DataArray
+        Hidden states (..., time, y, x).
+    common : bool
+        Keep the common mode (the whole field moving together). False also removes each
+        frame's mean over space, which leaves the waves that travel across the field.
     """
     from .analysis import analytic_signal
 
-    return analytic_signal(hidden - hidden.mean("time"))
+    x = hidden - hidden.mean("time")
+    if not common:
+        x = x - x.mean(("y", "x"))
+    return analytic_signal(x.assign_attrs(hidden.attrs))
 
 
 def shuffle_sites(da: xr.DataArray, seed: int = 0) -> xr.DataArray:
@@ -650,7 +661,7 @@ def step_spectra(qs: Quickstart) -> StepResult:
     """Spectra of the hidden states, and cross-validated decoding of each image's shape and
     area from the spectra of the trained NWM and of the fixed drum of the same mask."""
     from . import io
-    from .analysis import SpectralFeatures, decode, dominant_frequency, kw_speed, spectrum
+    from .analysis import SpectralFeatures, decode, dominant_frequency, spectrum
 
     b = qs.budget
     ds = io.load(qs.need("hidden_states.nc", "export"))
@@ -660,8 +671,6 @@ def step_spectra(qs: Quickstart) -> StepResult:
                               shape_name=("trial", ds["shape_name"].values))
     path_spec = io.save(spec.rename("power"), qs.path("spectra.nc"))
     f0 = float(dominant_frequency(spec.mean(("trial", "feature"), keep_attrs=True)))
-    kw = kw_speed(hidden.isel(feature=0), fmin=f0 / 2, fmax=2 * f0)
-    speed = float(np.nanmedian(kw["speed"].values))
 
     shape, area = ds["shape"].values, ds["area"].values.astype(float)
     drum = drum_of_masks(ds["label"].values > 0, b.drum_steps, progress=qs.progress)
@@ -680,12 +689,9 @@ def step_spectra(qs: Quickstart) -> StepResult:
                          "chance": float(r["chance"]), "n": int(len(y)), "folds": cv})
     path_dec = write_text(qs.path("decoding.csv"), _csv(rows))
     fu = spec["freq"].attrs.get("units", "")
-    su = f"{hidden.attrs.get('space_units')}/{_tu(hidden)}"
-    res = {"peak_frequency": f0, "freq_units": fu, "kw_speed": speed, "speed_units": su,
-           "decoding": rows}
+    res = {"peak_frequency": f0, "freq_units": fu, "decoding": rows}
     n = len(shape)
-    lines = [f"Hidden-state spectra: peak at {f0:.3g} {fu}; k-omega speed (median over "
-             f"images) {speed:.3g} {su}."]
+    lines = [f"Hidden-state spectra: peak at {f0:.3g} {fu} (time in steps x dt)."]
     for r in rows:
         vs = f" (chance {r['chance']:.2f})" if r["target"] == "shape" else ""
         score = {"r2": "R²"}.get(r["scoring"], r["scoring"])
@@ -801,7 +807,9 @@ def step_figures(qs: Quickstart) -> StepResult:
     ev = io.load(qs.need("waves_model.nc", "waves"))
     trial, frame = _best_frame(ev)
     masks = ds["label"].values > 0
-    z = model_phase(centre_on_masks(ds["hidden"].isel(feature=0), masks).isel(trial=trial))
+    # drawn without the common mode, which would paint the whole field one colour
+    z = model_phase(centre_on_masks(ds["hidden"].isel(feature=0), masks).isel(trial=trial),
+                    common=False)
     pair = z.isel(time=slice(frame, frame + 2))
     flow = optical_flow(pair)
     fig = plotting.plot_flow(flow, pair)
@@ -815,9 +823,13 @@ def step_figures(qs: Quickstart) -> StepResult:
     spec = io.load(qs.need("spectra.nc", "spectra"))
     by_shape = spec.isel(feature=0).groupby("shape_name").mean("trial", keep_attrs=True)
     save(plotting.plot_spectrum(by_shape.rename(shape_name="shape")), "hidden_spectra.png")
+    drum = drum_of_masks(masks, qs.budget.drum_steps)
+    save(relative_spectra_figure({"NWM hidden states": ds["hidden"], "fixed drum": drum},
+                                 ds["shape_name"].values), "relative_spectra.png")
     kw = kw_spectrum(ds["hidden"].isel(trial=trial, feature=0)).sel(ky=0, method="nearest")
-    speed = qs.metrics()["steps"].get("spectra", {}).get("results", {}).get("kw_speed")
-    speeds = (speed, -speed) if speed and np.isfinite(speed) else ()
+    speed = qs.metrics()["steps"].get("waves", {}).get("results", {}).get("model", {}).get(
+        "kw_speed")
+    speeds = (round(speed, 2), -round(speed, 2)) if speed and np.isfinite(speed) else ()
     save(plotting.plot_kw(kw, speeds=speeds), "hidden_kw.png")
     rows = qs.metrics()["steps"].get("spectra", {}).get("results", {}).get("decoding")
     if rows:
@@ -868,6 +880,32 @@ def training_figure(rows: list[dict], background: float | None):
     ax_acc.set(xlabel="epoch", ylabel="pixel accuracy (fraction)", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.legend(fontsize="small")
+    return fig
+
+
+def relative_spectra_figure(sources: dict, names: np.ndarray):
+    """Mean :func:`relative_spectrum` per shape, one panel per source: what the shape
+    decoder reads."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.0 * len(sources), 3.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(1, len(sources)))
+    for ax, (title, da) in zip(axes, sources.items(), strict=True):
+        feats = relative_spectrum(da)
+        blocks = feats.shape[1] // RATIOS.size
+        first = feats[:, :RATIOS.size]  # the first block (feature 0 of a model)
+        for shape_name in [s for s in SHAPES if s in set(names)]:
+            ax.plot(RATIOS, first[names == shape_name].mean(axis=0), label=shape_name)
+        ax.set_xscale("log")
+        ticks = [0.5, 1, 2, 3, 6]
+        ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks], minor=False)
+        ax.set_xticks([], minor=True)
+        ax.set(xlabel="frequency / peak frequency (ratio)",
+               ylabel="log power re peak (nepers)",
+               title=title + (" (feature 0)" if blocks > 1 else ""))
+    axes[0].legend(fontsize="small")
     return fig
 
 
