@@ -131,10 +131,10 @@ size = 24 if SMALL else 32
 config = TrainConfig(
     task="polygons", model="nwm", head="mlp32x5", readout="fft",
     model_kwargs={"steps": 20, "dt": 0.3} if SMALL else {"steps": 50, "dt": 0.2},
-    task_kwargs={"sizes": {"train": 64, "val": 16, "test": 16} if SMALL else
+    task_kwargs={"sizes": {"train": 192, "val": 32, "test": 32} if SMALL else
                  {"train": 3000, "val": 200, "test": 300},
                  "height": size, "width": size},
-    epochs=1 if SMALL else 4, batch_size=16 if SMALL else 32, lr=1e-3,
+    epochs=3 if SMALL else 4, batch_size=16 if SMALL else 32, lr=1e-3,
     data_root=str(WORK / "data"), out_dir=str(WORK / "runs"), progress=not SMALL)
 run = train(config)
 ds = export_hidden_states(run, split="test", n_trials=16 if SMALL else 64)

@@ -186,7 +186,7 @@ from wavescope.training import TrainConfig, export_hidden_states, train  # noqa:
 from wavescope.training.data.polygons import SIDES, make_polygons  # noqa: E402
 
 size = 24 if SMALL else 32
-n_images = 60 if SMALL else 240
+n_images = 150 if SMALL else 240
 poly = make_polygons(n_images, "test", seed=1, height=size, width=size,
                      max_radius=9.0 if SMALL else 12.0)
 shape = poly["labels"]  # class = sides - 2
@@ -196,7 +196,7 @@ print("images per class:", dict(zip(names, np.bincount(shape, minlength=7)[1:].t
 padded = np.pad(poly["masks"] > 0, ((0, 0), (2, 2), (2, 2)))  # a drum needs an empty border
 drum_states = drums.drum(padded, 400 if SMALL else 1500, 0.1, record_every=5,
                          progress=False)
-folds = 3 if SMALL else 5
+folds = 5
 drum_res = decode(relative_spectrum(drum_states), shape, features="passthrough", cv=folds)
 plain = decode(drum_states, shape, features=features, cv=folds)
 drum_area = decode(drum_states, padded.sum((1, 2)), task="regression", features=features,
@@ -209,10 +209,10 @@ print(f"fixed drum: shape accuracy {drum_res['mean']:.3f} from the relative spec
 config = TrainConfig(
     task="polygons", model="nwm", head="mlp32x5", readout="fft",
     model_kwargs={"steps": 20, "dt": 0.3} if SMALL else {"steps": 50, "dt": 0.2},
-    task_kwargs={"sizes": {"train": 64, "val": 16, "test": 16} if SMALL else
+    task_kwargs={"sizes": {"train": 192, "val": 32, "test": 32} if SMALL else
                  {"train": 3000, "val": 200, "test": 300},
                  "height": size, "width": size},
-    epochs=1 if SMALL else 4, batch_size=16 if SMALL else 32, lr=1e-3,
+    epochs=3 if SMALL else 4, batch_size=16 if SMALL else 32, lr=1e-3,
     data_root=str(WORK / "data"), out_dir=str(WORK / "runs"), progress=not SMALL)
 run = train(config)
 images = poly["images"].astype(np.float32) / 255

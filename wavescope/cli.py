@@ -195,10 +195,16 @@ def run_detect(args) -> int:
     da = _activity(args.file, args.var, args.feature, args.trials)
     ev = detect_waves(da, tuple(args.band) if args.band else None,
                       n_surrogates=args.n_surrogates, seed=args.seed, progress=True)
-    keys = [k for k in ("trial", "start", "duration", "pattern", "speed", "direction",
-                        "pgd", "p_value") if k in ev]
-    print(ev[keys].to_dataframe().to_string(float_format=lambda v: f"{v:.4g}")
-          if ev.sizes["event"] else "no wave events")
+    import pandas as pd
+
+    keys = ("trial", "start", "duration", "pattern", "speed", "direction", "pgd", "p_value")
+    table = pd.DataFrame({k: ev[k].values for k in keys
+                          if k in ev.variables and ev[k].dims == ("event",)})
+    units = {k: ev[k].attrs.get("units", "") for k in table.columns}
+    table.columns = [f"{k} ({units[k]})" if units[k] not in ("", "1") else k
+                     for k in table.columns]
+    print(table.to_string(float_format=lambda v: f"{v:.4g}") if len(table) else
+          "no wave events")
     if args.output is not None:
         print(f"events -> {io.save(ev, args.output)}")
     return EXIT_OK
