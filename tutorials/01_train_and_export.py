@@ -130,7 +130,10 @@ fig = Figure(figsize=(9.0, 2.6), layout="constrained")
 FigureCanvasAgg(fig)
 axes = fig.subplots(1, 4)
 frames = np.linspace(0, hidden.sizes["time"] - 1, 4).astype(int)
+# The whole field also rises together (its common mode); each frame is drawn about its
+# spatial mean, so what moves across the grid shows.
 movie = hidden.isel(trial=0, feature=0)
+movie = (movie - movie.mean(("y", "x"))).assign_attrs(movie.attrs)
 lim = float(np.abs(movie).max())
 for ax, i in zip(axes, frames, strict=True):
     art = ax.pcolormesh(movie["x"], movie["y"], movie.isel(time=i), cmap="RdBu_r",
@@ -139,7 +142,7 @@ for ax, i in zip(axes, frames, strict=True):
                colors="k", linewidths=0.8)
     ax.set(aspect="equal", xlabel="x (pixel)", ylabel="y (pixel)",
            title=f"t = {float(hidden['time'][i]):.3g} (step·dt)")
-fig.colorbar(art, ax=axes, label="hidden state y (a.u.)")
+fig.colorbar(art, ax=axes, label="y − spatial mean (a.u.)")
 save(fig, "nwm_hidden_frames.png")
 if not SMALL:  # the movie goes with the run, not into docs/
     plotting.animate(movie, WORK / "nwm_hidden.gif", fps=8, progress=False)

@@ -171,9 +171,12 @@ print(f"local PGD {order:.3f} (shuffled {order_null:.3f}); frame patterns "
 assert order > order_null + 0.05, "the hidden states are locally ordered waves"
 assert np.isfinite(np.nanmedian(np.abs(speed))) and np.nanmedian(np.abs(speed)) > 0
 
+# Drawn without the common mode (the whole field moving together), which would paint
+# every pixel the same colour: what is left are the waves running out from the polygon.
 trial = int(np.nanargmax(model_events["frame_pgd"].mean("time")))
-fig = plotting.plot_space_time(z_model.isel(trial=trial))
-fig.axes[0].set_title("NWM hidden state: phase along the polygon's middle row")
+fig = plotting.plot_space_time(model_phase(centred, common=False).isel(trial=trial))
+fig.axes[0].set_title("NWM hidden state without its common mode: phase, middle row",
+                      fontsize="medium")
 save(fig, "nwm_space_time.png")
 
 # %% [markdown]

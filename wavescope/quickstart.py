@@ -49,8 +49,20 @@ __all__ = [
     "Quickstart",
     "StepResult",
     "STEPS",
+    "SHAPES",
+    "RATIOS",
     "run_quickstart",
     "run_step",
+    "centre_on_masks",
+    "model_phase",
+    "shuffle_sites",
+    "local_pgd",
+    "relative_spectrum",
+    "drum_of_masks",
+    "with_shape_labels",
+    "event_summary",
+    "write_text",
+    "save_figure",
 ]
 
 #: Names of the polygon classes of :mod:`wavescope.training.data.polygons` (class = sides - 2).
@@ -853,8 +865,8 @@ def step_figures(qs: Quickstart) -> StepResult:
 
 
 def _best_frame(ev: xr.Dataset) -> tuple[int, int]:
-    """(trial, time index) of the frame of highest PGD, among the trials whose mean PGD is in
-    the top quarter (a clear wave, not one lucky frame)."""
+    """(trial, time index): the trial of highest mean frame PGD (a clear wave throughout,
+    not one lucky frame) and its frame of highest PGD."""
     pgd = ev["frame_pgd"].transpose("trial", "time").values
     score = np.nanmean(pgd, axis=1)
     trial = int(np.nanargmax(score))
