@@ -59,6 +59,8 @@ def test_small_run_states_real_numbers(small_run):
     bg = steps["data"]["results"]["background_accuracy"]
     assert 0.5 < bg < 1 and train["background_accuracy"] == bg
     assert 0 <= train["test"]["pixel_accuracy"] <= 1 and train["n_params"] > 1000
+    assert train["test"]["loss"] < np.log(7), "trained: better than guessing 7 classes"
+    assert train["epochs"] == qsm.SMALL.epochs
     # waves in the model: local order above a shuffled null, a finite speed
     model = steps["waves"]["results"]["model"]
     assert model["local_pgd"] > model["local_pgd_shuffled"]

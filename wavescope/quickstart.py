@@ -136,7 +136,7 @@ class Budget:
 #: The budget of ``wavescope quickstart`` (about 8 minutes on two CPU cores).
 FULL = Budget()
 #: The budget of ``wavescope quickstart --small`` (under a minute; used by the tests).
-SMALL = Budget(image_size=24, n_train=64, n_val=16, n_test=60, steps=20, dt=0.3, epochs=1,
+SMALL = Budget(image_size=24, n_train=192, n_val=32, n_test=60, steps=20, dt=0.3, epochs=3,
                batch_size=16, n_export=60, n_surrogates_model=9, n_surrogates_eeg=19,
                eeg_seconds=10.0, drum_steps=300)
 
@@ -378,8 +378,9 @@ def step_train(qs: Quickstart) -> StepResult:
              f"accuracy {test['fg_accuracy']:.3f} (chance 1/6 = 0.167), mean IoU "
              f"{test['miou']:.3f} - budget: {budget}."]
     if test.get("collapsed"):
-        lines.append("The run **collapsed** (it predicts background everywhere), a known "
-                     "failure of short trainings (RESULTS.md): rerun with another --seed.")
+        lines.append("The network predicts background everywhere: where short trainings "
+                     "start, and where runs that collapse stay (the papers report such "
+                     "collapses); train longer or try another --seed.")
     files = [run / n for n in ("config.json", "metrics.csv", "test_metrics.json",
                                "checkpoint_best.pt")]
     return StepResult(results, _rel(qs, *files), lines)
