@@ -86,3 +86,12 @@ def test_irregular_grid_cannot_become_a_grid():
     da = ws.from_array(np.zeros((4, 5)), ("time", "channel"), sfreq=1.0, positions=pos)
     with pytest.raises(ws.DataModelError, match="do not fill a grid"):
         ws.as_grid(da)
+
+
+def test_dead_site_check_scans_long_recordings_in_blocks():
+    # Long enough for several blocks; site 0 is NaN only in the first block, site 1 always.
+    data = np.ones((2**20 // 4 * 5, 2, 2), dtype=np.float32)
+    data[: 2**18, 0, 0] = np.nan
+    data[:, 0, 1] = np.nan
+    with pytest.warns(ws.WavescopeWarning, match="1 of 4 sites"):
+        ws.from_array(data, ("time", "y", "x"), sfreq=1.0)

@@ -281,10 +281,22 @@ def _report_dead_sites(da: xr.DataArray) -> None:
         return
     if hasattr(da.data, "dask"):  # never force a lazy array just to report
         return
-    other = [d for d in da.dims if d not in dims]
-    dead = np.isnan(da.values).all(axis=tuple(da.get_axis_num(other))) if other else np.isnan(
-        da.values
-    )
+    values = da.values
+    other = tuple(da.get_axis_num([d for d in da.dims if d not in dims]))
+    if not other:
+        dead = np.isnan(values)
+    else:
+        # Scan in blocks along one non-spatial axis, so the check needs memory for a block,
+        # not for a boolean copy of a long recording; stop once every site has a value.
+        axis = other[0]
+        block = max(1, 2**22 // max(1, values.size // values.shape[axis]))
+        dead = np.ones([n for i, n in enumerate(values.shape) if i not in other], dtype=bool)
+        for start in range(0, values.shape[axis], block):
+            index = [slice(None)] * values.ndim
+            index[axis] = slice(start, start + block)
+            dead &= np.isnan(values[tuple(index)]).all(axis=other)
+            if not dead.any():
+                return
     if dead.any():
         n = int(dead.sum())
         warnings.warn(

@@ -233,3 +233,17 @@ def test_errors_name_the_fix():
     line = analytic_signal(ws.simulate.plane_wave((12,), **SIM))
     with pytest.raises(ws.DataModelError, match="2-D"):
         rotational_correlation(line)
+
+
+def test_per_site_measures_of_a_plane_wave():
+    # 100 samples hold 5 whole cycles: the analytic signal is exact, so every site agrees
+    da = ws.simulate.plane_wave((6, 7), n_times=100, sfreq=100.0, frequency=5.0, speed=30.0,
+                                direction=-2.2)
+    z = analytic_signal(da)
+    d = wave_direction(z, per_site=True)
+    assert d.dims == z.dims
+    np.testing.assert_allclose(angle_error_deg(d.values, -2.2), 0.0, atol=1e-6)
+    np.testing.assert_allclose(wavelength(z, per_site=True).values, 6.0, rtol=1e-9)
+    np.testing.assert_allclose(wave_speed(z, per_site=True).values, 30.0, rtol=1e-6)
+    grad = ws.analysis.phase_gradient(z)
+    np.testing.assert_allclose(wave_speed(z, gradient=grad).values, 30.0, rtol=1e-6)

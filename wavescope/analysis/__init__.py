@@ -1,27 +1,20 @@
 """Analysis of activities that follow the data model: phase, waves, flow, spectra, decoding.
 
-Nothing here knows whether its input came from a network or a brain.
+Nothing here knows whether its input came from a network or a brain. Topic modules:
+``phase`` (analytic signal), ``gradient`` (spatial phase gradient), ``waves`` (PGD,
+plane-wave fit, radial and rotating waves, pattern labels), ``events`` (detect_waves),
+``stats`` (surrogates, p-values), ``flow`` (optical flow, critical points), ``spectral``
+(spectra, k-omega) and ``decoding`` (spectral features, cross-validated decoders).
 """
 
-# spectral decomposition and decoding (issue #4)
-from .decoding import SpectralFeatures, decode  # noqa: F401
-
-# Wave detection (branch waves): phase, gradients, wave measures, events, significance.
-from .events import detect_waves  # noqa: F401
-
-# Velocity fields (flow helper)
-from .flow import critical_points, curl, divergence, optical_flow  # noqa: F401
-from .gradient import phase_gradient  # noqa: F401
-from .phase import analytic_signal, instantaneous_frequency, phase  # noqa: F401
-from .spectral import (  # noqa: F401
-    band_power,
-    dominant_frequency,
-    kw_spectrum,
-    kw_speed,
-    spectrum,
-)
-from .stats import p_value, surrogate_test, surrogates  # noqa: F401
-from .waves import (  # noqa: F401
+from .decoding import SpectralFeatures, decode
+from .events import detect_waves
+from .flow import critical_points, curl, divergence, optical_flow
+from .gradient import phase_gradient
+from .phase import analytic_signal, instantaneous_frequency, phase
+from .spectral import band_power, dominant_frequency, kw_spectrum, kw_speed, spectrum
+from .stats import p_value, surrogate_test, surrogates
+from .waves import (
     PATTERNS,
     classify_patterns,
     fit_plane_wave,
@@ -33,3 +26,35 @@ from .waves import (  # noqa: F401
     wave_speed,
     wavelength,
 )
+
+__all__ = [
+    "PATTERNS",
+    "SpectralFeatures",
+    "analytic_signal",
+    "band_power",
+    "classify_patterns",
+    "critical_points",
+    "curl",
+    "decode",
+    "detect_waves",
+    "divergence",
+    "dominant_frequency",
+    "fit_plane_wave",
+    "instantaneous_frequency",
+    "kw_spectrum",
+    "kw_speed",
+    "optical_flow",
+    "p_value",
+    "pgd",
+    "phase",
+    "phase_gradient",
+    "radial_correlation",
+    "rotational_correlation",
+    "spectrum",
+    "surrogate_test",
+    "surrogates",
+    "synchrony",
+    "wave_direction",
+    "wave_speed",
+    "wavelength",
+]

@@ -10,8 +10,8 @@ import xarray as xr
 
 from ..core import DataModelError, WavescopeWarning, space_dims, validate
 
-#: Frames (values of the non-space dims) processed together by the streaming kernels:
-#: small enough that a block's temporaries stay in cache, large enough to amortise Python.
+#: Values (frames x sites) the streaming kernels process together: small enough that a
+#: block's temporaries stay near the cache, large enough to amortise Python overhead.
 BLOCK_VALUES = 1 << 16
 
 
@@ -46,12 +46,18 @@ def _report_dead_sites(da: xr.DataArray) -> None:
     dims = space_dims(da)
     if not dims or da.size == 0:
         return
-    other = [d for d in da.dims if d not in dims]
-    values = da.transpose(*other, *dims).values
-    flat = values.reshape(-1, int(np.prod([da.sizes[d] for d in dims])))
-    alive = np.zeros(flat.shape[1], dtype=bool)
-    for sl in frame_blocks(flat.shape[0], flat.shape[1]):
-        alive |= ~np.isnan(flat[sl]).all(axis=0)
+    other = [da.get_axis_num(d) for d in da.dims if d not in dims]
+    values = da.values
+    alive = np.zeros([da.sizes[d] for d in dims], dtype=bool)
+    if not other:
+        alive = ~np.isnan(values)
+    else:  # slice the longest non-space axis, so each block is a view
+        axis = max(other, key=lambda a: values.shape[a])
+        per_slice = values.size // values.shape[axis]
+        for sl in frame_blocks(values.shape[axis], per_slice):
+            index = [slice(None)] * values.ndim
+            index[axis] = sl
+            alive |= ~np.isnan(values[tuple(index)]).all(axis=tuple(other))
     if not alive.all():
         warnings.warn(
             f"{int((~alive).sum())} of {alive.size} sites hold only NaN and will be skipped "

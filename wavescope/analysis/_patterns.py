@@ -34,12 +34,20 @@ class PatternFinder:
         self.xy = geom.xy
         spacing = geom.spacing()
         self.spacing = spacing
-        self.smooth = smoothing_matrix(geom, float(sigma) if sigma else spacing)
+        self.sigma = float(sigma) if sigma else spacing
+        self._smooth = None
         k = min(5, geom.n_sites)
         _, self.near = cKDTree(self.xy).query(self.xy, k=k)
         self.near = np.atleast_2d(self.near).reshape(geom.n_sites, k)
         diameter = float(np.hypot(np.ptp(self.xy[:, 0]), np.ptp(self.xy[:, 1])))
         self.slope_step = 2 * np.pi / (oversample * max(diameter, 1e-300))
+
+    @property
+    def smooth(self):
+        """Gaussian weights between sites (built on first use: only "divergence" needs it)."""
+        if self._smooth is None:
+            self._smooth = smoothing_matrix(self.geom, self.sigma)
+        return self._smooth
 
     # --- centres ----------------------------------------------------------------------------
 

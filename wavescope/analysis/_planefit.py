@@ -75,6 +75,13 @@ class PlaneFitter:
             keep = ka**2 + kb**2 <= self.k_max**2 + 1e-12
             self.cand = np.column_stack([ka[keep], kb[keep]])
             self.basis = np.exp(-1j * (self.rc @ self.cand.T))  # (n_sites, n_candidates)
+            # lattice neighbours (-a, +a, -b, +b) of every candidate, or itself at the rim
+            index = np.full(keep.shape, -1)
+            index[keep] = np.arange(keep.sum())
+            ii, jj = np.nonzero(keep)
+            self.lattice_nbrs = np.stack([
+                _neighbour(index, ii + di, jj + dj)
+                for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))])
 
     def fit(self, u: np.ndarray) -> np.ndarray:
         """Fit unit phasors ``u`` (frames, n_sites; NaN = missing) -> (frames, 5), FIELDS."""
@@ -139,7 +146,15 @@ class PlaneFitter:
             spec = u[sl] @ self.basis
             power = spec.real**2
             power += spec.imag**2
-            out[sl] = self.cand[np.argmax(power, axis=-1)]
+            best = np.argmax(power, axis=-1)
+            rows = np.arange(len(best))
+            nbrs = self.lattice_nbrs[:, best]  # (4, frames)
+            p = [power[rows, np.maximum(nb, 0)] for nb in nbrs]
+            mid = power[rows, best]
+            offset = np.column_stack([_vertex(p[0], mid, p[1]), _vertex(p[2], mid, p[3])])
+            offset[(nbrs[0] < 0) | (nbrs[1] < 0), 0] = 0.0  # at the rim: no sub-step
+            offset[(nbrs[2] < 0) | (nbrs[3] < 0), 1] = 0.0
+            out[sl] = self.cand[best] + offset * self.step
         return out
 
     def _refine(self, u: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -197,6 +212,14 @@ class PlaneFitter:
             if active.size == 0:
                 break
         return k, c
+
+
+def _neighbour(index: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Candidate number at lattice cells (i, j), -1 outside the lattice or the disk."""
+    n = index.shape[0]
+    inside = (i >= 0) & (i < n) & (j >= 0) & (j < n)
+    found = index[np.clip(i, 0, n - 1), np.clip(j, 0, n - 1)]
+    return np.where(inside, found, -1)
 
 
 def _vertex(left, mid, right) -> np.ndarray:

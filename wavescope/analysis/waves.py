@@ -112,11 +112,14 @@ def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
 
 
 def _block_stats(block: np.ndarray, geom: Geometry, unit: bool) -> np.ndarray:
-    out = np.full((5, block.shape[0]), np.nan)
     phi = phases_of_block(block)
     gx, gy = derivative(_shaped(phi, geom), geom)
-    gx = gx.reshape(phi.shape[0], -1)
-    gy = gy.reshape(phi.shape[0], -1)
+    return _means(gx.reshape(phi.shape[0], -1), gy.reshape(phi.shape[0], -1), unit)
+
+
+def _means(gx: np.ndarray, gy: np.ndarray, unit: bool) -> np.ndarray:
+    """Per frame (rows): mean gx, gy, |g| and (with ``unit``) unit vector, NaN skipped."""
+    out = np.full((5, gx.shape[0]), np.nan)
     mag = np.sqrt(gx * gx + gy * gy)
     ok = np.isfinite(mag)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -146,19 +149,27 @@ def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False) -> dict:
         dims = list(space_dims(ds["dphi_dx"]))
         if not dims:
             raise DataModelError("the gradient Dataset has no spatial dims")
-        gx, gy = ds["dphi_dx"], ds["dphi_dy"]
-        mag = np.hypot(gx, gy)
-        ok = mag.notnull()
-        stats = {"gx": gx.where(ok).mean(dims), "gy": gy.where(ok).mean(dims),
-                 "mag": mag.mean(dims)}
-        if unit:
-            stats["ux"] = (gx / mag).mean(dims)
-            stats["uy"] = (gy / mag).mean(dims)
-        return stats
+        out = apply_ufunc(
+            _dataset_stats_kernel, ds["dphi_dx"], ds["dphi_dy"], input_core_dims=[dims, dims],
+            output_core_dims=[[]] * 5, kwargs={"n_space": len(dims), "unit": unit},
+            dask="parallelized", output_dtypes=[float] * 5,
+        )
+        return dict(zip(("gx", "gy", "mag", "ux", "uy"), out, strict=True))
     z = _checked(z_or_gradient, func)
     geom = geometry_of(z)
     gx, gy, mag, ux, uy = _per_frame(z, _stats_kernel, 5, {"geom": geom, "unit": unit})
     return {"gx": gx, "gy": gy, "mag": mag, "ux": ux, "uy": uy}
+
+
+def _dataset_stats_kernel(gx: np.ndarray, gy: np.ndarray, *, n_space: int, unit: bool):
+    """Frame means of a stored gradient, block by block (as :func:`_stats_kernel`)."""
+    lead = gx.shape[: gx.ndim - n_space]
+    gx = gx.reshape(-1, int(np.prod(gx.shape[len(lead):])))
+    gy = gy.reshape(gx.shape)
+    out = np.full((5, gx.shape[0]), np.nan)
+    for sl in frame_blocks(gx.shape[0], gx.shape[1]):
+        out[:, sl] = _means(gx[sl], gy[sl], unit)
+    return tuple(o.reshape(lead) for o in out)
 
 
 def _attrs_from(obj) -> dict:

@@ -71,6 +71,10 @@ class TrainConfig:
         Evaluate on validation data every N optimisation steps; None evaluates once per epoch.
     max_steps : int or None
         Stop after this many optimisation steps (None: run all epochs).
+    eval_test : bool
+        Also score the test split at every evaluation (``test_*`` columns of metrics.csv),
+        e.g. to measure the steps a model needs to solve a task; checkpoints are still
+        chosen on validation data.
     monitor : str
         Validation metric that picks the best checkpoint (default "loss").
     monitor_mode : str
@@ -105,6 +109,7 @@ class TrainConfig:
     device: str = "cpu"
     eval_every_steps: int | None = None
     max_steps: int | None = None
+    eval_test: bool = False
     monitor: str = "loss"
     monitor_mode: str = "min"
     progress: bool = True

@@ -176,7 +176,9 @@ def export_hidden_states(run_or_model, data=None, *, split: str = "test",
         raise ValueError("no data to export (empty data set)")
     hidden = np.concatenate(hidden)
     dt = float(dt if dt is not None else getattr(model, "dt", 1.0))
-    periodic = getattr(model, "periodic", None) if hidden.ndim == 5 else True
+    # A model may say whether its space wraps (the Wave-RNN's rings do; a dense RNN's units
+    # have no order); 4-D states default to a ring.
+    periodic = getattr(model, "periodic", None if hidden.ndim == 5 else True)
     run = None if isinstance(run_or_model, torch.nn.Module) else str(Path(run_or_model))
     prov = {"model": type(model).__name__, "run": run, "checkpoint": checkpoint if run else None,
             "split": split if from_split else None}

@@ -260,6 +260,9 @@ def train(config: TrainConfig | dict | str | os.PathLike,
         row.update({f"train_{k}": v for k, v in train_metrics.items()})
         val_metrics = _run_eval(task, model, splits["val"], config, "val")
         row.update({f"val_{k}": v for k, v in val_metrics.items()})
+        if config.eval_test:
+            test_metrics = _run_eval(task, model, splits["test"], config, "test")
+            row.update({f"test_{k}": v for k, v in test_metrics.items()})
         state["train_meter"] = task.meter()
         return row
 

@@ -1,0 +1,357 @@
+"""Wave-RNN (wRNN), the sequence model of Keller et al. 2024.
+
+The hidden state is C channels, each a ring of n units. One step is
+
+    h_{t+1} = ReLU( V x_t + b + u * h_t ),   h_0 = 0,
+
+where ``u *`` is a circular 1-D convolution (kernel 3 in the paper) mixing all channels.
+With the *shift initialisation* every channel's kernel is a one-tap shift, so activity moves
+exactly one unit per step around its ring: a travelling wave. With the *input
+initialisation* every input dimension feeds unit 0 of each ring only (weight 1), a single
+source per ring.
+
+The recurrence runs in a custom autograd function that keeps one copy of the hidden states
+(the projection ``V x_t + b`` is computed for all steps at once, into the buffer that then
+becomes the states) and back-propagates through time by hand. Autograd on the plain loop
+would keep about three state-sized tensors per step (ReLU output, padded convolution input,
+pre-activation); see ``benchmarks/bench_wavernn.py``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._sequence import check_positive, check_sequence_input, make_sequence_readout
+
+__all__ = ["WaveRNN", "RECURRENT_INITS"]
+
+RECURRENT_INITS = ("shift", "identity", "random")
+
+
+class WaveRNN(nn.Module):
+    """Wave-RNN: rings of ReLU units coupled by a circular convolution.
+
+    Parameters
+    ----------
+    n_in : int
+        Input values per time step.
+    n_out : int
+        Outputs (classes, or 1 for regression).
+    n : int
+        Units per ring (the paper: 100 for copy and adding, 256 for images).
+    channels : int
+        Number of rings C (the paper: 6 copy, 27 adding, 16 images).
+    kernel_size : int
+        Odd width of the circular convolution (the paper: 3).
+    recurrent_init : {"shift", "identity", "random"}
+        "shift": each channel's own kernel is a one-tap shift by +1 unit per step, all
+        cross-channel weights zero (the paper's wave initialisation). "identity": each
+        channel's own kernel is the centre tap (the "no shift init" ablation). "random":
+        torch's default initialisation.
+    input_init : bool
+        True: V and b start at zero except weight 1 from every input into unit 0 of each
+        ring. False: V ~ N(0, 0.001²) as in the original code, b zero.
+    bias : bool
+        Include the paper's bias b (one per unit, N = C * n values).
+    conv_bias : bool
+        Include the original code's second bias, one per channel on the convolution,
+        initialised randomly (torch's default). Not in the paper.
+    readout : {"linear", "mlp"}
+        Linear readout of the flattened state, or the paper's "wRNN + MLP"
+        (Linear(N, mlp_hidden), ReLU, Linear(mlp_hidden, n_out)).
+    mlp_hidden : int
+        Width of the MLP readout.
+    per_step : bool
+        Read out every step (copy task: output (batch, time, n_out)) instead of the last
+        state only (output (batch, n_out)).
+
+    Notes
+    -----
+    Parameter count: ``N * n_in`` (V) + ``C * C * kernel_size`` (u) + readout, plus N for
+    ``bias`` and C for ``conv_bias``. The paper's published counts (adding 10.29k, noisy
+    sCIFAR-10 435k) are those with ``bias=False, conv_bias=False``; its "wRNN + MLP" count
+    (420k) is the one with ``bias=True``.
+    """
+
+    periodic = True  # the hidden units lie on rings (read by the export)
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        n: int = 100,
+        channels: int = 6,
+        kernel_size: int = 3,
+        *,
+        recurrent_init: str = "shift",
+        input_init: bool = True,
+        bias: bool = True,
+        conv_bias: bool = False,
+        readout: str = "linear",
+        mlp_hidden: int = 100,
+        per_step: bool = False,
+    ):
+        super().__init__()
+        check_positive(n_in=n_in, n_out=n_out, n=n, channels=channels, kernel_size=kernel_size)
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd (a centred kernel), got {kernel_size}")
+        if n < kernel_size:
+            raise ValueError(f"a ring of n={n} units is shorter than the kernel ({kernel_size})")
+        if recurrent_init not in RECURRENT_INITS:
+            raise ValueError(
+                f"unknown recurrent_init {recurrent_init!r}; choose one of {RECURRENT_INITS}"
+            )
+        if recurrent_init == "shift" and kernel_size < 3:
+            raise ValueError("the shift initialisation needs kernel_size >= 3")
+        self.n_in, self.n_out, self.n, self.channels = n_in, n_out, n, channels
+        self.kernel_size = kernel_size
+        self.per_step = bool(per_step)
+        self.input = nn.Linear(n_in, channels * n, bias=bias)
+        # Only a container for u (weight (C, C, K), optional bias (C,)); forward never calls it.
+        self.recurrent = nn.Conv1d(
+            channels,
+            channels,
+            kernel_size,
+            padding=kernel_size // 2,
+            padding_mode="circular",
+            bias=conv_bias,
+        )
+        self.readout = make_sequence_readout(channels * n, n_out, readout, mlp_hidden)
+        self._init_input(input_init)
+        self._init_recurrent(recurrent_init)
+
+    @torch.no_grad()
+    def _init_input(self, input_init: bool) -> None:
+        if input_init:
+            self.input.weight.zero_()
+            self.input.weight.view(self.channels, self.n, self.n_in)[:, 0] = 1.0
+        else:
+            nn.init.normal_(self.input.weight, mean=0.0, std=1e-3)
+        if self.input.bias is not None:
+            self.input.bias.zero_()
+
+    @torch.no_grad()
+    def _init_recurrent(self, how: str) -> None:
+        if how == "random":
+            return
+        w = self.recurrent.weight
+        w.zero_()
+        centre = self.kernel_size // 2
+        # Tap k reads unit i + k - centre, so tap centre - 1 reads unit i - 1: a shift by +1.
+        tap = centre - 1 if how == "shift" else centre
+        idx = torch.arange(self.channels)
+        w[idx, idx, tap] = 1.0
+
+    def forward(self, x: torch.Tensor, return_hidden: bool = False):
+        """Run the network over a batch of sequences.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, time, n_in)
+            Input sequences.
+        return_hidden : bool
+            Also return the hidden states.
+
+        Returns
+        -------
+        output : torch.Tensor
+            (batch, n_out) from the last state, or (batch, time, n_out) with ``per_step``.
+        hidden : torch.Tensor, shape (batch, time, channels, n)
+            Only with ``return_hidden``: the state after each step (ring position last).
+        """
+        check_sequence_input(x, self.n_in)
+        if x.dtype != self.input.weight.dtype or x.device != self.input.weight.device:
+            raise TypeError(
+                f"input is {x.dtype} on {x.device} but the model is {self.input.weight.dtype} "
+                f"on {self.input.weight.device}; move one to the other (x.to(...), model.to(...))"
+            )
+        states, last = _WaveRecurrence.apply(
+            x, self.input.weight, self.input.bias, self.recurrent.weight, self.recurrent.bias
+        )
+        hidden = states.permute(2, 0, 1, 3)  # (time, C, batch, n) -> (batch, time, C, n)
+        if self.per_step:
+            output = self.readout(hidden.flatten(2))
+        else:
+            output = self.readout(last.transpose(0, 1).flatten(1))
+        return (output, hidden) if return_hidden else output
+
+
+def _drive(states: torch.Tensor, x: torch.Tensor, V: torch.Tensor, b) -> None:
+    """Write V x_t + b for every step into ``states`` (T, C, B, n), a strided view.
+
+    With one or two inputs per step (the adding task, pixel sequences) the projection is a
+    sum of outer products, written elementwise straight into the buffer; wider inputs take
+    one batched product per step.
+    """
+    steps, channels, batch, n = states.shape
+    n_in = x.shape[2]
+    xt = x.transpose(0, 1)  # (T, B, I)
+    V3 = V.view(channels, n, n_in)
+    bias = b.view(channels, 1, n) if b is not None else V.new_zeros((channels, 1, n))
+    if n_in <= 2:
+        for j in range(n_in):
+            xj = xt[..., j].reshape(steps, 1, batch, 1)
+            vj = V3[..., j].reshape(1, channels, 1, n)
+            if j == 0:
+                torch.addcmul(bias.unsqueeze(0), xj, vj, out=states)
+            else:
+                states.addcmul_(xj, vj)
+        return
+    Vt = V3.transpose(1, 2)  # (C, I, n)
+    for t in range(steps):
+        torch.baddbmm(bias, xt[t].expand(channels, batch, n_in), Vt, out=states[t])
+
+
+def _fill_wrap(padded: torch.Tensor, pad: int) -> None:
+    """Copy each ring's last ``pad`` units before its start and its first after its end."""
+    if pad:
+        n = padded.shape[-1] - 2 * pad
+        padded[..., :pad] = padded[..., n : n + pad]
+        padded[..., n + pad :] = padded[..., pad : 2 * pad]
+
+
+def _conv_flat(out, taps, src, offsets, *, accumulate: bool) -> None:
+    """``out (+)= sum_k taps[k] @ src[:, offsets[k] : offsets[k] + out.shape[1]]``.
+
+    ``src`` is a padded state flattened to (C, B (n + 2p)); every tap's operand is a window
+    of it, a strided matrix that BLAS reads in place, and ``out`` is itself a window of a
+    padded buffer, written in place (added to with ``accumulate``). Positions that fall on
+    padding columns receive meaningless sums, which the callers overwrite or ignore.
+    """
+    width = out.shape[1]
+    for k, (tap, offset) in enumerate(zip(taps, offsets, strict=True)):
+        window = src[:, offset : offset + width]
+        beta = 1 if accumulate or k > 0 else 0  # beta 0 ignores what out held
+        torch.addmm(out, tap, window, beta=beta, out=out)
+
+
+class _WaveRecurrence(torch.autograd.Function):
+    """States of the wRNN for all steps, with a hand-written backward through time.
+
+    Forward inputs: x (B, T, I), V (N, I), b (N) or None, u (C, C, K), u_bias (C) or None.
+    Outputs: the states (T, C, B, n) and a copy of the last state (C, B, n), so that a loss
+    on the last state alone never materialises a gradient for all states.
+
+    Layout: the states live in one buffer (T, C, B, n + 2p), p = K // 2, whose p columns at
+    each end of a ring repeat the other end (circular padding, kept up to date). Flattening
+    a step to (C, B (n + 2p)), tap k of the convolution at flat position f reads position
+    f + k - p, which stays inside the same ring and lands on the right unit. So one step is
+    K matrix products of (C, C) taps with shifted windows of the previous step, computed in
+    place, with no copies. The backward pass saves x, V, u and this buffer, nothing else of
+    the states' size.
+    """
+
+    @staticmethod
+    def forward(ctx, x, V, b, u, u_bias):
+        batch, steps, n_in = x.shape
+        channels, _, n_taps = u.shape
+        n = V.shape[0] // channels
+        pad = n_taps // 2
+        width = n + 2 * pad
+        span = batch * width - 2 * pad  # flat positions every tap can reach
+        buf = x.new_empty((steps, channels, batch, width))
+        states = buf[..., pad : pad + n]
+        _drive(states, x, V, b)
+        taps = [u[:, :, k].contiguous() for k in range(n_taps)]
+        for t in range(steps):
+            h = states[t]
+            if t > 0:  # added to the drive in place; the padding columns are refilled below
+                _conv_flat(buf[t].view(channels, -1)[:, pad : pad + span], taps,
+                           buf[t - 1].view(channels, -1), range(n_taps), accumulate=True)
+            if u_bias is not None:
+                h += u_bias[:, None, None]
+            h.clamp_(min=0)
+            _fill_wrap(buf[t], pad)
+        last = states[-1].clone()
+        ctx.save_for_backward(x, V, u, buf)
+        ctx.has_b, ctx.has_u_bias = b is not None, u_bias is not None
+        ctx.set_materialize_grads(False)
+        return states, last
+
+    @staticmethod
+    def backward(ctx, grad_states, grad_last):
+        x, V, u, buf = ctx.saved_tensors
+        steps, channels, batch, width = buf.shape
+        n_taps = u.shape[2]
+        pad = n_taps // 2
+        n = width - 2 * pad
+        span = batch * width - 2 * pad
+        n_in = x.shape[2]
+        states = buf[..., pad : pad + n]
+        need_x, need_V, need_b, need_u, need_ub = ctx.needs_input_grad
+        taps_t = [u[:, :, k].T.contiguous() for k in range(n_taps)]
+        Vt = V.view(channels, n, n_in).transpose(1, 2)  # (C, I, n)
+
+        grad_x = torch.zeros_like(x) if need_x else None
+        grad_u = torch.zeros_like(u) if need_u else None
+        grad_ub = u.new_zeros(channels) if need_ub and ctx.has_u_bias else None
+        # V and b together: d loss / d [V | b] per unit, from the inputs with a ones column.
+        need_Vb = need_V or (need_b and ctx.has_b)
+        grad_Vb = V.new_zeros((channels, n_in + 1, width)) if need_Vb else None
+        xt = torch.cat([x, x.new_ones(x.shape[:2] + (1,))], dim=2).transpose(0, 1)
+        xt = xt.transpose(1, 2)  # (T, I + 1, B)
+
+        # Gradient reaching h_t from later steps (and from the loss on the last state), kept
+        # padded so that the transposed convolution can write it in place.
+        carry = buf.new_zeros((channels, batch, width))
+        if grad_last is not None:
+            carry[..., pad : pad + n] = grad_last
+        # d loss / d pre-activation of the current step, padded with zeros (the sums below
+        # rely on it; the transposed convolution borrows the padding for a moment).
+        g_pad = buf.new_zeros((channels, batch, width))
+        g = g_pad[..., pad : pad + n]
+        for t in range(steps - 1, -1, -1):
+            # ReLU: the gradient passes where the state is positive. threshold_backward is
+            # the ReLU's own backward kernel: one pass, no mask tensor.
+            src = carry[..., pad : pad + n]
+            if grad_states is not None:
+                src = torch.add(src, grad_states[t], out=g)
+            torch.ops.aten.threshold_backward.grad_input(src, states[t], 0, grad_input=g)
+            # Every parameter's share of this step, while g is in cache.
+            if grad_u is not None and t > 0:  # h_{-1} = 0 contributes nothing at t = 0
+                _add_kernel_grad(grad_u, g_pad, buf[t - 1])
+            if grad_Vb is not None:
+                torch.baddbmm(grad_Vb, xt[t].expand(channels, -1, -1), g_pad, out=grad_Vb)
+            if grad_ub is not None:
+                grad_ub += g.sum((1, 2))
+            if grad_x is not None:
+                grad_x[:, t] = torch.einsum("cbi,cji->bj", g, Vt)
+            if t > 0:
+                # Transposed convolution: tap k sends position f to f - k + p, i.e. reads
+                # f + p - k of the circularly padded gradient.
+                _fill_wrap(g_pad, pad)
+                _conv_flat(carry.view(channels, -1)[:, pad : pad + span], taps_t,
+                           g_pad.view(channels, -1), [2 * pad - k for k in range(n_taps)],
+                           accumulate=False)
+                g_pad[..., :pad] = 0
+                g_pad[..., pad + n :] = 0
+        grad_V = grad_b = None
+        if grad_Vb is not None:
+            inner = grad_Vb[..., pad : pad + n]  # (C, I + 1, n)
+            if need_V:
+                grad_V = inner[:, :-1].transpose(1, 2).reshape(V.shape)
+            if need_b and ctx.has_b:
+                grad_b = inner[:, -1].reshape(-1)
+        return grad_x, grad_V, grad_b, grad_u, grad_ub
+
+
+def _add_kernel_grad(grad_u, pre, prev, /) -> None:
+    """Add sum_{b,i} pre[c,b,i] * prev[c',b,(i + k - p) mod n] to grad_u[c, c', k].
+
+    Both arrive padded, (C, B, n + 2p): ``pre`` (the gradient of one step's
+    pre-activation) with zeros in its padding columns, ``prev`` (the state before it) with
+    the circular copies. Flattening (B, n + 2p), tap k pairs flat position f of ``pre`` with
+    f + k - p of ``prev``, which stays in the same ring and lands on the right unit; the
+    zeros of ``pre`` mask the rest. So each tap is one (C, M) x (M, C) product of strided
+    windows, with no copies.
+    """
+    channels = pre.shape[0]
+    taps = grad_u.shape[2]
+    pad = taps // 2
+    g = pre.view(channels, -1)
+    h = prev.view(channels, -1)
+    span = g.shape[1] - 2 * pad
+    g = g[:, pad : pad + span]
+    for k in range(taps):
+        grad_u[:, :, k] += g @ h[:, k : k + span].T
