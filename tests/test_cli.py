@@ -62,16 +62,25 @@ def test_info_errors_are_one_line_exit_2(tmp_path, capsys, content, match):
     assert len(err.splitlines()) == 1 and "Traceback" not in captured.err
 
 
-def test_quickstart_writes_plane_then_rotating(tmp_path, capsys):
+def test_quickstart_step_simulate_writes_plane_then_rotating(tmp_path, capsys):
     out = tmp_path / "qs"
-    assert cli.main(["quickstart", str(out), "--seed", "3"]) == 0
+    assert cli.main(["quickstart", str(out), "--seed", "3", "--step", "simulate",
+                     "--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "plane wave" in text and "rotating wave, ccw" in text and str(out) in text
+    assert "plane wave" in text and "rotating wave (ccw)" in text and str(out) in text
     da = ws.load(out / "simulated.nc")
     assert da.sizes == {"time": 400, "y": 32, "x": 32}
     segs = sim.truth(da)["segments"]
     assert [s["kind"] for s in segs] == ["plane", "rotating"] and segs[0]["seed"] == 3
     ws.validate(da)
+    summary = (out / "summary.md").read_text()
+    assert "[simulated.nc](simulated.nc)" in summary and "Not run yet: data, train" in summary
+
+
+def test_quickstart_step_needs_the_earlier_steps(tmp_path, capsys):
+    assert cli.main(["quickstart", str(tmp_path), "--step", "waves", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "simulated.nc is missing" in err and "--step simulate" in err
 
 
 def test_quickstart_refuses_a_file_as_folder(tmp_path, capsys):
@@ -87,3 +96,34 @@ def test_python_dash_m(tmp_path):
                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(root)),
                          check=False)
     assert res.returncode == 0 and res.stdout.startswith("wavescope ")
+
+
+def test_detect_finds_the_simulated_plane_wave(tmp_path, capsys):
+    path = ws.save(sim.plane_wave((16, 16), n_times=100, speed=50.0, direction=0.5,
+                                  noise=0.05, seed=0), tmp_path / "w.nc")
+    out = tmp_path / "events.nc"
+    assert cli.main(["detect", str(path), "--band", "3", "7", "--n-surrogates", "19",
+                     "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "planar" in text and "speed (pixel/step)" in text
+    ev = ws.load(out)
+    assert list(ev["pattern"].values) == ["planar"]
+    assert float(ev["speed"][0]) == pytest.approx(50.0, rel=0.05)
+    assert float(ev["p_value"][0]) == pytest.approx(0.05)  # beats all 19 surrogates
+
+
+def test_decode_reads_a_per_trial_label(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    t = np.arange(64) / 64.0
+    freq = np.repeat([4.0, 9.0], 10)
+    x = np.sin(2 * np.pi * freq[:, None, None, None] * t[None, :, None, None])
+    x = x + 0.1 * rng.standard_normal((20, 64, 3, 3))
+    da = ws.from_array(x, ("trial", "time", "y", "x"), sfreq=64.0, source="model")
+    ds = xr.Dataset({"activity": da, "fast": ("trial", (freq > 5).astype(int))})
+    path = ws.save(ds, tmp_path / "d.nc")
+    assert cli.main(["decode", str(path), "--label", "fast"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("fast from activity spectra: accuracy") and "chance 0.500" in text
+    assert float(text.split("accuracy ")[1].split()[0]) >= 0.9
+    assert cli.main(["decode", str(path), "--label", "nope"]) == 2
+    assert "no variable 'nope'" in capsys.readouterr().err

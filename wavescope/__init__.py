@@ -50,7 +50,8 @@ _LAZY = {
     "from_mne": ("wavescope.io", "from_mne"),
     "to_mne": ("wavescope.io", "to_mne"),
 }
-_SUBMODULES = {"analysis", "datasets", "drums", "plotting", "simulate", "training", "io", "cli"}
+_SUBMODULES = {"analysis", "datasets", "drums", "plotting", "simulate", "training", "io", "cli",
+               "quickstart"}
 
 
 def __getattr__(name):

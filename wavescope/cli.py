@@ -7,8 +7,8 @@ pair and append ``add_<verb>`` there. Errors a user can fix (``OSError``, ``Valu
 which includes :class:`wavescope.DataModelError`) are shown as one line on stderr with exit
 code 2; ``--traceback`` shows the full traceback instead.
 
-``wavescope quickstart`` runs the steps in :data:`QUICKSTART_STEPS` in order; each step
-takes the output folder and the parsed arguments and returns lines for the summary.
+``wavescope quickstart`` runs the steps of :mod:`wavescope.quickstart` in order (or the
+ones named by ``--step``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-__all__ = ["main", "build_parser", "VERBS", "QUICKSTART_STEPS"]
+__all__ = ["main", "build_parser", "VERBS"]
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -115,54 +113,145 @@ def _short_json(text: str, limit: int = 240) -> str:
 
 
 def add_quickstart(sub) -> None:
+    from .quickstart import STEPS
+
     p = sub.add_parser(
-        "quickstart", help="make a small example and save it",
-        description="Simulate a 32x32 recording (a plane wave, then a rotating wave) and save "
-                    "it into OUT; later steps of the quickstart add to the same folder.",
+        "quickstart", help="the main job end to end: train, export, detect, decode",
+        description="Train a small Neural Wave Machine on polygon images, export its hidden "
+                    "states, detect travelling waves in them, decode each image's shape from "
+                    "their spectra (beside the fixed drum), detect alpha waves in the bundled "
+                    "EEG, and write figures, an animation and OUT/summary.md. About 8 "
+                    "minutes on two CPU cores (--small: under a minute).",
     )
     p.add_argument("out", nargs="?", type=Path, default=Path("wavescope-quickstart"),
                    help="output folder (default ./wavescope-quickstart)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    p.add_argument("--small", action="store_true",
+                   help="a tiny budget that runs in under a minute (for tests and trials)")
+    p.add_argument("--seed", type=int, default=0, help="seed of data, model and tests (0)")
+    p.add_argument("--step", action="append", choices=list(STEPS), metavar="STEP",
+                   help="run only this step (repeatable), reading the files of the steps "
+                        f"before it; steps in order: {', '.join(STEPS)}")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="hide progress bars")
     p.set_defaults(run=run_quickstart)
 
 
-def quickstart_simulate(out: Path, args) -> list[str]:
-    """Quickstart step: a plane wave then a rotating wave on a 32x32 grid, saved."""
-    from . import io, simulate
-
-    kw = dict(n_times=200, sfreq=100.0, frequency=5.0, noise=0.1)
-    plane = simulate.plane_wave((32, 32), speed=50.0, direction=np.pi / 4, seed=args.seed,
-                                **kw)
-    rotating = simulate.rotating_wave((32, 32), sense="ccw", seed=args.seed + 1, **kw)
-    recording = simulate.sequence(plane, rotating).rename("activity")
-    path = io.save(recording, out / "simulated.nc")
-    segments = simulate.truth(recording)["segments"]
-    lines = [f"simulated {_sizes(recording.sizes)} -> {path}"]
-    for seg in segments:
-        what = (f"rotating wave, {seg['sense']}" if seg["kind"] == "rotating" else
-                f"{seg['kind']} wave, direction {seg['direction']:.2f} rad, speed "
-                f"{seg['speed']:g} pixel per unit time")
-        lines.append(f"  t = {seg['start']:g} to {seg['stop']:g}: {what}, "
-                     f"{seg['frequency']:g} cycles per unit time")
-    lines.append(f"  inspect it with: wavescope info {path}")
-    return lines
-
-
-#: Steps of ``wavescope quickstart``, run in order; append new ones here.
-QUICKSTART_STEPS: list[Callable[[Path, argparse.Namespace], list[str]]] = [
-    quickstart_simulate,
-]
-
-
 def run_quickstart(args) -> int:
-    out = args.out
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"{out} exists and is not a folder; choose another OUT")
-    out.mkdir(parents=True, exist_ok=True)
-    for step in QUICKSTART_STEPS:
-        for line in step(out, args):
-            print(line)
-    print(f"quickstart done: results in {out}")
+    from .quickstart import run_quickstart as run
+
+    run(args.out, small=args.small, seed=args.seed, progress=args.progress, steps=args.step)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- detect
+
+
+def add_detect(sub) -> None:
+    p = sub.add_parser(
+        "detect", help="detect travelling waves in a saved activity",
+        description="Find wave events (planar, synchronous, radial, rotating) in a netCDF "
+                    "activity, with surrogate p-values, and print them; -o saves the events "
+                    "and frame-wise measures. A Dataset (a model export) gives its "
+                    "'hidden' variable unless --var says otherwise.",
+    )
+    p.add_argument("file", type=Path, help="netCDF file (wavescope.save or an export)")
+    p.add_argument("-o", "--output", type=Path, help="netCDF file for the events")
+    p.add_argument("--var", help="variable of a Dataset (default 'hidden' or the only one)")
+    p.add_argument("--feature", type=int, default=0, help="hidden channel to use (default 0)")
+    p.add_argument("--trials", type=int, default=None, help="use only the first N trials")
+    p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="pass band in cycles per time unit (Hz for recordings)")
+    p.add_argument("--n-surrogates", type=int, default=99, help="surrogates per event (99)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run_detect)
+
+
+def _activity(path: Path, var: str | None, feature: int, trials: int | None):
+    """The activity of a file: a DataArray, or one variable (and feature) of a Dataset."""
+    import xarray as xr
+
+    from . import io
+
+    obj = io.load(path)
+    if isinstance(obj, xr.Dataset):
+        names = list(obj.data_vars)
+        name = var or ("hidden" if "hidden" in names else names[0] if len(names) == 1 else None)
+        if name not in names:
+            raise ValueError(f"{path} holds variables {names}; choose one with --var")
+        obj = obj[name]
+    elif var is not None:
+        raise ValueError(f"{path} holds one DataArray; drop --var")
+    if "feature" in obj.dims:
+        obj = obj.isel(feature=feature)
+    if trials is not None and "trial" in obj.dims:
+        obj = obj.isel(trial=slice(0, trials))
+    return obj
+
+
+def run_detect(args) -> int:
+    from . import io
+    from .analysis import detect_waves
+
+    da = _activity(args.file, args.var, args.feature, args.trials)
+    ev = detect_waves(da, tuple(args.band) if args.band else None,
+                      n_surrogates=args.n_surrogates, seed=args.seed, progress=True)
+    import pandas as pd
+
+    keys = ("trial", "start", "duration", "pattern", "speed", "direction", "pgd", "p_value")
+    table = pd.DataFrame({k: ev[k].values for k in keys
+                          if k in ev.variables and ev[k].dims == ("event",)})
+    units = {k: ev[k].attrs.get("units", "") for k in table.columns}
+    table.columns = [f"{k} ({units[k]})" if units[k] not in ("", "1") else k
+                     for k in table.columns]
+    print(table.to_string(float_format=lambda v: f"{v:.4g}") if len(table) else
+          "no wave events")
+    if args.output is not None:
+        print(f"events -> {io.save(ev, args.output)}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- decode
+
+
+def add_decode(sub) -> None:
+    p = sub.add_parser(
+        "decode", help="decode a per-trial label from spectra (cross-validated)",
+        description="Cross-validated decoding of a per-trial variable of a Dataset (e.g. "
+                    "'shape' or 'area' of a quickstart export) from the pooled log-FFT "
+                    "spectra of its activity.",
+    )
+    p.add_argument("file", type=Path, help="netCDF Dataset with an activity and labels")
+    p.add_argument("--label", required=True, help="per-trial variable to decode")
+    p.add_argument("--var", help="activity variable (default 'hidden' or the only one)")
+    p.add_argument("--task", choices=("classification", "regression"),
+                   default="classification")
+    p.add_argument("--cv", type=int, default=5, help="folds (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run_decode)
+
+
+def run_decode(args) -> int:
+    import xarray as xr
+
+    from . import io
+    from .analysis import SpectralFeatures, decode
+
+    ds = io.load(args.file)
+    if not isinstance(ds, xr.Dataset) or args.label not in ds:
+        raise ValueError(f"{args.file} has no variable {args.label!r} to decode")
+    y = ds[args.label]
+    if y.dims != ("trial",):
+        raise ValueError(f"--label must name a per-trial variable (dims ('trial',)); "
+                         f"{args.label!r} has dims {y.dims}")
+    names = [n for n in ds.data_vars if "time" in ds[n].dims]
+    var = args.var or ("hidden" if "hidden" in names else names[0] if len(names) == 1 else None)
+    if var not in ds:
+        raise ValueError(f"choose the activity with --var among {names}")
+    res = decode(ds[var], y.values, task=args.task, cv=args.cv, seed=args.seed,
+                 features=SpectralFeatures(pool="mean", log=True))
+    chance = f" (chance {res['chance']:.3f})" if args.task == "classification" else ""
+    print(f"{args.label} from {var} spectra: {res['scoring']} {res['mean']:.3f} +- "
+          f"{res['std']:.3f}{chance}, {args.cv}-fold CV on {y.size} trials")
     return EXIT_OK
 
 
@@ -276,7 +365,7 @@ def run_export(args) -> int:
 
 #: Every verb of the command, in the order shown by ``--help``.
 VERBS: list[Callable] = [add_info, add_quickstart, add_train, add_evaluate, add_sweep,
-                         add_export]
+                         add_export, add_detect, add_decode]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,163 @@
+"""The quickstart pipeline: the whole --small run once, and its building blocks."""
+
+import json
+import os
+import re
+import stat
+
+import numpy as np
+import pytest
+
+import wavescope as ws
+from wavescope import quickstart as qsm
+from wavescope import simulate as sim
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("qs")
+    summary = qsm.run_quickstart(out, small=True, progress=False, echo=None)
+    return out, summary
+
+
+@pytest.mark.slow
+def test_small_run_links_every_file_it_wrote(small_run):
+    out, summary = small_run
+    text = summary.read_text()
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert links, "the summary links its files"
+    for link in links:
+        assert (out / link).is_file(), f"summary links a missing file: {link}"
+    metrics = json.loads((out / "metrics.json").read_text())
+    for name in qsm.STEPS:
+        assert name in metrics["steps"]
+        for f in metrics["steps"][name]["files"]:
+            assert (out / f).is_file()
+            assert f"({f})" in text, f"{f} is not linked from the summary"
+    gif = out / "hidden_waves.gif"
+    assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    for png in (out / "figures").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size < 300_000
+    assert not list(out.rglob(".*tmp*")), "no temporary files left behind"
+    mode = stat.S_IMODE((out / "summary.md").stat().st_mode)
+    assert mode & 0o400 and mode & 0o200
+
+
+@pytest.mark.slow
+def test_small_run_states_real_numbers(small_run):
+    out, summary = small_run
+    steps = json.loads((out / "metrics.json").read_text())["steps"]
+    text = summary.read_text()
+    # the known answers are found
+    planar = steps["waves"]["results"]["simulated"]["planar"]
+    assert planar["share"] > 0.9 and planar["pgd"] > 0.9
+    assert planar["speed"] == pytest.approx(50.0, rel=0.05)
+    assert planar["direction"] == pytest.approx(np.pi / 4, abs=0.05)
+    assert steps["waves"]["results"]["simulated"]["rotating"]["share"] > 0.9
+    # the model was trained and scored against the background-only baseline
+    train = steps["train"]["results"]
+    bg = steps["data"]["results"]["background_accuracy"]
+    assert 0.5 < bg < 1 and train["background_accuracy"] == bg
+    assert 0 <= train["test"]["pixel_accuracy"] <= 1 and train["n_params"] > 1000
+    assert train["test"]["loss"] < np.log(7), "trained: better than guessing 7 classes"
+    assert train["epochs"] == qsm.SMALL.epochs
+    # waves in the model: local order above a shuffled null, a finite speed
+    model = steps["waves"]["results"]["model"]
+    assert model["local_pgd"] > model["local_pgd_shuffled"]
+    assert np.isfinite(model["kw_speed"]) and model["kw_speed"] > 0
+    # decoding: the area is heard from both the drum and the network
+    rows = {(r["source"], r["target"]): r for r in steps["spectra"]["results"]["decoding"]}
+    assert rows[("fixed drum", "area")]["mean"] > 0.8
+    assert rows[("NWM hidden states", "area")]["mean"] > 0.5
+    for r in rows.values():
+        assert r["n"] == qsm.SMALL.n_export
+    # the bundled EEG: alpha, and significant wave events with speeds in m/s
+    eeg = steps["eeg"]["results"]
+    assert 8 < eeg["alpha_peak_hz"] < 12 and eeg["seconds"] == pytest.approx(10.0)
+    assert eeg["n_events"] > 0 and sum(eeg["significant"].values()) > 0
+    assert eeg["speed_units"] == "m/s" and 0 < eeg["mean_pgd"] < 1
+    # the summary states them
+    assert f"{train['test']['pixel_accuracy']:.3f}" in text and f"{bg:.3f}" in text
+    assert f"{eeg['mean_pgd']:.2f}" in text and "m/s" in text
+    assert f"{rows[('fixed drum', 'area')]['mean']:.2f}" in text
+    assert "Not run yet" not in text
+
+
+@pytest.mark.slow
+def test_steps_rerun_alone_and_settings_are_not_mixed(small_run):
+    out, _ = small_run
+    before = json.loads((out / "metrics.json").read_text())["steps"]["eeg"]["results"]
+    qsm.run_quickstart(out, small=True, progress=False, echo=None, steps=["summary"])
+    after = json.loads((out / "metrics.json").read_text())["steps"]["eeg"]["results"]
+    assert after == before
+    with pytest.raises(ValueError, match="other settings"):
+        qsm.run_quickstart(out, small=True, seed=1, progress=False, echo=None,
+                           steps=["summary"])
+    with pytest.raises(ValueError, match="unknown quickstart step"):
+        qsm.run_quickstart(out, small=True, progress=False, echo=None, steps=["nope"])
+
+
+def test_a_step_without_its_inputs_names_the_step_to_run(tmp_path):
+    qs = qsm.Quickstart(tmp_path, qsm.SMALL, progress=False)
+    with pytest.raises(FileNotFoundError, match="--step export"):
+        qsm.step_spectra(qs)
+
+
+def test_centre_on_masks_moves_the_object_to_the_middle_exactly():
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
+    hidden = ws.from_array(values, ("trial", "time", "y", "x"), sfreq=5.0, source="model",
+                           periodic=True)
+    masks = np.zeros((2, 16, 16), bool)
+    masks[0, 0:3, 13:16] = True  # centroid (1, 14)
+    masks[1, 7:10, 7:10] = True  # centroid (8, 8): already central
+    out = qsm.centre_on_masks(hidden, masks)
+    assert out.sizes == {"trial": 2, "time": 3, "y": 12, "x": 12}
+    assert out.attrs["periodic"] == 0 and out.attrs["sfreq"] == 5.0
+    # the centroid lands on (8, 8) of the grid, i.e. (6, 6) of the 12-wide crop
+    np.testing.assert_array_equal(out.values[0, :, 6, 6], values[0, :, 1, 14])
+    np.testing.assert_array_equal(out.values[1], values[1, :, 2:14, 2:14])
+    with pytest.raises(ValueError, match="do not match"):
+        qsm.centre_on_masks(hidden, masks[:, :8])
+
+
+def test_local_pgd_is_high_for_a_plane_wave_and_low_when_shuffled():
+    from wavescope.analysis import analytic_signal
+
+    wave = sim.plane_wave((16, 16), n_times=100, frequency=5.0, speed=50.0, direction=0.3,
+                          seed=0)
+    z = analytic_signal(wave, (3.0, 7.0)).isel(time=slice(20, 80))
+    assert qsm.local_pgd(z) > 0.95
+    shuffled = qsm.shuffle_sites(wave, seed=1)
+    assert sorted(shuffled.values[5].ravel()) == sorted(wave.values[5].ravel())
+    z_null = analytic_signal(shuffled, (3.0, 7.0)).isel(time=slice(20, 80))
+    assert qsm.local_pgd(z_null) < 0.5
+
+
+def test_shape_labels_are_the_polygon_class_and_area():
+    import xarray as xr
+
+    masks = np.zeros((2, 8, 8), np.uint8)
+    masks[0, 1:4, 1:4] = 2  # 9 pixels of class 2 (square)
+    masks[1, 2:4, 2:7] = 1  # 10 pixels of class 1 (triangle)
+    ds = xr.Dataset({"label": (("trial", "y", "x"), masks)})
+    out = qsm.with_shape_labels(ds)
+    assert out["shape"].values.tolist() == [2, 1]
+    assert out["shape_name"].values.tolist() == ["square", "triangle"]
+    assert out["area"].values.tolist() == [9, 10]
+    assert "shape" not in ds  # the input is not changed
+    with pytest.raises(ValueError, match="masks"):
+        qsm.with_shape_labels(xr.Dataset({"label": (("trial",), [1])}))
+
+
+def test_atomic_writers_leave_no_temporary_files(tmp_path):
+    from matplotlib.figure import Figure
+
+    p = qsm.write_text(tmp_path / "a" / "x.md", "hello\n")
+    assert p.read_text() == "hello\n"
+    fig = Figure()
+    fig.add_subplot().plot([0, 1])
+    png = qsm.save_figure(fig, tmp_path / "f.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(os.listdir(tmp_path)) == ["a", "f.png"]
+    assert os.listdir(tmp_path / "a") == ["x.md"]
