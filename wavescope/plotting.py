@@ -110,9 +110,10 @@ def _select(da: xr.DataArray, keep: tuple[str, ...], time=None, **indexers) -> x
     return da.transpose(*keep)
 
 
-def _time_title(da: xr.DataArray, prefix: str) -> str:
+def _time_title(da: xr.DataArray, prefix: str, units_from=None) -> str:
     if "time" in da.coords and da["time"].size == 1:
-        return f"{prefix} at t = {float(da['time']):.4g} {_time_units(da)}"
+        units = _time_units(da if units_from is None else units_from)
+        return f"{prefix} at t = {float(da['time']):.4g} {units}"
     return prefix
 
 
@@ -267,12 +268,13 @@ def plot_flow(flow: xr.Dataset, z: xr.DataArray | None = None, time=None, *,
     ref = _nice(np.nanpercentile(speed, 90)) if np.isfinite(speed).any() else 1.0
     units = flow["u"].attrs.get("units", f"{flow.attrs.get('space_units', 'pixel')}/"
                                          f"{_time_units(flow)}")
-    ax.quiverkey(q, 0.97, 1.035, ref, f"{ref:g} {units}", labelpos="W", coordinates="axes")
+    # The key sits below the axes at the right, clear of the time title at the top.
+    ax.quiverkey(q, 1.0, -0.13, ref, f"{ref:g} {units}", labelpos="W", coordinates="axes")
     ax.set_xlabel(_space_label(flow, "x"))
     ax.set_ylabel(_space_label(flow, "y"))
     ax.set_aspect("equal")
     ax.set_title("")  # the phase map's centred title gives way to the key
-    ax.set_title(_time_title(u, "flow" if z is None else "phase and flow"), loc="left")
+    ax.set_title(_time_title(u, "flow" if z is None else "phase and flow", flow), loc="left")
     return fig
 
 
