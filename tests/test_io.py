@@ -264,3 +264,13 @@ def test_mixed_units_and_bad_inputs():
     micro.attrs["units"] = "uV"
     with pytest.warns(ws.WavescopeWarning, match="SI units"):
         ws.to_mne(micro)
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import stat
+
+    da = ws.from_array(np.zeros((3, 2)), ("time", "x"), sfreq=1.0)
+    path = ws.save(da, tmp_path / "a.nc")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~mask

@@ -118,6 +118,7 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
         ds.to_netcdf(tmp, engine=_ENGINE)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -494,3 +495,9 @@ def to_mne(da: xr.DataArray):
     if ann and ann["onset"] and "trial" not in da.dims:
         inst.set_annotations(mne.Annotations(ann["onset"], ann["duration"], ann["description"]))
     return inst
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
