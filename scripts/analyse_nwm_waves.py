@@ -10,7 +10,13 @@ hidden channel:
   number (about 0): a global PGD says nothing there, and waves start from every object;
 * the phase speed |ω| / |∇φ| at every site (``wave_speed(per_site=True)``), median;
 * the wave speed where the k–ω power lies (``kw_speed``, "ridge": a line f = speed·|k|
-  through the power of every wavenumber), in pixels per unit time (time = step · dt).
+  through the power of every wavenumber), in pixels per unit time (time = step · dt);
+* the share of (image, channel, pixel) time courses that oscillate at all (at least two
+  turning points): phases, PGD and speeds mean something only where this is high.
+
+``--untrained`` analyses a freshly initialised model of the run's configuration instead
+(its coupling is still the Laplacian: the reference for what the analysis reports on
+wave-making dynamics).
 
 Usage::
 
@@ -35,11 +41,21 @@ import wavescope as ws  # noqa: E402
 from wavescope import analysis  # noqa: E402
 
 
-def hidden_states(source: Path, n_trials: int, out: Path | None):
+def hidden_states(source: Path, n_trials: int, out: Path | None, untrained: bool = False):
     if source.is_dir():
-        from wavescope.training import export_hidden_states
+        import torch
 
-        ds = export_hidden_states(source, split="test", n_trials=n_trials)
+        from wavescope.training import export_hidden_states
+        from wavescope.training.trainer import load_run
+
+        if untrained:
+            config, task, _ = load_run(source)
+            torch.manual_seed(config.seed)
+            data = task.datasets(Path(config.data_root))["test"]
+            ds = export_hidden_states(task.build_model(), data, n_trials=n_trials,
+                                      config=config)
+        else:
+            ds = export_hidden_states(source, split="test", n_trials=n_trials)
         if out is not None:
             ws.save(ds, out)
         return ds
@@ -71,6 +87,7 @@ def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
     """Local PGD, phase speed and k–ω speed of ``ds["hidden"]`` (the first ``skip`` frames
     are left out: the field starts from the encoders' y0, not yet a wave)."""
     hidden = ds["hidden"].isel(time=slice(skip, None))
+    turns = (np.diff(np.sign(np.diff(hidden.values, axis=1)), axis=1) != 0).sum(axis=1)
     hidden = hidden - hidden.mean("time")  # oscillation about each pixel's offset
     z = analysis.analytic_signal(hidden)
     pgd = tiled_pgd(z, tile)
@@ -83,6 +100,7 @@ def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
         "frames": int(hidden.sizes["time"]),
         "dt": float(ds.attrs.get("dt", 1.0)),
         "tile": tile,
+        "oscillating_fraction": float((turns >= 2).mean()),
         "pgd_mean": float(np.nanmean(pgd)),
         "pgd_by_feature": [float(v) for v in np.nanmean(pgd, axis=(0, 1, 2))],
         "pgd_shuffled_mean": float(np.nanmean(pgd_null)),
@@ -104,12 +122,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="save the export here (.nc)")
     parser.add_argument("--skip", type=int, default=10, help="first frames left out")
     parser.add_argument("--tile", type=int, default=16, help="PGD window size (pixels)")
+    parser.add_argument("--untrained", action="store_true",
+                        help="analyse a freshly initialised model of the run's config")
     args = parser.parse_args()
-    ds = hidden_states(args.source, args.n_trials, args.out)
+    ds = hidden_states(args.source, args.n_trials, args.out, args.untrained)
     result = analyse(ds, args.skip, args.tile)
     for key, value in result.items():
         print(f"{key:>24}: {value}")
-    dest = (args.source if args.source.is_dir() else args.source.parent) / "waves.json"
+    name = "waves_untrained.json" if args.untrained else "waves.json"
+    dest = (args.source if args.source.is_dir() else args.source.parent) / name
     dest.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {dest}")
 
