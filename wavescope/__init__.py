@@ -37,6 +37,7 @@ __all__ = [
     "to_mne",
     "analysis",
     "datasets",
+    "drums",
     "plotting",
     "simulate",
     "training",
@@ -49,7 +50,7 @@ _LAZY = {
     "from_mne": ("wavescope.io", "from_mne"),
     "to_mne": ("wavescope.io", "to_mne"),
 }
-_SUBMODULES = {"analysis", "datasets", "plotting", "simulate", "training", "io", "cli"}
+_SUBMODULES = {"analysis", "datasets", "drums", "plotting", "simulate", "training", "io", "cli"}
 
 
 def __getattr__(name):

@@ -32,6 +32,7 @@ import numpy as np
 import xarray as xr
 
 from .core import from_array, validate
+from .drums import area_from_frequency, disc, drum, polygon, rectangle, square
 
 __all__ = [
     "plane_wave",
@@ -42,6 +43,12 @@ __all__ = [
     "combine",
     "sequence",
     "truth",
+    "drum",
+    "square",
+    "rectangle",
+    "disc",
+    "polygon",
+    "area_from_frequency",
 ]
 
 DEFAULT_SPEED = 50.0  # space units per time unit: a 10-unit wavelength at 5 cycles per unit

@@ -2,58 +2,10 @@ import json
 
 import pytest
 import torch
-from torch import nn
+from _toy_task import ToyRegression  # noqa: F401  (registers the task "_toy_regression")
 
-from wavescope.training import tasks
 from wavescope.training.config import TrainConfig
 from wavescope.training.trainer import batch_order, evaluate, load_run, read_metrics, train
-
-
-class _Mean(tasks.Meter):
-    def __init__(self):
-        self.total, self.n = 0.0, 0
-
-    def update(self, output, target, loss):
-        self.total += loss * len(target)
-        self.n += len(target)
-
-    def compute(self):
-        return {"loss": self.total / max(self.n, 1)}
-
-
-class _Linear(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(3, 1)
-        self.drop = nn.Dropout(0.2)  # uses the global RNG: resuming must restore it
-
-    def forward(self, x, return_hidden=False):
-        out = self.lin(self.drop(x)).squeeze(-1)
-        return (out, x[:, None, :, None]) if return_hidden else out
-
-
-@tasks.register_task
-class ToyRegression(tasks.Task):
-    """y = x @ w + noise, for testing the trainer without any real task."""
-
-    name = "_toy_regression"
-
-    def datasets(self, root):
-        gen = torch.Generator().manual_seed(123)
-        x = torch.randn(100, 3, generator=gen)
-        y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.1 * torch.randn(100, generator=gen)
-        ds = torch.utils.data.TensorDataset
-        return {"train": ds(x[:60], y[:60]), "val": ds(x[60:80], y[60:80]),
-                "test": ds(x[80:], y[80:])}
-
-    def build_model(self):
-        return _Linear()
-
-    def loss(self, output, target):
-        return nn.functional.mse_loss(output, target)
-
-    def meter(self):
-        return _Mean()
 
 
 def _config(tmp_path, **kw):

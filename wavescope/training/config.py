@@ -170,8 +170,7 @@ class TrainConfig:
         return Path(self.out_dir).expanduser() / self.run_name()
 
     def replace(self, **changes) -> TrainConfig:
-        """A copy with some fields changed (dicts are merged for ``*_kwargs`` only when
-        given as ``model_kwargs={...}``, which replaces the whole dict)."""
+        """A copy with some fields changed (a dict field given is replaced whole)."""
         return dataclasses.replace(self, **changes)
 
     # ----------------------------------------------------------------- JSON

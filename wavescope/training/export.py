@@ -92,6 +92,20 @@ def _batches(data, batch_size: int, n_trials: int | None):
         yield inputs[i:j], (targets[i:j] if targets is not None else None)
 
 
+def _run(model, data, batch_size, n_trials, device, dtype):
+    hidden, inputs, labels = [], [], []
+    for x, y in _batches(data, batch_size, n_trials):
+        out = model(x.to(device), return_hidden=True)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"{type(model).__name__}.forward(x, return_hidden=True) must return "
+                            "(output, hidden)")
+        hidden.append(out[1].detach().cpu().numpy().astype(dtype, copy=False))
+        inputs.append(x.cpu().numpy())
+        if y is not None:
+            labels.append(np.asarray(y.cpu().numpy() if isinstance(y, torch.Tensor) else y))
+    return hidden, inputs, labels
+
+
 def _variable(values: np.ndarray, hidden_dims: tuple, hidden_shape: tuple, kind: str):
     """Dims for the input or label array, reusing the hidden states' names where they fit."""
     shape = values.shape[1:]
@@ -137,7 +151,8 @@ def export_hidden_states(run_or_model, data=None, *, split: str = "test",
     dt : float, optional
         Time step of the hidden states; default the model's ``dt`` attribute, else 1.
     device : str
-        Torch device for the forward passes.
+        Torch device for the forward passes of a run's model (a model passed in runs where
+        its parameters are, and is left in the mode it came in).
     dtype : numpy dtype
         Dtype of the exported hidden states.
 
@@ -161,17 +176,17 @@ def export_hidden_states(run_or_model, data=None, *, split: str = "test",
     config = config or run_config
     if n_trials is not None and n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
-    model = model.to(device).eval()
-    hidden, inputs, labels = [], [], []
-    for x, y in _batches(data, batch_size, n_trials):
-        out = model(x.to(device), return_hidden=True)
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError(f"{type(model).__name__}.forward(x, return_hidden=True) must return "
-                            "(output, hidden)")
-        hidden.append(out[1].detach().cpu().numpy().astype(dtype, copy=False))
-        inputs.append(x.cpu().numpy())
-        if y is not None:
-            labels.append(np.asarray(y.cpu().numpy() if isinstance(y, torch.Tensor) else y))
+    if run_config is None:  # the caller's model: run it where it is, restore its mode after
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    else:
+        model = model.to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        hidden, inputs, labels = _run(model, data, batch_size, n_trials, device, dtype)
+    finally:
+        model.train(was_training)
     if not hidden:
         raise ValueError("no data to export (empty data set)")
     hidden = np.concatenate(hidden)

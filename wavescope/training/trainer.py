@@ -395,7 +395,6 @@ def evaluate(run, split: str = "test", checkpoint: str = "best", *, task: Task |
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     config, built_task, model = load_run(run, checkpoint)
-    config = config.replace(progress=False) if not config.progress else config
     if device is not None:
         config = config.replace(device=device)
     model = model.to(config.device)

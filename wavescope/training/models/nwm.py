@@ -15,11 +15,12 @@ Memory
 ------
 Autograd would keep about five tensors of the state's size for every step. Here the roll-out
 is one autograd function with a hand-written backward pass (the adjoint of the update): the
-forward keeps the recorded positions (the output itself) and the velocity every
-``segment`` steps; the backward recomputes each segment's velocities and tanh terms from
-its start, then runs the adjoint through it in reverse. ``segment=1`` stores everything
-(fastest); larger segments trade one extra pass of the update for memory. The result is the
-same either way, to the last bit: the recomputation repeats the forward's operations.
+forward keeps the recorded positions (the output itself), the velocity every ``segment``
+steps and, optionally, the tanh terms; the backward recomputes each segment's velocities
+(and tanh terms, one convolution per step, when they were not kept) from its start, then
+runs the adjoint through it in reverse. The result is the same either way, to the last
+bit: the recomputation repeats the forward's operations. The coupling's weight gradient is
+taken once per block of steps rather than once per step.
 """
 
 from __future__ import annotations
@@ -64,27 +65,45 @@ def _coupling_adjoint(g: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return _coupling(g, weight.transpose(0, 1).flip(2, 3))
 
 
-def _coupling_weight_grad(g: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """d<g, W ⋆ y>/dW, as nine batched matrix products over shifted windows.
+class _WeightGrad:
+    """d<g, W ⋆ y>/dW over blocks of (image, step) pairs, with buffers reused per block.
 
-    With y padded to (H+2, W+2) and g given two zero columns, the window of every kernel
-    tap is one contiguous stretch of the flattened padded image, so no im2col copy is made
-    (this is about twice as fast as the library's convolution weight gradient for few
-    channels).
+    With y padded circularly to (H+2, W+2) and g given two zero columns, the window of every
+    kernel tap is one contiguous stretch of the flattened padded image, so each tap is one
+    batched matrix product and no im2col copy is made (about twice as fast as the library's
+    convolution weight gradient for few channels). ``g`` is written by the caller straight
+    into :meth:`g_slot`; positions are copied once into the padded buffer.
     """
-    b, c, h, w = g.shape
-    # Two trailing zeros: the last tap's window runs two elements past the padded image
-    # (they meet g's zero columns).
-    padded = F.pad(F.pad(y, (1, 1, 1, 1), mode="circular").reshape(b, c, -1), (0, 2))
-    wide = F.pad(g, (0, 2)).reshape(b, c, -1)  # (B, C, H·(W+2))
-    span = h * (w + 2)
-    out = weight.new_empty(weight.shape)
-    for dy in range(3):
-        for dx in range(3):
-            off = dy * (w + 2) + dx
-            window = padded[:, :, off:off + span]
-            out[:, :, dy, dx] = torch.bmm(wide, window.transpose(1, 2)).sum(0)
-    return out
+
+    def __init__(self, like: torch.Tensor, steps: int):
+        b, c, h, w = like.shape
+        self.shape, self.steps = (b, c, h, w), steps
+        # (steps, B, C, H, W+2): the two extra columns stay zero
+        self.wide = like.new_zeros(steps, b, c, h, w + 2)
+        # (B, steps, C, (H+2)(W+2) + 2): two trailing zeros for the last tap's window
+        self.padded = like.new_zeros(b, steps, c, (h + 2) * (w + 2) + 2)
+
+    def g_slot(self, i: int) -> torch.Tensor:
+        """Where the caller writes g of block step i (a (B, C, H, W) view)."""
+        return self.wide[i, ..., :self.shape[3]]
+
+    def __call__(self, positions: torch.Tensor, n: int) -> torch.Tensor:
+        """The gradient for the first ``n`` steps of the block; ``positions`` (B, n, C, H, W)."""
+        b, c, h, w = self.shape
+        grid = self.padded[:, :n, :, :(h + 2) * (w + 2)].view(b, n, c, h + 2, w + 2)
+        grid[..., 1:-1, 1:-1] = positions
+        grid[..., 0, 1:-1], grid[..., -1, 1:-1] = positions[..., -1, :], positions[..., 0, :]
+        grid[..., :, 0], grid[..., :, -1] = grid[..., :, -2], grid[..., :, 1]
+        flat = self.padded[:, :n].reshape(b * n, c, -1)
+        wide = self.wide[:n].transpose(0, 1).reshape(b * n, c, -1)
+        span = h * (w + 2)
+        out = positions.new_empty(c, c, 3, 3)
+        for dy in range(3):
+            for dx in range(3):
+                off = dy * (w + 2) + dx
+                out[:, :, dy, dx] = torch.bmm(wide, flat[:, :, off:off + span].transpose(1, 2)
+                                              ).sum(0)
+        return out
 
 
 def _step(y, z, omega, alpha, weight, dt):
@@ -102,7 +121,7 @@ def _step(y, z, omega, alpha, weight, dt):
 
 class _Rollout(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, y0, omega, alpha, weight, steps, dt, segment):
+    def forward(ctx, y0, omega, alpha, weight, steps, dt, segment, keep_drives):
         y = y0.detach().clone(memory_format=torch.contiguous_format)
         z = torch.zeros_like(y)
         b, c, h, w = y.shape
@@ -112,10 +131,10 @@ class _Rollout(torch.autograd.Function):
             if t % segment == 0:
                 z_marks.append(z.clone())
             drive = _step(y, z, omega, alpha, weight, dt)
-            if segment == 1:
+            if keep_drives:
                 drives.append(drive)
             seq[:, t] = y
-        ctx.steps, ctx.dt, ctx.segment = steps, dt, segment
+        ctx.steps, ctx.dt, ctx.segment, ctx.keep_drives = steps, dt, segment, keep_drives
         ctx.z_marks, ctx.drives = z_marks, drives
         ctx.save_for_backward(y0, omega, alpha, weight, seq)
         return seq
@@ -137,33 +156,54 @@ class _Rollout(torch.autograd.Function):
         def position(t):  # y_t, the state before update t
             return y0 if t == 0 else seq[:, t - 1]
 
-        for start in reversed(range(0, steps, segment)):
-            stop = min(start + segment, steps)
+        # Steps run backwards in blocks; the coupling's weight gradient is taken once per
+        # block, over all its steps at once (one call per kernel tap instead of one per step).
+        block = segment if segment > 1 else min(steps, 16)
+        weight_grad = _WeightGrad(y0, block)
+        work = torch.empty_like(y0)
+        for start in reversed(range(0, steps, block)):
+            stop = min(start + block, steps)
             if segment == 1:
-                zs, drives = [ctx.z_marks[start]], [ctx.drives[start]]
-            else:  # replay the segment's velocities and drives from its stored start
+                zs = ctx.z_marks[start:stop]
+                drives = (ctx.drives[start:stop] if ctx.keep_drives else
+                          [torch.tanh_(_coupling(position(t), weight))
+                           for t in range(start, stop)])
+            else:  # replay the segment's velocities (and drives) from its stored start
                 z = ctx.z_marks[start // segment].clone()
                 zs, drives = [], []
                 for t in range(start, stop):
                     zs.append(z.clone())
-                    y = position(t).clone()
-                    drives.append(_step(y, z, omega, alpha, weight, dt))
+                    if ctx.keep_drives:  # the velocity update of _step, in its order
+                        drive = ctx.drives[t]
+                        accel = drive - omega * position(t)
+                        accel.sub_(alpha * z)
+                        z.add_(accel.mul_(dt))
+                    else:
+                        drive = _step(position(t).clone(), z, omega, alpha, weight, dt)
+                    drives.append(drive)
             for t in reversed(range(start, stop)):
                 y_t, z_t, drive = position(t), zs[t - start], drives[t - start]
                 lam_y.add_(grad_seq[:, t])
                 mu = lam_z.add_(lam_y, alpha=dt)  # adjoint of z_{t+1}, through y_{t+1} too
                 g_alpha.addcmul_(mu, z_t)
                 g_omega.addcmul_(mu, y_t)
-                g_drive = (1.0 - drive * drive).mul_(mu).mul_(dt)
-                g_weight.add_(_coupling_weight_grad(g_drive, y_t, weight))
+                g_drive = torch.mul(drive, drive, out=work)
+                g_drive = g_drive.neg_().add_(1.0).mul_(mu).mul_(dt)
+                weight_grad.g_slot(t - start).copy_(g_drive)
                 lam_y.addcmul_(dt_omega, mu, value=-1.0).add_(_coupling_adjoint(g_drive, weight))
                 lam_z = mu.mul_(decay)
+            if start == 0:
+                y_block = torch.cat([y0[:, None], seq[:, :stop - 1]], dim=1)
+            else:
+                y_block = seq[:, start - 1:stop - 1]
+            g_weight.add_(weight_grad(y_block, stop - start))
             del zs, drives
-        return lam_y, g_omega.mul_(-dt), g_alpha.mul_(-dt), g_weight, None, None, None
+        return lam_y, g_omega.mul_(-dt), g_alpha.mul_(-dt), g_weight, None, None, None, None
 
 
 def wave_rollout(y0: torch.Tensor, omega: torch.Tensor, alpha: torch.Tensor,
-                 weight: torch.Tensor, steps: int, dt: float, segment: int = 1) -> torch.Tensor:
+                 weight: torch.Tensor, steps: int, dt: float, segment: int = 1,
+                 keep_drives: bool = True) -> torch.Tensor:
     """Run the oscillator field for ``steps`` steps and return positions (B, T, C, H, W).
 
     Parameters
@@ -178,7 +218,10 @@ def wave_rollout(y0: torch.Tensor, omega: torch.Tensor, alpha: torch.Tensor,
         Time step.
     segment : int
         Velocities are stored every ``segment`` steps and recomputed in between during the
-        backward pass (1: store all, the fastest; about sqrt(T): the least memory).
+        backward pass (1: store all; about sqrt(T): the least memory).
+    keep_drives : bool
+        Keep the coupling terms tanh(W ⋆ y) of every step (one state's size per step);
+        otherwise the backward pass recomputes them (one convolution per step).
     """
     if y0.ndim != 4 or omega.shape != y0.shape or alpha.shape != y0.shape:
         raise ValueError(
@@ -189,7 +232,8 @@ def wave_rollout(y0: torch.Tensor, omega: torch.Tensor, alpha: torch.Tensor,
         raise ValueError(f"weight must have shape ({c}, {c}, 3, 3), got {tuple(weight.shape)}")
     if steps < 1 or segment < 1:
         raise ValueError(f"steps and segment must be >= 1, got {steps} and {segment}")
-    return _Rollout.apply(y0, omega, alpha, weight, int(steps), float(dt), int(segment))
+    return _Rollout.apply(y0, omega, alpha, weight, int(steps), float(dt), int(segment),
+                          bool(keep_drives))
 
 
 class NeuralWaveMachine(nn.Module):
@@ -215,8 +259,12 @@ class NeuralWaveMachine(nn.Module):
         "mlp256" or "mlp32x5".
     segment : int or None
         Velocity checkpoint interval of the roll-out's backward pass (see
-        :func:`wave_rollout`); None stores all when the sequence is small (< 256 MB) and
-        about sqrt(T) otherwise.
+        :func:`wave_rollout`); None: 1 while the recorded sequence is at most 16 MB, about
+        sqrt(T) above.
+    keep_drives : bool or None
+        Keep the roll-out's tanh terms for the backward pass; None: while the sequence is
+        at most 64 MB (the Tetrominoes model at batch 16 keeps them, the Multi-MNIST model
+        recomputes them).
 
     Attributes
     ----------
@@ -230,10 +278,12 @@ class NeuralWaveMachine(nn.Module):
 
     def __init__(self, in_channels: int = 3, channels: int = 2, n_classes: int = 6,
                  steps: int = 100, dt: float = 0.1, hidden: int = 16, readout: str = "linear",
-                 head: str = "mlp256", segment: int | None = None):
+                 head: str = "mlp256", segment: int | None = None,
+                 keep_drives: bool | None = None):
         super().__init__()
         self.in_channels, self.channels, self.n_classes = in_channels, channels, n_classes
-        self.steps, self.dt, self.segment = int(steps), float(dt), segment
+        self.steps, self.dt = int(steps), float(dt)
+        self.segment, self.keep_drives = segment, keep_drives
         self.omega_encoder = _encoder(in_channels, hidden, channels, 3, nn.ReLU())
         self.alpha_encoder = _encoder(in_channels, hidden, channels, 3, nn.ReLU())
         self.y0_encoder = _encoder(in_channels, hidden, channels, 4, nn.Tanh())
@@ -248,17 +298,21 @@ class NeuralWaveMachine(nn.Module):
                              f"{tuple(x.shape)}")
         return self.omega_encoder(x), self.alpha_encoder(x), self.y0_encoder(x)
 
-    def _segment(self, y0: torch.Tensor) -> int:
-        if self.segment is not None:
-            return int(self.segment)
+    def _memory_plan(self, y0: torch.Tensor) -> tuple[int, bool]:
+        """(segment, keep_drives) of the roll-out: keep everything while the sequence is
+        small, recompute velocities (above 16 MB) and drives too (above 64 MB)."""
         size = y0.numel() * y0.element_size() * self.steps
-        return 1 if size < 256 * 2**20 else max(1, round(math.sqrt(self.steps)))
+        sqrt_t = max(1, round(math.sqrt(self.steps)))
+        segment = self.segment if self.segment is not None else (
+            1 if size <= 16 * 2**20 else sqrt_t)
+        keep = self.keep_drives if self.keep_drives is not None else size <= 64 * 2**20
+        return int(segment), bool(keep)
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
         """The recorded positions (B, T, C, H, W)."""
         omega, alpha, y0 = self.encode(x)
-        return wave_rollout(y0, omega, alpha, self.coupling, self.steps, self.dt,
-                            self._segment(y0))
+        segment, keep = self._memory_plan(y0)
+        return wave_rollout(y0, omega, alpha, self.coupling, self.steps, self.dt, segment, keep)
 
     def forward(self, x: torch.Tensor, return_hidden: bool = False):
         """Logits (B, n_classes, H, W), and the positions (B, T, C, H, W) if asked."""

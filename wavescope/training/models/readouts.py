@@ -176,28 +176,51 @@ def _blocks(batch: int, pixels: int, chunk: int):
             yield b, p0, min(p0 + chunk, pixels)
 
 
-def _readout_block(x, readout, channels, b, p0, p1):
-    """Linear-readout features (C·K, n) of pixels p0:p1 of image b."""
+def _view(flat: torch.Tensor, rows: int, cols: int, offset: int = 0) -> torch.Tensor:
+    """A contiguous (rows, cols) matrix inside a flat buffer."""
+    return flat[offset:offset + rows * cols].view(rows, cols)
+
+
+def _readout_block(out, x, readout, channels, b, p0, p1):
+    """Linear-readout features (C·K, n) of pixels p0:p1 of image b, written into ``out``."""
     seq = x[b].view(readout.shape[1], channels, -1)
-    return torch.cat([readout @ seq[:, c, p0:p1] for c in range(channels)])
+    k = readout.shape[0]
+    for c in range(channels):
+        torch.mm(readout, seq[:, c, p0:p1], out=out[c * k:(c + 1) * k])
+    return out
 
 
 class _PixelMLP(torch.autograd.Function):
+    """Blocked per-pixel MLP. Every matrix product writes into a contiguous block of a
+    preallocated buffer (a strided destination would cost a copy, and a fresh allocation
+    per block costs page faults), so the only large allocations are the kept activations."""
+
     @staticmethod
     def forward(ctx, x, readout, channels, chunk, n_layers, *params):
         weights, biases = params[:n_layers], params[n_layers:]
         batch, _, pixels = x.shape
-        acts = [x.new_empty(batch, w.shape[0], pixels) for w in weights[:-1]]
+        # Activations stored block after block: block (b, p0:p1) is one contiguous matrix.
+        # One buffer per image and layer: a few MB each, below glibc's mmap threshold, so
+        # the heap recycles them from step to step instead of the kernel faulting in fresh
+        # zeroed pages for one huge buffer every step.
+        acts = [x.new_empty(w.shape[0] * pixels) for w in weights[:-1] for _ in range(batch)]
         out = x.new_empty(batch, weights[-1].shape[0], pixels)
+        width = readout.shape[0] * channels if readout is not None else 0
+        feat = x.new_empty(width * min(chunk, pixels))
+        logits = x.new_empty(weights[-1].shape[0] * min(chunk, pixels))
         for b, p0, p1 in _blocks(batch, pixels, chunk):
-            h = x[b, :, p0:p1] if readout is None else _readout_block(x, readout, channels,
-                                                                       b, p0, p1)
+            m = p1 - p0
+            h = x[b, :, p0:p1] if readout is None else _readout_block(
+                _view(feat, width, m), x, readout, channels, b, p0, p1)
             for i, (w, bias) in enumerate(zip(weights, biases, strict=True)):
-                # Written straight into the kept activations (a strided GEMM output).
-                dest = acts[i] if i < n_layers - 1 else out
-                h = torch.addmm(bias[:, None], w, h, out=dest[b, :, p0:p1])
-                if i < n_layers - 1:
+                last = i == n_layers - 1
+                dest = _view(logits, w.shape[0], m) if last else _view(
+                    acts[i * batch + b], w.shape[0], m, w.shape[0] * p0)
+                # (mm, then the bias in cache: addmm would first copy the bias into dest)
+                h = torch.mm(w, h, out=dest).add_(bias[:, None])
+                if not last:
                     h.relu_()
+            out[b, :, p0:p1] = h
         ctx.channels, ctx.chunk, ctx.n_layers = channels, chunk, n_layers
         ctx.save_for_backward(x, readout, *weights, *acts)
         return out
@@ -205,31 +228,41 @@ class _PixelMLP(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        n = ctx.n_layers
+        n_layers = ctx.n_layers
         x, readout, *rest = ctx.saved_tensors
-        weights, acts = rest[:n], rest[n:]
+        weights, acts = rest[:n_layers], rest[n_layers:]
         g_weights = [torch.zeros_like(w) for w in weights]
         g_biases = [w.new_zeros(w.shape[0]) for w in weights]
         need_x = ctx.needs_input_grad[0]
         g_x = torch.empty_like(x) if need_x else None  # every block is written
         g_readout = torch.zeros_like(readout) if readout is not None else None
         batch, _, pixels = x.shape
+        cs = min(ctx.chunk, pixels)
+        widest = max(w.shape[1] for w in weights)
+        ping, pong = x.new_empty(widest * cs), x.new_empty(widest * cs)
+        width = readout.shape[0] * ctx.channels if readout is not None else 0
+        feat = x.new_empty(width * cs)
         for b, p0, p1 in _blocks(batch, pixels, ctx.chunk):
+            m = p1 - p0
             g = grad_out[b, :, p0:p1]
-            for i in range(n - 1, 0, -1):
-                a = acts[i - 1][b, :, p0:p1]
+            for i in range(n_layers - 1, 0, -1):
+                rows = weights[i].shape[1]
+                a = _view(acts[(i - 1) * batch + b], rows, m, rows * p0)
                 g_weights[i].addmm_(g, a.t())
                 g_biases[i].add_(g.sum(dim=1))
-                g = torch.ops.aten.threshold_backward(weights[i].t() @ g, a, 0.0)
+                g_in = torch.mm(weights[i].t(), g, out=_view(ping, rows, m))
+                # g lives in pong, the next product in ping: never the buffer being read.
+                g = torch.ops.aten.threshold_backward.grad_input(
+                    g_in, a, 0.0, grad_input=_view(pong, rows, m))
             if readout is None:
                 h = x[b, :, p0:p1]
             else:
-                h = _readout_block(x, readout, ctx.channels, b, p0, p1)
+                h = _readout_block(_view(feat, width, m), x, readout, ctx.channels, b, p0, p1)
             g_weights[0].addmm_(g, h.t())
             g_biases[0].add_(g.sum(dim=1))
             if not (need_x or readout is not None):
                 continue
-            g_h = weights[0].t() @ g
+            g_h = torch.mm(weights[0].t(), g, out=_view(ping, weights[0].shape[1], m))
             if readout is None:
                 g_x[b, :, p0:p1] = g_h
                 continue
@@ -240,7 +273,7 @@ class _PixelMLP(torch.autograd.Function):
                 g_c = g_h[c * k:(c + 1) * k]
                 g_readout.addmm_(g_c, seq[:, c, p0:p1].t())
                 if need_x:
-                    g_seq[:, c, p0:p1] = readout.t() @ g_c
+                    torch.mm(readout.t(), g_c, out=g_seq[:, c, p0:p1])
         return (g_x, g_readout, None, None, None, *g_weights, *g_biases)
 
 

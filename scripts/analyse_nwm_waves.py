@@ -1,0 +1,139 @@
+"""Travelling waves in a trained NWM's hidden states, measured with wavescope.analysis.
+
+Exports the hidden states of a run (or reads an exported netCDF file), then per image and
+hidden channel:
+
+* phase-gradient directionality (PGD, Rubino et al. 2006) of the analytic signal in
+  ``tile``×``tile`` windows, frame by frame, averaged — against the same states with their
+  pixels shuffled in space (same spectra, no spatial order). Windows, because on the
+  NWM's torus the mean wrapped phase gradient over the whole grid is exactly the winding
+  number (about 0): a global PGD says nothing there, and waves start from every object;
+* the phase speed |ω| / |∇φ| at every site (``wave_speed(per_site=True)``), median;
+* the wave speed where the k–ω power lies (``kw_speed``, "ridge": a line f = speed·|k|
+  through the power of every wavenumber), in pixels per unit time (time = step · dt);
+* the share of (image, channel, pixel) time courses that oscillate at all (at least two
+  turning points): phases, PGD and speeds mean something only where this is high.
+
+``--untrained`` analyses a freshly initialised model of the run's configuration instead
+(its coupling is still the Laplacian: the reference for what the analysis reports on
+wave-making dynamics).
+
+Usage::
+
+    python scripts/analyse_nwm_waves.py RUN [--n-trials 16] [--out states.nc]
+    python scripts/analyse_nwm_waves.py states.nc
+
+Prints a table and writes ``waves.json`` beside the run (or the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import wavescope as ws  # noqa: E402
+from wavescope import analysis  # noqa: E402
+
+
+def hidden_states(source: Path, n_trials: int, out: Path | None, untrained: bool = False):
+    if source.is_dir():
+        import torch
+
+        from wavescope.training import export_hidden_states
+        from wavescope.training.trainer import load_run
+
+        if untrained:
+            config, task, _ = load_run(source)
+            torch.manual_seed(config.seed)
+            data = task.datasets(Path(config.data_root))["test"]
+            ds = export_hidden_states(task.build_model(), data, n_trials=n_trials,
+                                      config=config)
+        else:
+            ds = export_hidden_states(source, split="test", n_trials=n_trials)
+        if out is not None:
+            ws.save(ds, out)
+        return ds
+    return ws.load(source)
+
+
+def spatial_shuffle(da, seed: int = 0):
+    """The same activity with its pixels permuted in space (one permutation for all frames,
+    trials and channels): every site keeps its time course, the spatial order is gone."""
+    rng = np.random.default_rng(seed)
+    ny, nx = da.sizes["y"], da.sizes["x"]
+    perm = rng.permutation(ny * nx)
+    values = da.values.reshape(*da.shape[:-2], ny * nx)[..., perm].reshape(da.shape)
+    return da.copy(data=values)
+
+
+def tiled_pgd(z, tile: int) -> np.ndarray:
+    """PGD per frame in every ``tile``×``tile`` window (windows are not periodic)."""
+    out = []
+    for y0 in range(0, z.sizes["y"] - tile + 1, tile):
+        for x0 in range(0, z.sizes["x"] - tile + 1, tile):
+            window = z.isel(y=slice(y0, y0 + tile), x=slice(x0, x0 + tile))
+            window.attrs = dict(window.attrs, periodic=0)
+            out.append(analysis.pgd(window).values)
+    return np.stack(out)  # (window, trial, time, feature)
+
+
+def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
+    """Local PGD, phase speed and k–ω speed of ``ds["hidden"]`` (the first ``skip`` frames
+    are left out: the field starts from the encoders' y0, not yet a wave)."""
+    hidden = ds["hidden"].isel(time=slice(skip, None))
+    turns = (np.diff(np.sign(np.diff(hidden.values, axis=1)), axis=1) != 0).sum(axis=1)
+    hidden = hidden - hidden.mean("time")  # oscillation about each pixel's offset
+    z = analysis.analytic_signal(hidden)
+    pgd = tiled_pgd(z, tile)
+    pgd_null = tiled_pgd(analysis.analytic_signal(spatial_shuffle(hidden)), tile)
+    phase_speed = analysis.wave_speed(z, per_site=True).values
+    speed = analysis.kw_speed(hidden, method="ridge")  # (trial, feature)
+    peak = analysis.kw_speed(hidden, method="peak")
+    result = {
+        "n_trials": int(hidden.sizes["trial"]),
+        "frames": int(hidden.sizes["time"]),
+        "dt": float(ds.attrs.get("dt", 1.0)),
+        "tile": tile,
+        "oscillating_fraction": float((turns >= 2).mean()),
+        "pgd_mean": float(np.nanmean(pgd)),
+        "pgd_by_feature": [float(v) for v in np.nanmean(pgd, axis=(0, 1, 2))],
+        "pgd_shuffled_mean": float(np.nanmean(pgd_null)),
+        "phase_speed_median": float(np.nanmedian(phase_speed)),
+        "speed_ridge_median": float(np.nanmedian(np.abs(speed["speed"].values))),
+        "speed_ridge_iqr": [float(v) for v in np.nanpercentile(np.abs(speed["speed"].values),
+                                                                [25, 75])],
+        "speed_peak_median": float(np.nanmedian(np.abs(peak["speed"].values))),
+        "frequency_peak_median": float(np.nanmedian(peak["frequency"].values)),
+        "wavenumber_peak_median": float(np.nanmedian(peak["wavenumber"].values)),
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", type=Path, help="run folder or exported .nc file")
+    parser.add_argument("--n-trials", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=None, help="save the export here (.nc)")
+    parser.add_argument("--skip", type=int, default=10, help="first frames left out")
+    parser.add_argument("--tile", type=int, default=16, help="PGD window size (pixels)")
+    parser.add_argument("--untrained", action="store_true",
+                        help="analyse a freshly initialised model of the run's config")
+    args = parser.parse_args()
+    ds = hidden_states(args.source, args.n_trials, args.out, args.untrained)
+    result = analyse(ds, args.skip, args.tile)
+    for key, value in result.items():
+        print(f"{key:>24}: {value}")
+    name = "waves_untrained.json" if args.untrained else "waves.json"
+    dest = (args.source if args.source.is_dir() else args.source.parent) / name
+    dest.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {dest}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+import wavescope as ws
+from wavescope.analysis import phase_gradient
+
+
+def linear_phase(xy, k, n_times=3, omega=0.7):
+    """Exact wrapped phase omega t - k . r at positions xy, shape (time, n)."""
+    t = np.arange(n_times)[:, None]
+    return np.angle(np.exp(1j * (omega * t - xy @ np.asarray(k))))
+
+
+def grid_phase(shape, k, spacing=1.0, periodic=False, x=None, y=None):
+    ny, nx = shape
+    da = ws.from_array(np.zeros((3, ny, nx)), ("time", "y", "x"), sfreq=1.0, spacing=spacing,
+                       units="rad", periodic=periodic)
+    if x is not None:
+        da = da.assign_coords(x=x, y=y)
+    yy, xx = np.meshgrid(da["y"].values, da["x"].values, indexing="ij")
+    xy = np.column_stack([xx.ravel(), yy.ravel()])
+    return da.copy(data=linear_phase(xy, k).reshape(3, ny, nx))
+
+
+@pytest.mark.parametrize("wavelength", [3.0, 4.0, 7.3, 40.0])
+@pytest.mark.parametrize("direction", [0.0, 0.4, 2.0, -2.6])
+def test_grid_gradient_is_exact_for_a_linear_phase_down_to_three_sites(wavelength, direction):
+    k = 2 * np.pi / wavelength * np.array([np.cos(direction), np.sin(direction)])
+    if np.abs(k).max() >= np.pi:  # a component beyond Nyquist along an axis is aliased
+        pytest.skip("component above the grid's Nyquist wavenumber")
+    g = phase_gradient(grid_phase((9, 11), k))
+    assert set(g.data_vars) == {"dphi_dx", "dphi_dy"}
+    assert g["dphi_dx"].attrs["units"] == "rad/pixel"
+    np.testing.assert_allclose(g["dphi_dx"].values, -k[0], atol=1e-9)
+    np.testing.assert_allclose(g["dphi_dy"].values, -k[1], atol=1e-9)
+
+
+def test_analytic_signal_input_gives_the_same_gradient():
+    # 100 samples hold exactly 5 cycles, so the FFT-based Hilbert transform is exact
+    da = ws.simulate.plane_wave((8, 9), n_times=100, speed=20.0, direction=1.1)
+    z = ws.analysis.analytic_signal(da)
+    g = phase_gradient(z)
+    k = ws.simulate.truth(da)["k"]
+    np.testing.assert_allclose(g["dphi_dx"].values, -k[0], atol=1e-9)
+    np.testing.assert_allclose(g["dphi_dy"].values, -k[1], atol=1e-9)
+
+
+def test_unequal_spacing_and_a_ring():
+    x = np.cumsum([0.0, 1.0, 0.5, 1.5, 0.8, 1.2, 0.6, 1.0])
+    y = np.cumsum([0.0, 0.7, 1.3, 0.9, 1.1, 0.6])
+    k = np.array([0.9, -0.6])
+    g = phase_gradient(grid_phase((6, 8), k, x=x, y=y))
+    np.testing.assert_allclose(g["dphi_dx"].values, -k[0], atol=1e-9)
+    np.testing.assert_allclose(g["dphi_dy"].values, -k[1], atol=1e-9)
+    # a ring of 12 sites holding 5 cycles (wavelength 2.4 sites): periodic differences
+    kx = 2 * np.pi * 5 / 12
+    ring = ws.from_array(linear_phase(np.column_stack([np.arange(12.0), np.zeros(12)]),
+                                      [kx, 0.0]), ("time", "x"), sfreq=1.0, units="rad",
+                         periodic=True)
+    gr = phase_gradient(ring)
+    np.testing.assert_allclose(gr["dphi_dx"].values, -kx, atol=1e-9)
+    np.testing.assert_array_equal(gr["dphi_dy"].values, 0.0)
+
+
+@pytest.mark.parametrize("neighbors", ["delaunay", 6])
+def test_irregular_gradient_is_exact_for_a_linear_phase(neighbors, positions):
+    xy = positions
+    k = np.array([0.8, 0.5])  # wavelength 6.7 sites
+    da = ws.from_array(linear_phase(xy, k), ("time", "channel"), sfreq=1.0, positions=xy,
+                       units="rad")
+    g = phase_gradient(da, neighbors=neighbors)
+    np.testing.assert_allclose(g["dphi_dx"].values, -k[0], atol=1e-9)
+    np.testing.assert_allclose(g["dphi_dy"].values, -k[1], atol=1e-9)
+    assert "least squares" in g.attrs["gradient_method"]
+
+
+def test_nan_sites_are_skipped_on_grids_and_positions(positions):
+    k = np.array([0.5, -1.2])
+    da = grid_phase((7, 8), k)
+    data = da.values.copy()
+    data[:, 3, 4] = np.nan  # dead site
+    data[1, 5, 2] = np.nan  # missing in one frame
+    with pytest.warns(ws.WavescopeWarning):
+        g = phase_gradient(da.copy(data=data))
+    gx, gy = g["dphi_dx"].values, g["dphi_dy"].values
+    assert np.isnan(gx[:, 3, 4]).all() and np.isnan(gx[1, 5, 2])
+    good = np.isfinite(gx)
+    np.testing.assert_array_equal(good, np.isfinite(gy))  # a gradient is whole or missing
+    # only the edge site (6, 2) loses its one neighbour along y, in frame 1
+    assert good.sum() == gx.size - 3 - 2
+    np.testing.assert_allclose(gx[good], -k[0], atol=1e-9)
+    np.testing.assert_allclose(gy[good], -k[1], atol=1e-9)
+
+    xy = positions
+    k = np.array([0.4, -0.5])  # every Delaunay edge well under half a wavelength
+    values = linear_phase(xy, k)
+    values[:, 10] = np.nan
+    values[2, 20] = np.nan
+    with pytest.warns(ws.WavescopeWarning):
+        gi = phase_gradient(ws.from_array(values, ("time", "channel"), sfreq=1.0, positions=xy,
+                                          units="rad"))
+    gx = gi["dphi_dx"].values
+    assert np.isnan(gx[:, 10]).all() and np.isnan(gx[2, 20])
+    np.testing.assert_allclose(gx[np.isfinite(gx)], -k[0], atol=1e-9)
+
+
+def test_dask_chunks_along_time_stay_lazy():
+    dask = pytest.importorskip("dask")
+    da = ws.simulate.plane_wave((6, 7), n_times=40, noise=0.3, seed=1)
+    z = ws.analysis.analytic_signal(da)
+    lazy = phase_gradient(z.chunk(time=10))
+    assert isinstance(lazy["dphi_dx"].data, dask.array.Array)
+    xr.testing.assert_allclose(lazy.compute(), phase_gradient(z))
+
+
+def test_errors_name_the_fix(positions):
+    da = ws.simulate.plane_wave((4, 4), n_times=20)
+    with pytest.raises(ws.DataModelError, match="analytic_signal"):
+        phase_gradient(da)  # a real signal is not a phase
+    line = ws.from_array(np.zeros((3, 5)), ("time", "channel"), sfreq=1.0, units="rad",
+                         positions=np.column_stack([np.arange(5.0), np.arange(5.0)]))
+    with pytest.raises(ws.DataModelError, match="on a line"):
+        phase_gradient(line)
+    with pytest.raises(ws.DataModelError, match="neighbors"):
+        phase_gradient(ws.analysis.phase(ws.simulate.plane_wave(positions)),
+                       neighbors=1)

@@ -1,0 +1,223 @@
+import shutil
+
+import matplotlib
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.figure import Figure
+from PIL import Image
+from scipy.signal import hilbert
+
+import wavescope as ws
+from wavescope import plotting as wp
+from wavescope import simulate as sim
+from wavescope.analysis import critical_points, optical_flow
+
+matplotlib.use("Agg")
+
+# 100 samples at sfreq 100 hold exactly 5 cycles of 5 Hz: the FFT Hilbert transform is exact.
+COMMON = {"n_times": 100, "sfreq": 100.0, "frequency": 5.0, "source": "recording"}
+
+
+def analytic(da):
+    return da.copy(data=hilbert(da.values, axis=da.get_axis_num("time")))
+
+
+@pytest.fixture(scope="module")
+def rotating():
+    da = sim.rotating_wave((16, 16), centre=(3.6, 4.1), spacing=0.5, space_units="mm",
+                           **COMMON)
+    return analytic(da)
+
+
+@pytest.fixture(scope="module")
+def flow(rotating):
+    return optical_flow(rotating)
+
+
+def labels(fig):
+    ax = fig.axes[0]
+    return ax.get_xlabel(), ax.get_ylabel()
+
+
+def rendered(fig):
+    """Draw the figure; return its RGB pixels (drawing catches errors that creation misses)."""
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3]
+
+
+def test_phase_map_of_a_grid(rotating):
+    fig = wp.plot_phase_map(rotating, time=0.1)
+    assert isinstance(fig, Figure)
+    assert labels(fig) == ("x (mm)", "y (mm)")
+    assert fig.axes[0].get_title() == "phase at t = 0.1 s"
+    mesh = fig.axes[0].collections[0]
+    np.testing.assert_allclose(mesh.get_array().reshape(16, 16),
+                               np.angle(rotating.sel(time=0.1).values))
+    assert mesh.get_cmap().name == "twilight"  # cyclic
+    assert fig.axes[1].get_ylabel() == "phase (rad)"  # colour bar
+    assert rendered(fig).std() > 0
+
+
+def test_phase_map_of_channels_and_real_phases():
+    pos = np.random.default_rng(0).uniform(0, 10, (20, 2))
+    da = analytic(sim.plane_wave(pos, speed=30.0, space_units="cm", **COMMON))
+    fig = wp.plot_phase_map(da, time=0.05)
+    assert labels(fig) == ("x (cm)", "y (cm)")
+    dots = fig.axes[0].collections[0]
+    np.testing.assert_allclose(dots.get_offsets(), pos)
+    # real input is taken as phases in radians and wrapped
+    fig2 = wp.plot_phase_map(da.copy(data=np.angle(da.values) + 2 * np.pi), time=0.05)
+    np.testing.assert_allclose(fig2.axes[0].collections[0].get_array(),
+                               dots.get_array(), atol=1e-12)
+
+
+def test_selection_errors_name_the_dim(rotating):
+    trials = xr.concat([rotating, rotating], dim="trial")
+    with pytest.raises(ValueError, match="'trial'"):
+        wp.plot_phase_map(trials)
+    fig = wp.plot_phase_map(trials.assign_coords(trial=[7, 8]), trial=8)
+    assert labels(fig) == ("x (mm)", "y (mm)")
+    with pytest.raises(ValueError, match="not dims"):
+        wp.plot_phase_map(rotating, feature=0)
+
+
+def test_flow_over_phase_with_critical_points(rotating, flow):
+    fig = wp.plot_flow(flow, rotating, time=0.2)
+    ax = fig.axes[0]
+    assert labels(fig) == ("x (mm)", "y (mm)")
+    quiver = [c for c in ax.collections if type(c).__name__ == "Quiver"][0]
+    assert quiver.N == 16 * 16
+    key = [c for c in ax.get_children() if type(c).__name__ == "QuiverKey"][0]
+    assert key.text.get_text().endswith("mm/s")
+    assert "t = 0.205 s" in ax.get_title(loc="left")  # flow times are midpoints
+    points = critical_points(flow)
+    same = wp.plot_critical_points(points, ax=ax, time=0.2)
+    assert same is fig
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["centre"]
+    marker = ax.collections[-1].get_offsets()
+    assert len(marker) == 1
+    assert np.hypot(marker[0, 0] - 3.6, marker[0, 1] - 4.1) < 0.3
+    rendered(fig)
+
+
+def test_flow_alone_thins_arrows(flow):
+    big = flow.interp(x=np.linspace(0, 7.5, 60), y=np.linspace(0, 7.5, 60))
+    fig = wp.plot_flow(big)
+    quiver = fig.axes[0].collections[0]
+    assert quiver.N == 20 * 20
+    assert labels(fig) == ("x (mm)", "y (mm)")
+
+
+def test_critical_points_on_their_own_figure():
+    points = xr.Dataset(
+        {"kind": ("point", ["source", "sink", "saddle", "source"])},
+        coords={"x": ("point", [1.0, 2.0, 3.0, 4.0]), "y": ("point", [0.0, 1.0, 0.0, 2.0])},
+        attrs={"space_units": "um"},
+    )
+    fig = wp.plot_critical_points(points)
+    assert labels(fig) == ("x (um)", "y (um)")
+    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == [
+        "saddle", "sink", "source"]
+    rendered(fig)
+
+
+def test_space_time_of_a_line_shows_the_speed():
+    da = sim.plane_wave((40,), speed=20.0, spacing=0.25, space_units="mm", **COMMON)
+    fig = wp.plot_space_time(da)
+    assert labels(fig) == ("time (s)", "x (mm)")
+    values = fig.axes[0].collections[0].get_array().reshape(40, 100)
+    np.testing.assert_allclose(values, da.values.T)  # position vertical, time horizontal
+    assert fig.axes[1].get_ylabel() == "activity (a.u.)"
+    rendered(fig)
+
+
+def test_space_time_of_a_grid_row_as_phase(rotating):
+    fig = wp.plot_space_time(rotating, y=2.0)
+    assert labels(fig) == ("time (s)", "x (mm)")
+    assert "y = 2 mm" in fig.axes[0].get_title()
+    values = fig.axes[0].collections[0].get_array().reshape(16, 100)
+    np.testing.assert_allclose(values, np.angle(rotating.sel(y=2.0).values.T))
+    with pytest.raises(ws.DataModelError, match="channel"):
+        wp.plot_space_time(ws.as_channels(rotating))
+
+
+def test_spectrum_lines_and_units():
+    freqs = np.linspace(0, 50, 51)
+    power = np.exp(-((freqs - 10) ** 2) / 8)[None, :] * np.arange(1, 4)[:, None] + 1e-3
+    spec = xr.DataArray(power, dims=("x", "freq"),
+                        coords={"x": [0.0, 1.0, 2.0],
+                                "freq": ("freq", freqs, {"units": "Hz"})},
+                        attrs={"units": "uV^2/Hz", "time_units": "s"}, name="power")
+    fig = wp.plot_spectrum(spec)
+    ax = fig.axes[0]
+    assert labels(fig) == ("frequency (Hz)", "power (uV^2/Hz)")
+    assert len(ax.get_lines()) == 3 and ax.get_yscale() == "log"
+    many = xr.concat([spec] * 10, dim="trial")
+    assert len(wp.plot_spectrum(many).axes[0].get_lines()) == 31  # 30 grey + the mean
+    # a model's spectrum without freq units: cycles per step from time_units
+    model = spec.copy()
+    model["freq"].attrs = {}
+    model.attrs["time_units"] = "step"
+    assert labels(wp.plot_spectrum(model))[0] == "frequency (cycles/step)"
+
+
+def test_kw_spectrum_axes_and_speed_lines():
+    k = np.linspace(-2, 2, 41)
+    f = np.linspace(0, 50, 26)
+    power = np.ones((41, 26))
+    power[25, 2] = 1e3  # k = 0.5 cycles/mm, f = 4 Hz: 8 mm/s
+    spec = xr.DataArray(
+        power, dims=("k", "freq"),
+        coords={"k": ("k", k, {"units": "cycles/mm", "long_name": "wavenumber"}),
+                "freq": ("freq", f, {"units": "Hz", "long_name": "frequency"})},
+        attrs={"units": "a.u.", "space_units": "mm", "time_units": "s"}, name="kw_power")
+    fig = wp.plot_kw(spec, speeds=[8.0])
+    ax = fig.axes[0]
+    assert labels(fig) == ("wavenumber k (cycles/mm)", "frequency (Hz)")
+    image = ax.collections[0].get_array().reshape(26, 41)  # freq vertical
+    assert np.unravel_index(np.nanargmax(image), image.shape) == (2, 25)
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), 8.0 * line.get_xdata())
+    assert ax.texts[0].get_text() == "8 mm/s"
+    with pytest.raises(ws.DataModelError, match="2-D"):
+        wp.plot_kw(spec.expand_dims(ky=3))
+    rendered(fig)
+
+
+def test_animate_writes_a_multi_frame_gif(tmp_path, rotating):
+    path = wp.animate(rotating.isel(time=slice(0, 12)), tmp_path / "wave.gif", fps=5,
+                      progress=False)
+    assert path == tmp_path / "wave.gif"
+    with Image.open(path) as gif:
+        assert gif.format == "GIF"
+        assert gif.n_frames == 12
+        assert gif.info["duration"] == 200
+        gif.seek(0)
+        first = np.asarray(gif.convert("RGB"))
+        gif.seek(6)
+        later = np.asarray(gif.convert("RGB"))
+    assert not np.array_equal(first, later)  # the wave moves
+    assert [p.name for p in tmp_path.iterdir()] == ["wave.gif"]  # no temporary left
+
+
+def test_animate_real_channels_every_other_frame(tmp_path):
+    pos = np.random.default_rng(1).uniform(0, 5, (12, 2))
+    da = sim.plane_wave(pos, n_times=10, space_units="mm", source="recording")
+    path = wp.animate(da, tmp_path / "chan.gif", step=2, progress=False)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 5
+
+
+def test_animate_errors(tmp_path, rotating):
+    with pytest.raises(ValueError, match=".gif or .mp4"):
+        wp.animate(rotating, tmp_path / "wave.avi")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        wp.animate(rotating, tmp_path / "missing" / "wave.gif")
+    if shutil.which("ffmpeg") is None:
+        with pytest.raises(RuntimeError, match="ffmpeg"):
+            wp.animate(rotating, tmp_path / "wave.mp4")
+    else:
+        path = wp.animate(rotating.isel(time=slice(0, 4)), tmp_path / "wave.mp4",
+                          progress=False)
+        assert path.stat().st_size > 0

@@ -1,0 +1,145 @@
+"""Input checks and small helpers shared by the analysis modules (private)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from ..core import DataModelError, WavescopeWarning, space_dims, validate
+
+#: Frames (values of the non-space dims) processed together by the streaming kernels:
+#: small enough that a block's temporaries stay in cache, large enough to amortise Python.
+BLOCK_VALUES = 1 << 16
+
+
+def check_activity(da, *, need_space: bool = True, name: str = "da") -> xr.DataArray:
+    """Validate ``da`` and make sure it has spatial dims when the analysis needs them.
+
+    :func:`wavescope.validate` reports dead sites through a boolean copy of the whole
+    array; for in-memory float data the coordinates and attributes are validated on a
+    zero-stride stand-in instead and dead sites are counted block by block, so checking a
+    long recording costs no memory beyond one block.
+    """
+    if isinstance(da, xr.Dataset):
+        raise DataModelError(
+            f"{name} is a Dataset; pass one activity DataArray (for example ds['hidden'])"
+        )
+    streaming = (isinstance(da, xr.DataArray) and isinstance(da.data, np.ndarray)
+                 and np.issubdtype(da.dtype, np.inexact))
+    if streaming:
+        validate(da.copy(deep=False, data=np.broadcast_to(np.int8(0), da.shape)))
+        _report_dead_sites(da)
+    else:
+        validate(da)
+    if need_space and not space_dims(da):
+        raise DataModelError(
+            f"{name} has dims {da.dims} but no spatial dims; wave measures need a grid "
+            "('y', 'x' or 'x') or sensor positions ('channel' with x, y coordinates)"
+        )
+    return da
+
+
+def _report_dead_sites(da: xr.DataArray) -> None:
+    dims = space_dims(da)
+    if not dims or da.size == 0:
+        return
+    other = [d for d in da.dims if d not in dims]
+    values = da.transpose(*other, *dims).values
+    flat = values.reshape(-1, int(np.prod([da.sizes[d] for d in dims])))
+    alive = np.zeros(flat.shape[1], dtype=bool)
+    for sl in frame_blocks(flat.shape[0], flat.shape[1]):
+        alive |= ~np.isnan(flat[sl]).all(axis=0)
+    if not alive.all():
+        warnings.warn(
+            f"{int((~alive).sum())} of {alive.size} sites hold only NaN and will be skipped "
+            "by the analysis",
+            WavescopeWarning,
+            stacklevel=4,
+        )
+
+
+def check_time_chunk(da: xr.DataArray) -> None:
+    """Time must sit in one chunk for operations along time (filters, FFTs)."""
+    chunks = da.chunksizes.get("time") if da.chunks is not None else None
+    if chunks is not None and len(chunks) > 1:
+        raise DataModelError(
+            f"'time' is split into {len(chunks)} dask chunks; operations along time need it "
+            "in one chunk: use da.chunk(time=-1) and chunk the other dims instead"
+        )
+
+
+def is_complex(da: xr.DataArray) -> bool:
+    return np.issubdtype(da.dtype, np.complexfloating)
+
+
+def check_phasic(da: xr.DataArray, func: str) -> xr.DataArray:
+    """Accept an analytic signal (complex) or a phase in radians (real, units 'rad')."""
+    if is_complex(da):
+        return da
+    if np.issubdtype(da.dtype, np.floating) and da.attrs.get("units") == "rad":
+        return da
+    raise DataModelError(
+        f"{func} needs an analytic signal (complex) or a phase in radians (real with "
+        f"attrs['units'] == 'rad'); got dtype {da.dtype} with units "
+        f"{da.attrs.get('units')!r}. Compute one with "
+        "wavescope.analysis.analytic_signal(da, band=(low, high))"
+    )
+
+
+def float_dtype(da: xr.DataArray) -> np.dtype:
+    """The real dtype matching ``da`` (float32 for complex64/float32, else float64)."""
+    return np.dtype(np.float32) if da.dtype in (np.complex64, np.float32) else np.dtype(float)
+
+
+def derived_attrs(da: xr.DataArray, **changes) -> dict:
+    """Attributes of a result derived from ``da``: the data model's plus ``changes``."""
+    keep = ("sfreq", "time_units", "space_units", "source", "periodic", "provenance",
+            "grid_dims", "analytic")
+    attrs = {k: v for k, v in da.attrs.items() if k in keep}
+    attrs.update({k: v for k, v in changes.items() if v is not None})
+    return attrs
+
+
+def json_attr(value) -> str:
+    return json.dumps(value)
+
+
+def frame_blocks(n_frames: int, values_per_frame: int, block_values: int = BLOCK_VALUES):
+    """Slices over frames holding about ``block_values`` values each."""
+    step = max(1, block_values // max(1, values_per_frame))
+    for start in range(0, n_frames, step):
+        yield slice(start, min(start + step, n_frames))
+
+
+def grid_coords(da: xr.DataArray) -> tuple[np.ndarray | None, np.ndarray]:
+    """(y, x) coordinate values of a grid activity (y is None for a line)."""
+    y = np.asarray(da["y"].values, dtype=float) if "y" in da.dims else None
+    return y, np.asarray(da["x"].values, dtype=float)
+
+
+def site_xy(da: xr.DataArray) -> np.ndarray:
+    """(n_sites, 2) x, y positions in the order of the flattened space dims of ``da``."""
+    dims = space_dims(da)
+    if dims == ("channel",):
+        y = da["y"].values if "y" in da.coords else np.zeros(da.sizes["channel"])
+        return np.column_stack([da["x"].values, y]).astype(float)
+    y, x = grid_coords(da)
+    if y is None:
+        return np.column_stack([x, np.zeros_like(x)])
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    return np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def space_units_per_time(da: xr.DataArray) -> str:
+    return f"{da.attrs.get('space_units', 'a.u.')}/{da.attrs.get('time_units', 's')}"
+
+
+def apply_ufunc(*args, **kwargs):
+    """:func:`xarray.apply_ufunc`, quiet about dask casting a complex meta array to the
+    real output dtype when it builds the graph (the kernels themselves never do)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        return xr.apply_ufunc(*args, **kwargs)

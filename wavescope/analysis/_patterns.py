@@ -1,0 +1,203 @@
+"""Centres and correlations of radial and rotating waves (private kernels).
+
+The centre of a radial wave is where the travel directions ``-grad phi / |grad phi|``
+diverge (source) or converge (sink) most: the argmax of the absolute divergence of that
+unit field after Gaussian smoothing over sites. A rotating wave's centre is the argmax
+of the absolute curl. The argmax site is refined to the |field|-weighted centroid of its
+nearest sites, so centres between sites are found too.
+
+Radial: circular-linear regression of phase on distance ``d`` from the centre (maximise
+``|mean exp(i (phi - s d))|`` over the slope ``s``, by Newton from the median radial
+derivative of phase), and the
+circular-linear correlation of Kempter et al. (2012),
+``rho = circ_corr(phi, |s| d)``: negative when phase falls with distance.
+Rotating: Fisher-Lee circular-circular correlation of phase with the polar angle about
+the centre: -1 for ``phi = omega t - theta`` (counter-clockwise when omega > 0).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ._circular import circ_corr, fisher_lee
+from ._geometry import Geometry, derivative, smoothing_matrix
+
+
+class PatternFinder:
+    """Precomputed smoothing, neighbour lists and slope lattice for one geometry."""
+
+    def __init__(self, geom: Geometry, sigma: float | None = None, oversample: float = 3.0):
+        self.geom = geom
+        self.xy = geom.xy
+        spacing = geom.spacing()
+        self.spacing = spacing
+        self.smooth = smoothing_matrix(geom, float(sigma) if sigma else spacing)
+        k = min(5, geom.n_sites)
+        _, self.near = cKDTree(self.xy).query(self.xy, k=k)
+        self.near = np.atleast_2d(self.near).reshape(geom.n_sites, k)
+        diameter = float(np.hypot(np.ptp(self.xy[:, 0]), np.ptp(self.xy[:, 1])))
+        self.slope_step = 2 * np.pi / (oversample * max(diameter, 1e-300))
+
+    # --- centres ----------------------------------------------------------------------------
+
+    def div_curl(self, grad) -> tuple[np.ndarray, np.ndarray]:
+        """Divergence and curl of the smoothed unit travel-direction field, (B, n) each."""
+        geom = self.geom
+        gx, gy = grad
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mag = np.hypot(gx, gy)
+            vx, vy = -gx / mag, -gy / mag
+        ok = np.isfinite(vx) & np.isfinite(vy) & (mag > 0)
+        w = self.smooth @ ok.T.astype(float)  # normalised convolution: NaN sites skipped
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sx = (self.smooth @ np.where(ok, vx, 0.0).T / w).T
+            sy = (self.smooth @ np.where(ok, vy, 0.0).T / w).T
+        dxx, dxy = derivative(_shaped(sx, geom), geom, is_phase=False)
+        dyx, dyy = derivative(_shaped(sy, geom), geom, is_phase=False)
+        div = (dxx + dyy).reshape(gx.shape)
+        curl = (dyx - dxy).reshape(gx.shape)
+        return div, curl
+
+    def locate(self, field: np.ndarray) -> np.ndarray:
+        """Centre (x, y) per frame: argmax |field|, refined to a local weighted centroid."""
+        a = np.abs(field)
+        has = np.isfinite(a).any(axis=1)
+        a = np.where(np.isfinite(a), a, -1.0)
+        best = np.argmax(a, axis=1)
+        idx = self.near[best]  # (B, k) nearest sites, the argmax first
+        w = np.take_along_axis(np.clip(a, 0.0, None), idx, axis=1)
+        w_sum = w.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centre = np.einsum("bk,bkc->bc", w, self.xy[idx]) / w_sum
+        centre = np.where(w_sum > 0, centre, self.xy[best])
+        centre[~has] = np.nan
+        return centre
+
+    def gradient(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Phase gradient of frames ``phi`` (B, n), flattened to (B, n) each."""
+        gx, gy = derivative(_shaped(phi, self.geom), self.geom)
+        return gx.reshape(phi.shape), gy.reshape(phi.shape)
+
+    def fit_centre(self, grad, kind: str, n_iter: int = 4) -> np.ndarray:
+        """Least-squares meeting point of the wave's rays, per frame (B, 2).
+
+        A radial wave travels along rays from its centre, so the line through each site
+        along its travel direction ``v`` passes through the centre; a rotating wave
+        travels across them, so the line along ``v`` turned by 90 degrees does. The
+        centre minimises the summed squared distances to those lines; a few rounds of
+        Cauchy reweighting (scale: the site spacing) discount sites off the pattern.
+        NaN when the lines are nearly parallel (a plane wave has no centre).
+        """
+        gx, gy = grad
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mag = np.hypot(gx, gy)
+            vx, vy = gx / mag, gy / mag
+        ok = np.isfinite(vx) & np.isfinite(vy)
+        vx, vy = np.where(ok, vx, 0.0), np.where(ok, vy, 0.0)
+        if kind == "radial":  # projector across the ray: I - v v^T
+            pxx, pxy, pyy = 1.0 - vx * vx, -vx * vy, 1.0 - vy * vy
+        else:  # the ray runs across v: projector v v^T
+            pxx, pxy, pyy = vx * vx, vx * vy, vy * vy
+        x, y = self.xy[:, 0], self.xy[:, 1]
+        # a site's direction is as reliable as its gradient is steep: weight |grad|^2
+        prior = np.where(ok, mag, 0.0) ** 2
+        w = prior
+        centre = np.full((len(gx), 2), np.nan)
+        for _ in range(n_iter):
+            a, b, c = (w * pxx).sum(1), (w * pxy).sum(1), (w * pyy).sum(1)
+            bx = (w * (pxx * x + pxy * y)).sum(1)
+            by = (w * (pxy * x + pyy * y)).sum(1)
+            det = a * c - b * b
+            good = det > 1e-3 * (a + c) ** 2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                centre = np.column_stack([(c * bx - b * by) / det, (a * by - b * bx) / det])
+            centre[~good] = np.nan
+            ex, ey = x[None] - centre[:, :1], y[None] - centre[:, 1:]
+            dist2 = (pxx * ex + pxy * ey) ** 2 + (pxy * ex + pyy * ey) ** 2
+            w = prior / (1.0 + dist2 / self.spacing**2)
+            w = np.nan_to_num(w)
+        return centre
+
+    # --- correlations -----------------------------------------------------------------------
+
+    def radial(self, u: np.ndarray, centre: np.ndarray, grad) -> tuple[np.ndarray, np.ndarray]:
+        """Signed circular-linear correlation of phase with distance, and the slope.
+
+        The slope starts at the median radial derivative of phase (the gradient projected
+        on the direction away from the centre, sites beyond one spacing) and is refined
+        by Newton ascent of the regression strength, so no slope lattice is searched.
+        """
+        valid = np.isfinite(u)
+        phi = np.where(valid, np.angle(u), np.nan)
+        u0 = np.where(valid, u, 0.0)
+        dx = self.xy[None, :, 0] - centre[:, :1]
+        dy = self.xy[None, :, 1] - centre[:, 1:]
+        d = np.hypot(dx, dy)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            along = (grad[0] * dx + grad[1] * dy) / d
+        along[~(d > self.spacing)] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames
+            start = np.nanmedian(along, axis=1)
+        d = np.where(np.isfinite(d), d, 0.0)
+        slope = _refine_slope(u0, d, np.nan_to_num(start), self.slope_step)
+        rho = circ_corr(phi, np.abs(slope)[:, None] * d)
+        bad = ~np.isfinite(centre).all(axis=1) | (valid.sum(axis=1) < 3)
+        rho[bad] = np.nan
+        slope[bad] = np.nan
+        return rho, slope
+
+    def rotational(self, u: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """Fisher-Lee correlation of phase with the polar angle about ``centre``."""
+        valid = np.isfinite(u)
+        phi = np.where(valid, np.angle(u), np.nan)
+        dx = self.xy[None, :, 0] - centre[:, :1]
+        dy = self.xy[None, :, 1] - centre[:, 1:]
+        theta = np.arctan2(dy, dx)
+        theta[np.hypot(dx, dy) < 1e-9 * self.spacing] = np.nan  # the centre has no angle
+        rho = fisher_lee(phi, theta)
+        rho[~np.isfinite(centre).all(axis=1) | (valid.sum(axis=1) < 3)] = np.nan
+        return rho
+
+
+def _shaped(phi: np.ndarray, geom: Geometry) -> np.ndarray:
+    return phi if geom.kind == "irregular" else phi.reshape(phi.shape[0], *geom.shape)
+
+
+def _refine_slope(u: np.ndarray, d: np.ndarray, s: np.ndarray, step: float,
+                  max_iter: int = 20) -> np.ndarray:
+    """Safeguarded 1-D Newton ascent on S(s) = |sum u exp(-i s d)|^2, per frame."""
+    radius = np.full(len(u), step)
+    tol = 1e-9 * step
+
+    def evaluate(ss):
+        c = u * np.exp(-1j * ss[:, None] * d)
+        return c, np.abs(c.sum(axis=1)) ** 2
+
+    c, val = evaluate(s)
+    active = np.ones(len(u), dtype=bool)
+    for _ in range(max_iter):
+        f = c.sum(axis=1)
+        f1 = -1j * np.sum(c * d, axis=1)
+        f2 = -np.sum(c * d * d, axis=1)
+        g = 2 * np.real(np.conj(f) * f1)
+        h = 2 * np.real(np.abs(f1) ** 2 + np.conj(f) * f2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            newton = np.where(h < 0, -g / h, np.sign(g) * radius)
+        newton = np.nan_to_num(newton)
+        step_ = np.clip(newton, -radius, radius)
+        step_[~active] = 0.0
+        c_new, v_new = evaluate(s + step_)
+        better = v_new >= val
+        s = np.where(better, s + step_, s)
+        c = np.where(better[:, None], c_new, c)
+        val = np.where(better, v_new, val)
+        moved = np.abs(step_)
+        radius = np.where(better, np.maximum(radius, 2 * moved), 0.25 * moved)
+        active &= (radius > tol) & ~(better & (moved < tol))
+        if not active.any():
+            break
+    return s

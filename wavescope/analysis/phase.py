@@ -1,0 +1,325 @@
+"""Analytic signal, phase and instantaneous frequency along time.
+
+The analytic signal keeps amplitude and phase together as complex data (WAVES.md, Phase):
+an optional zero-phase band-pass (Butterworth, :func:`scipy.signal.sosfiltfilt`), then the
+FFT-based Hilbert transform along ``time``. ``method="generalized"`` applies the
+generalized phase of Davis et al. (2020). Missing samples (NaN, and flat stretches such as
+clipping or zero padding) are bridged for the filter and returned as NaN; sites with no
+valid sample stay NaN.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import xarray as xr
+from scipy import signal
+from scipy.interpolate import PchipInterpolator
+
+from ..core import DataModelError, WavescopeWarning
+from ._circular import TWO_PI, unit_phasor, wrap
+from ._common import (
+    apply_ufunc,
+    check_activity,
+    check_phasic,
+    check_time_chunk,
+    derived_attrs,
+    is_complex,
+    json_attr,
+)
+
+__all__ = ["analytic_signal", "phase", "instantaneous_frequency"]
+
+METHODS = ("hilbert", "generalized")
+#: Sites filtered together: bounds the filter's temporaries for long recordings.
+_SITES_PER_BLOCK = 32
+
+
+def analytic_signal(
+    da: xr.DataArray,
+    band: tuple[float | None, float | None] | None = None,
+    method: str = "hilbert",
+    *,
+    order: int = 4,
+    flat_samples: int | None = 10,
+) -> xr.DataArray:
+    """Complex analytic signal of a real activity, along ``time``.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Real activity with a ``time`` dimension (any other dims are kept).
+    band : (low, high), optional
+        Pass band in cycles per time unit (Hz for recordings). ``None`` for either edge
+        gives a high- or low-pass; ``band=None`` skips filtering (the signal is assumed
+        narrow-band already). Zero-phase Butterworth of ``order`` (forward-backward,
+        so the effective order is doubled).
+    method : {"hilbert", "generalized"}
+        "hilbert": the analytic signal. "generalized": generalized phase (Davis et al.
+        2020, Nature 587:432): meant for a wide band (for example ``band=(5, 40)``);
+        where the instantaneous frequency runs negative, the phase over that stretch,
+        extended forward to three times its length, is replaced by shape-preserving
+        (PCHIP) interpolation of the unwrapped phase and re-wrapped. Amplitude is kept.
+    order : int
+        Butterworth order.
+    flat_samples : int or None
+        Runs of at least this many identical consecutive samples (clipping at a rail, zero
+        padding, a dead amplifier) count as missing. ``None`` keeps them.
+
+    Returns
+    -------
+    xarray.DataArray
+        Complex, same dims and coords, ``units`` of ``da``; ``attrs["analytic"]`` records
+        band, method and order as JSON. Missing samples are NaN; a site with no valid
+        sample is NaN throughout (with a :class:`~wavescope.WavescopeWarning`). Lazy for
+        dask inputs whose ``time`` is one chunk.
+
+    Raises
+    ------
+    DataModelError
+        Complex input, a band outside (0, sfreq / 2), an unknown method, or ``time``
+        split over several dask chunks.
+    """
+    check_activity(da, need_space=False)
+    if is_complex(da):
+        raise DataModelError(
+            "da is already complex (an analytic signal); use it as it is, or pass its real "
+            "part (da.real) to filter it again"
+        )
+    if method not in METHODS:
+        raise DataModelError(f"method {method!r} is not known; use one of {METHODS}")
+    sfreq = float(da.attrs["sfreq"])
+    sos = _design(band, sfreq, int(order))
+    check_time_chunk(da)
+    min_run = None if flat_samples is None else int(flat_samples)
+    if min_run is not None and min_run < 2:
+        raise DataModelError(f"flat_samples must be >= 2 or None, got {flat_samples!r}")
+    out_dtype = np.complex64 if da.dtype == np.float32 else np.complex128
+    result = apply_ufunc(
+        _analytic_core,
+        da,
+        input_core_dims=[["time"]],
+        output_core_dims=[["time"]],
+        kwargs={"sos": sos, "generalized": method == "generalized", "min_run": min_run},
+        dask="parallelized",
+        output_dtypes=[out_dtype],
+        keep_attrs=False,
+    )
+    result = result.transpose(*da.dims)
+    low, high = (None, None) if band is None else band
+    result.attrs = derived_attrs(
+        da,
+        units=da.attrs.get("units", "a.u."),
+        analytic=json_attr({"band": [low, high] if band is not None else None,
+                            "method": method, "order": int(order)}),
+    )
+    result.name = da.name
+    _warn_dead(result)
+    return result
+
+
+def phase(
+    da: xr.DataArray,
+    band: tuple[float | None, float | None] | None = None,
+    method: str = "hilbert",
+    **kwargs,
+) -> xr.DataArray:
+    """Phase in radians, wrapped to [-pi, pi].
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        An analytic signal (complex: its angle is returned; ``band`` must be None) or a
+        real activity (passed to :func:`analytic_signal` with ``band``, ``method`` and
+        ``kwargs`` first).
+
+    Returns
+    -------
+    xarray.DataArray
+        Real, ``units`` "rad"; NaN where the amplitude is zero or missing.
+    """
+    check_activity(da, need_space=False)
+    if is_complex(da):
+        if band is not None:
+            raise DataModelError(
+                "da is already an analytic signal; band-pass the real signal instead "
+                "(phase(da.real, band=...)) or drop band"
+            )
+        z = da
+    else:
+        z = analytic_signal(da, band, method, **kwargs)
+    out = apply_ufunc(_phase_core, z, dask="parallelized",
+                         output_dtypes=[np.float32 if z.dtype == np.complex64 else float])
+    out.attrs = derived_attrs(z, units="rad")
+    out.name = "phase"
+    return out
+
+
+def instantaneous_frequency(z: xr.DataArray) -> xr.DataArray:
+    """Instantaneous frequency ``angle(z[t+1] conj(z[t])) * sfreq / 2 pi`` at each site.
+
+    Parameters
+    ----------
+    z : xarray.DataArray
+        Analytic signal (complex) or phase (real, ``units`` "rad"), with ``time``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Cycles per time unit (Hz for recordings), same dims and coords as ``z``: the value
+        at sample t is the forward difference from t to t + 1; the last sample repeats
+        the backward difference. Negative where the phase runs backwards. Lazy for dask
+        inputs whose ``time`` is one chunk.
+    """
+    check_activity(z, need_space=False, name="z")
+    check_phasic(z, "instantaneous_frequency")
+    check_time_chunk(z)
+    if z.sizes["time"] < 2:
+        raise DataModelError("instantaneous_frequency needs at least 2 time samples")
+    scale = float(z.attrs["sfreq"]) / TWO_PI
+    out = apply_ufunc(
+        _if_core, z, input_core_dims=[["time"]], output_core_dims=[["time"]],
+        kwargs={"scale": scale}, dask="parallelized",
+        output_dtypes=[np.float32 if z.dtype == np.complex64 else float],
+    ).transpose(*z.dims)
+    units = "Hz" if z.attrs.get("time_units") == "s" else f"1/{z.attrs.get('time_units')}"
+    out.attrs = derived_attrs(z, units=units)
+    out.name = "instantaneous_frequency"
+    return out
+
+
+# --- kernels (NumPy, time on the last axis) -----------------------------------------------
+
+
+def _design(band, sfreq: float, order: int):
+    if band is None:
+        return None
+    try:
+        low, high = band
+    except (TypeError, ValueError):
+        raise DataModelError(f"band must be (low, high) or None, got {band!r}") from None
+    nyq = sfreq / 2
+    for edge in (low, high):
+        if edge is not None and not (0 < float(edge) < nyq):
+            raise DataModelError(
+                f"band edge {edge} is outside (0, {nyq}) (half of sfreq {sfreq}); give edges "
+                "in cycles per time unit below the Nyquist frequency"
+            )
+    if low is not None and high is not None and not float(low) < float(high):
+        raise DataModelError(f"band {band!r} needs low < high")
+    if order < 1:
+        raise DataModelError(f"order must be a positive integer, got {order}")
+    if low is None and high is None:
+        return None
+    if low is None:
+        return signal.butter(order, float(high), "lowpass", fs=sfreq, output="sos")
+    if high is None:
+        return signal.butter(order, float(low), "highpass", fs=sfreq, output="sos")
+    return signal.butter(order, [float(low), float(high)], "bandpass", fs=sfreq, output="sos")
+
+
+def _analytic_core(x, *, sos, generalized, min_run):
+    shape = x.shape
+    flat = x.reshape(-1, shape[-1])
+    ctype = np.complex64 if x.dtype == np.float32 else np.complex128
+    out = np.empty(flat.shape, dtype=ctype)
+    for start in range(0, flat.shape[0], _SITES_PER_BLOCK):
+        block = np.array(flat[start:start + _SITES_PER_BLOCK], dtype=float)
+        out[start:start + _SITES_PER_BLOCK] = _analytic_block(block, sos, generalized, min_run)
+    return out.reshape(shape)
+
+
+def _analytic_block(x: np.ndarray, sos, generalized: bool, min_run) -> np.ndarray:
+    missing = ~np.isfinite(x)
+    if min_run is not None:
+        missing |= _flat_runs(x, min_run)
+    dead = missing.all(axis=-1)
+    partial = missing.any(axis=-1) & ~dead
+    for i in np.flatnonzero(partial):  # bridge gaps so the filter sees a continuous signal
+        good = ~missing[i]
+        x[i, missing[i]] = np.interp(np.flatnonzero(missing[i]), np.flatnonzero(good), x[i, good])
+    x[dead] = 0.0
+    x -= x.mean(axis=-1, keepdims=True)
+    if sos is not None:
+        try:
+            x = signal.sosfiltfilt(sos, x, axis=-1)
+        except ValueError as err:
+            raise DataModelError(
+                f"the recording is too short for this filter ({err}); use a lower order, a "
+                "wider band or a longer recording"
+            ) from None
+    z = signal.hilbert(x, axis=-1)
+    if generalized:
+        z = _generalized(z)
+    z[missing] = np.nan
+    return z
+
+
+def _flat_runs(x: np.ndarray, min_run: int) -> np.ndarray:
+    """Samples in runs of >= ``min_run`` identical consecutive values, per row."""
+    same = np.zeros(x.shape, dtype=bool)
+    same[:, 1:] = x[:, 1:] == x[:, :-1]
+    if not same.any():
+        return same
+    out = np.zeros(x.shape, dtype=bool)
+    for i in np.flatnonzero(same.sum(axis=-1) >= min_run - 1):
+        starts, stops = _runs(same[i])
+        for s, e in zip(starts, stops, strict=True):
+            if e - s + 1 >= min_run:  # run of equal pairs [s, e) covers samples s-1 .. e-1
+                out[i, s - 1:e] = True
+    return out
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of the True runs of a 1-D boolean array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _generalized(z: np.ndarray) -> np.ndarray:
+    """Generalized phase: bridge negative-frequency stretches by PCHIP (Davis et al. 2020)."""
+    ph = np.angle(z)
+    step = wrap(np.diff(ph, axis=-1))
+    out = z.copy()
+    n = z.shape[-1]
+    for i in np.flatnonzero((step < 0).any(axis=-1)):
+        starts, stops = _runs(step[i] < 0)
+        bad = np.zeros(n, dtype=bool)
+        for s, e in zip(starts, stops, strict=True):
+            bad[s:min(n, s + 3 * (e - s))] = True
+        good = np.flatnonzero(~bad)
+        if good.size < 2:
+            continue
+        unwrapped = np.concatenate([[ph[i, 0]], ph[i, 0] + np.cumsum(step[i])])
+        filled = PchipInterpolator(good, unwrapped[good], extrapolate=True)(np.arange(n))
+        out[i] = np.abs(z[i]) * np.exp(1j * filled)
+    return out
+
+
+def _phase_core(z):
+    ph = np.angle(z)
+    ph[~(np.abs(z) > 0)] = np.nan
+    return ph
+
+
+def _if_core(z, *, scale):
+    u = unit_phasor(z) if np.iscomplexobj(z) else np.exp(1j * z)
+    d = np.empty(z.shape, dtype=np.float32 if z.dtype == np.complex64 else float)
+    d[..., :-1] = np.angle(u[..., 1:] * np.conj(u[..., :-1]))
+    d[..., -1] = d[..., -2]
+    d *= scale
+    return d
+
+
+def _warn_dead(z: xr.DataArray) -> None:
+    if z.chunks is not None or "time" not in z.dims:
+        return
+    dead = np.isnan(z.values).all(axis=z.get_axis_num("time"))
+    if dead.any():
+        warnings.warn(
+            f"{int(dead.sum())} of {dead.size} site series have no valid sample (NaN or flat "
+            "throughout); they are NaN in the analytic signal and skipped downstream",
+            WavescopeWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,675 @@
+"""Wave measures per frame: PGD, speed, direction, wavelength, plane-wave fit, radial and
+rotating waves, synchrony, and a pattern label.
+
+Conventions (WAVES.md): a travelling wave is ``phi = omega t - k . r + phi0``; it travels
+along ``-grad phi`` when ``omega > 0`` (along ``+grad phi`` when the phase runs backwards,
+which model hidden states can do). Directions are radians counter-clockwise from +x, in
+(-pi, pi]; speeds are in space units per time unit (m/s for recordings, pixel/step for
+models); wavelengths in space units.
+
+Every function takes an analytic signal (complex) or a phase (real, ``units`` "rad"),
+and returns values per frame: the input's dims without the space dims (``time`` and any
+``trial``/``feature``). The streaming ones (:func:`pgd`, :func:`wave_speed`,
+:func:`wave_direction`, :func:`wavelength`, :func:`synchrony`) read the input block by
+block and never hold the full gradient, so their memory does not grow with recording
+length beyond the output. Dask inputs stay lazy (``time`` in one chunk where a function
+needs the temporal frequency).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..core import DataModelError, space_dims
+from ._circular import TWO_PI
+from ._common import (
+    BLOCK_VALUES,
+    apply_ufunc,
+    check_activity,
+    check_phasic,
+    check_time_chunk,
+    derived_attrs,
+    frame_blocks,
+    space_units_per_time,
+)
+from ._fastgrid import GridStats
+from ._geometry import Geometry, derivative, geometry_of
+from ._patterns import PatternFinder
+from ._planefit import FIELDS, PlaneFitter, phasors, plane_fit_kernel
+from .gradient import float_dtype_of, phases_of_block
+
+__all__ = [
+    "pgd",
+    "wave_speed",
+    "wave_direction",
+    "wavelength",
+    "fit_plane_wave",
+    "radial_correlation",
+    "rotational_correlation",
+    "synchrony",
+    "classify_patterns",
+    "PATTERNS",
+]
+
+PGD_FORMS = ("rubino", "unit")
+#: Labels of :func:`classify_patterns`, in the order their codes are numbered.
+PATTERNS = ("none", "planar", "source", "sink", "rotating-cw", "rotating-ccw", "synchronous")
+
+
+# --- input handling -------------------------------------------------------------------------
+
+
+def _checked(z, func: str) -> xr.DataArray:
+    check_activity(z, name="z")
+    return check_phasic(z, func)
+
+
+def _per_frame(z: xr.DataArray, kernel, n_out: int, kwargs: dict, dtype=float):
+    """Apply a (..., *space) -> n_out x (...) kernel over frames, lazily for dask."""
+    dims = list(space_dims(z))
+    out = apply_ufunc(
+        kernel, z, input_core_dims=[dims], output_core_dims=[[]] * n_out, kwargs=kwargs,
+        dask="parallelized", output_dtypes=[dtype] * n_out,
+    )
+    return out if n_out > 1 else (out,)
+
+
+def _flat_frames(z: np.ndarray, geom: Geometry) -> tuple[np.ndarray, tuple]:
+    lead = z.shape[: z.ndim - len(geom.shape)]
+    return z.reshape(-1, geom.n_sites), lead
+
+
+def _shaped(block: np.ndarray, geom: Geometry) -> np.ndarray:
+    return block if geom.kind == "irregular" else block.reshape(block.shape[0], *geom.shape)
+
+
+# --- streaming gradient statistics ----------------------------------------------------------
+
+
+def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
+    """Per frame: mean dphi/dx, mean dphi/dy, mean |grad|, mean unit vector (x, y)."""
+    flat, lead = _flat_frames(z, geom)
+    out = np.full((5, flat.shape[0]), np.nan)
+    fast = None
+    if not unit and _fast_grid(geom):
+        step = max(1, BLOCK_VALUES // geom.n_sites)
+        fast = GridStats(min(step, flat.shape[0]), *geom.shape, float(geom.y[1] - geom.y[0]),
+                         float(geom.x[1] - geom.x[0]), float_dtype_of(flat))
+    for sl in frame_blocks(flat.shape[0], geom.n_sites):
+        if fast is not None:
+            sums = fast.sums(flat[sl].reshape(-1, *geom.shape))
+            clean = np.isfinite(sums[2])
+            for i in range(3):
+                out[i, sl] = sums[i] / geom.n_sites
+            if clean.all():
+                continue
+            rows = np.arange(sl.start, sl.stop)[~clean]  # frames with NaN: general path
+            out[:, rows] = _block_stats(flat[rows], geom, unit)
+            continue
+        out[:, sl] = _block_stats(flat[sl], geom, unit)
+    return tuple(o.reshape(lead) for o in out)
+
+
+def _fast_grid(geom: Geometry) -> bool:
+    if geom.kind != "grid" or geom.periodic or min(geom.shape) < 3:
+        return False
+    return all(np.allclose(np.diff(c), c[1] - c[0], rtol=1e-9, atol=0.0)
+               for c in (geom.x, geom.y))
+
+
+def _block_stats(block: np.ndarray, geom: Geometry, unit: bool) -> np.ndarray:
+    out = np.full((5, block.shape[0]), np.nan)
+    phi = phases_of_block(block)
+    gx, gy = derivative(_shaped(phi, geom), geom)
+    gx = gx.reshape(phi.shape[0], -1)
+    gy = gy.reshape(phi.shape[0], -1)
+    mag = np.sqrt(gx * gx + gy * gy)
+    ok = np.isfinite(mag)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = ok.sum(axis=1)
+        out[0] = np.where(ok, gx, 0.0).sum(axis=1) / n
+        out[1] = np.where(ok, gy, 0.0).sum(axis=1) / n
+        out[2] = np.where(ok, mag, 0.0).sum(axis=1) / n
+        if unit:
+            ux, uy = gx / mag, gy / mag
+            uok = np.isfinite(ux)
+            nu = uok.sum(axis=1)
+            out[3] = np.where(uok, ux, 0.0).sum(axis=1) / nu
+            out[4] = np.where(uok, uy, 0.0).sum(axis=1) / nu
+    return out
+
+
+def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False) -> dict:
+    """Frame means of the gradient from a gradient Dataset or (streaming) from z."""
+    if isinstance(z_or_gradient, xr.Dataset):
+        ds = z_or_gradient
+        missing = [v for v in ("dphi_dx", "dphi_dy") if v not in ds]
+        if missing:
+            raise DataModelError(
+                f"the Dataset lacks {missing}; pass the output of phase_gradient or an "
+                "analytic signal"
+            )
+        dims = list(space_dims(ds["dphi_dx"]))
+        if not dims:
+            raise DataModelError("the gradient Dataset has no spatial dims")
+        gx, gy = ds["dphi_dx"], ds["dphi_dy"]
+        mag = np.hypot(gx, gy)
+        ok = mag.notnull()
+        stats = {"gx": gx.where(ok).mean(dims), "gy": gy.where(ok).mean(dims),
+                 "mag": mag.mean(dims)}
+        if unit:
+            stats["ux"] = (gx / mag).mean(dims)
+            stats["uy"] = (gy / mag).mean(dims)
+        return stats
+    z = _checked(z_or_gradient, func)
+    geom = geometry_of(z)
+    gx, gy, mag, ux, uy = _per_frame(z, _stats_kernel, 5, {"geom": geom, "unit": unit})
+    return {"gx": gx, "gy": gy, "mag": mag, "ux": ux, "uy": uy}
+
+
+def _attrs_from(obj) -> dict:
+    return derived_attrs(obj) if isinstance(obj, xr.DataArray | xr.Dataset) else {}
+
+
+# --- temporal frequency per frame -----------------------------------------------------------
+
+
+def _omega_kernel(z: np.ndarray, *, n_space: int, sfreq: float):
+    """Per frame: circular mean over sites of the phase advance to the next sample,
+    as angular frequency (rad per time unit); the last sample repeats the previous."""
+    lead = z.shape[: z.ndim - 1 - n_space]
+    n_t = z.shape[len(lead)]
+    flat = z.reshape(-1, n_t, int(np.prod(z.shape[len(lead) + 1:])))
+    out = np.full((flat.shape[0], n_t), np.nan)
+    for i in range(flat.shape[0]):
+        for sl in frame_blocks(n_t - 1, flat.shape[2]):
+            u = phasors(flat[i, sl.start:sl.stop + 1])
+            prod = u[1:] * np.conj(u[:-1])
+            prod[~np.isfinite(prod)] = 0.0
+            out[i, sl] = np.angle(prod.sum(axis=1)) * sfreq
+            out[i, sl][np.abs(prod).sum(axis=1) == 0] = np.nan
+        out[i, -1] = out[i, -2] if n_t > 1 else np.nan
+    return out.reshape(*lead, n_t)
+
+
+def _frame_omega(z: xr.DataArray) -> xr.DataArray:
+    check_time_chunk(z)
+    if z.sizes["time"] < 2:
+        raise DataModelError("the temporal frequency needs at least 2 time samples")
+    dims = ["time", *space_dims(z)]
+    out = apply_ufunc(
+        _omega_kernel, z, input_core_dims=[dims], output_core_dims=[["time"]],
+        kwargs={"n_space": len(dims) - 1, "sfreq": float(z.attrs["sfreq"])},
+        dask="parallelized", output_dtypes=[float],
+    )
+    return out.transpose(*[d for d in z.dims if d not in dims[1:]])
+
+
+def _travel_sign(omega: xr.DataArray) -> xr.DataArray:
+    """+1 where the phase advances (or is still), -1 where it runs backwards."""
+    return xr.where(omega < 0, -1.0, 1.0)
+
+
+# --- public measures ------------------------------------------------------------------------
+
+
+def pgd(z_or_gradient, form: str = "rubino") -> xr.DataArray:
+    """Phase-gradient directionality per frame, in [0, 1].
+
+    Parameters
+    ----------
+    z_or_gradient : xarray.DataArray or xarray.Dataset
+        Analytic signal (complex), phase (real, ``units`` "rad"), or the Dataset of
+        :func:`~wavescope.analysis.phase_gradient`. From a DataArray the gradient is
+        computed block by block and never held in full.
+    form : {"rubino", "unit"}
+        "rubino" (Rubino et al. 2006): ``|<grad phi>| / <|grad phi|>`` over sites.
+        "unit": ``|<grad phi / |grad phi|>|``, the order parameter of unit gradient
+        vectors. The two give different numbers on the same data; name the one used.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``pgd`` per frame (input dims without the space dims); 1 for a plane wave, near
+        0 for spatially independent phases. NaN where no site has a gradient.
+    """
+    if form not in PGD_FORMS:
+        raise DataModelError(f"form {form!r} is not known; use one of {PGD_FORMS}")
+    s = _gradient_stats(z_or_gradient, "pgd", unit=form == "unit")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.hypot(s["ux"], s["uy"]) if form == "unit" else np.hypot(s["gx"], s["gy"]) / s[
+            "mag"]
+    out.attrs = dict(_attrs_from(z_or_gradient), units="1", pgd_form=form)
+    out.name = "pgd"
+    return out
+
+
+def wave_direction(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
+    """Direction of travel, radians counter-clockwise from +x, in (-pi, pi].
+
+    Per frame it is the angle of ``-s <grad phi>`` (the mean gradient over sites), where
+    ``s`` is the sign of the frame's temporal frequency (from an analytic signal or
+    phase with ``time``); a gradient Dataset carries no temporal information, so
+    ``omega > 0`` is assumed there. ``per_site=True`` gives the direction at every site
+    from its own gradient (and, for ``z``, its own instantaneous frequency).
+    """
+    if per_site:
+        grad, sign = _site_gradient_and_sign(z_or_gradient, "wave_direction")
+        out = np.arctan2(-sign * grad["dphi_dy"], -sign * grad["dphi_dx"])
+    else:
+        s = _gradient_stats(z_or_gradient, "wave_direction")
+        sign = 1.0 if isinstance(z_or_gradient, xr.Dataset) else _travel_sign(
+            _frame_omega(z_or_gradient))
+        out = np.arctan2(-sign * s["gy"], -sign * s["gx"])
+    out.attrs = dict(_attrs_from(z_or_gradient), units="rad")
+    out.name = "direction"
+    return out
+
+
+def wavelength(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
+    """Wavelength ``2 pi / |<grad phi>|`` per frame (``per_site``: ``2 pi / |grad phi|``).
+
+    In space units. The mean gradient over sites is the one a plane wave shares with
+    every site; in noisy frames it shrinks, and the wavelength grows.
+    """
+    if per_site:
+        grad, _ = _site_gradient_and_sign(z_or_gradient, "wavelength", need_sign=False)
+        mag = np.hypot(grad["dphi_dx"], grad["dphi_dy"])
+    else:
+        s = _gradient_stats(z_or_gradient, "wavelength")
+        mag = np.hypot(s["gx"], s["gy"])
+    with np.errstate(divide="ignore"):
+        out = TWO_PI / mag
+    out.attrs = dict(_attrs_from(z_or_gradient),
+                     units=_attrs_from(z_or_gradient).get("space_units", ""))
+    out.name = "wavelength"
+    return out
+
+
+def wave_speed(z: xr.DataArray, *, gradient: xr.Dataset | None = None,
+               per_site: bool = False) -> xr.DataArray:
+    """Phase speed ``|omega| / |grad phi|`` in space units per time unit.
+
+    Per frame: ``omega`` is the circular mean over sites of the phase advance per sample
+    (times ``sfreq``) and ``grad phi`` the mean gradient over sites. ``per_site=True``:
+    each site's instantaneous frequency over its own gradient magnitude.
+
+    Parameters
+    ----------
+    z : xarray.DataArray
+        Analytic signal or phase with ``time`` (in one chunk for dask inputs).
+    gradient : xarray.Dataset, optional
+        A precomputed :func:`~wavescope.analysis.phase_gradient` of ``z`` to reuse.
+    """
+    z = _checked(z, "wave_speed")
+    if per_site:
+        from .phase import instantaneous_frequency
+
+        grad = gradient if gradient is not None else _gradient_dataset(z)
+        omega = TWO_PI * instantaneous_frequency(z)
+        mag = np.hypot(grad["dphi_dx"], grad["dphi_dy"])
+    else:
+        s = _gradient_stats(gradient if gradient is not None else z, "wave_speed")
+        omega = _frame_omega(z)
+        mag = np.hypot(s["gx"], s["gy"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.abs(omega) / mag
+    out.attrs = dict(derived_attrs(z), units=space_units_per_time(z))
+    out.name = "speed"
+    return out
+
+
+def synchrony(z: xr.DataArray) -> xr.DataArray:
+    """Kuramoto order parameter ``|<exp(i phi)>|`` over sites per frame, in [0, 1]."""
+    z = _checked(z, "synchrony")
+    geom = geometry_of(z)
+    (out,) = _per_frame(z, _synchrony_kernel, 1, {"geom": geom})
+    out.attrs = dict(derived_attrs(z), units="1")
+    out.name = "synchrony"
+    return out
+
+
+def _synchrony_kernel(z: np.ndarray, *, geom: Geometry):
+    flat, lead = _flat_frames(z, geom)
+    out = np.empty(flat.shape[0])
+    for sl in frame_blocks(flat.shape[0], geom.n_sites):
+        u = phasors(flat[sl])
+        ok = np.isfinite(u)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[sl] = np.abs(np.where(ok, u, 0.0).sum(axis=1)) / ok.sum(axis=1)
+    return out.reshape(lead)
+
+
+def fit_plane_wave(
+    z: xr.DataArray,
+    *,
+    k_max: float | None = None,
+    oversample: float = 2.0,
+    max_iter: int = 20,
+) -> xr.Dataset:
+    """Best plane wave per frame by circular-linear regression (Zhang et al. 2018 style).
+
+    Maximises ``R(a, b) = |mean_j exp(i (phi_j - a x_j - b y_j))|`` over the phase
+    gradient (a, b): a coarse search (a zero-padded 2-D FFT on uniform grids; a lattice
+    of candidates ``oversample`` times finer than R's main lobe on irregular positions)
+    then safeguarded Newton refinement, vectorised over frames. NaN sites are skipped.
+
+    Parameters
+    ----------
+    z : xarray.DataArray
+        Analytic signal or phase, with ``time`` (in one chunk for dask inputs).
+    k_max : float, optional
+        Largest wavenumber searched, rad per space unit. Default: the grid's Nyquist
+        square, or ``pi / s`` on irregular positions with ``s = sqrt(hull area / n)``.
+    oversample : float
+        Coarse lattice points per main-lobe width (``2 pi / extent``) of R; >= 2. At 2 the
+        best lattice point always lies in the global maximum's main lobe (R there is at
+        least 0.4 of the peak for a clean wave; side lobes reach 0.22).
+    max_iter : int
+        Newton iterations at most.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per frame: ``direction`` (rad, CCW from +x, of travel), ``spatial_frequency``
+        (cycles per space unit, ``|k| / 2 pi``), ``wavelength`` (space units), ``speed``
+        (space units per time unit, ``|omega| / |k|``), ``offset`` (rad: the fitted phase
+        at the coordinate origin), ``strength`` (R in [0, 1]), ``rho`` (circular
+        correlation of measured and fitted phase), and the fitted gradient ``dphi_dx``,
+        ``dphi_dy`` (rad per space unit, ``= -k``).
+    """
+    z = _checked(z, "fit_plane_wave")
+    if oversample < 2:
+        raise DataModelError(f"oversample must be >= 2, got {oversample}")
+    geom = geometry_of(z)
+    fitter = PlaneFitter(geom, k_max, oversample, max_iter)
+    parts = dict(zip(FIELDS, _per_frame(z, plane_fit_kernel, len(FIELDS), {"fitter": fitter}),
+                     strict=True))
+    omega = _frame_omega(z)
+    sign = _travel_sign(omega)
+    kmag = np.hypot(parts["dphi_dx"], parts["dphi_dy"])
+    su = z.attrs.get("space_units")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ds = xr.Dataset({
+            "direction": np.arctan2(-sign * parts["dphi_dy"], -sign * parts["dphi_dx"])
+            .assign_attrs(units="rad"),
+            "spatial_frequency": (kmag / TWO_PI).assign_attrs(units=f"1/{su}"),
+            "wavelength": (TWO_PI / kmag).assign_attrs(units=su),
+            "speed": (np.abs(omega) / kmag).assign_attrs(units=space_units_per_time(z)),
+            "offset": parts["offset"].assign_attrs(units="rad"),
+            "strength": parts["strength"].assign_attrs(units="1"),
+            "rho": parts["rho"].assign_attrs(units="1"),
+            "dphi_dx": parts["dphi_dx"].assign_attrs(units=f"rad/{su}"),
+            "dphi_dy": parts["dphi_dy"].assign_attrs(units=f"rad/{su}"),
+        })
+    ds.attrs = derived_attrs(z, method="circular-linear regression, coarse search + Newton")
+    return ds
+
+
+# --- radial and rotating waves -------------------------------------------------------------
+
+
+def _centre_kernel(z: np.ndarray, *, finder: PatternFinder, want: str, centre):
+    flat, lead = _flat_frames(z, finder.geom)
+    n_out = {"radial": 4, "rotation": 3, "both": 7}[want]
+    out = np.full((n_out, flat.shape[0]), np.nan)
+    for sl in frame_blocks(flat.shape[0], finder.geom.n_sites, 1 << 14):
+        u = phasors(flat[sl])
+        phi = np.angle(u)
+        grad = finder.gradient(phi)
+        if isinstance(centre, str) and centre == "divergence":
+            div, curl = finder.div_curl(grad)
+        row = 0
+        for kind in ("radial", "rotation"):
+            if want not in (kind, "both"):
+                continue
+            if not isinstance(centre, str):
+                c = np.broadcast_to(centre, (len(u), 2))
+            elif centre == "fit":
+                c = finder.fit_centre(grad, kind)
+            else:
+                c = finder.locate(div if kind == "radial" else curl)
+            if kind == "radial":
+                rho, slope = finder.radial(u, c, grad)
+                out[row:row + 4, sl] = [rho, slope, c[:, 0], c[:, 1]]
+                row += 4
+            else:
+                out[row:row + 3, sl] = [finder.rotational(u, c), c[:, 0], c[:, 1]]
+    return tuple(o.reshape(lead) for o in out)
+
+
+def _finder(z: xr.DataArray, sigma) -> PatternFinder:
+    geom = geometry_of(z)
+    if geom.kind == "line":
+        raise DataModelError("radial and rotating waves need 2-D sites; this is a line ('x')")
+    return PatternFinder(geom, sigma)
+
+
+CENTRES = ("fit", "divergence")
+
+
+def _centre_arg(centre):
+    if isinstance(centre, str):
+        if centre not in CENTRES:
+            raise DataModelError(f"centre must be one of {CENTRES} or (x, y), got {centre!r}")
+        return centre
+    c = np.asarray(centre, dtype=float)
+    if c.shape != (2,) or not np.isfinite(c).all():
+        raise DataModelError(f"centre must be 'auto' or a finite (x, y), got {centre!r}")
+    return c
+
+
+def radial_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = None
+                       ) -> xr.Dataset:
+    """Source/sink ("target") waves: circular-linear correlation of phase with distance.
+
+    Parameters
+    ----------
+    z : xarray.DataArray
+        Analytic signal or phase on 2-D sites.
+    centre : "fit", "divergence" or (x, y)
+        "fit" (default): per frame, the point the wave's rays meet, by least squares
+        over every site's travel direction with robust reweighting (a plane wave has
+        none: NaN). "divergence": where the smoothed travel directions
+        ``-grad phi / |grad phi|`` diverge most (argmax of the absolute divergence),
+        refined between sites. Or a fixed centre in space units.
+    sigma : float, optional
+        Width of the Gaussian smoothing over sites for ``centre="divergence"`` (space
+        units); default the typical site spacing.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per frame: ``rho`` in [-1, 1] (Kempter et al. 2012 circular-linear correlation
+        of phase with distance after circular-linear regression): negative when phase
+        falls with distance, i.e. crests move outward (a source) when the phase
+        advances, positive for a sink; ``slope`` (rad per space unit), ``centre_x``,
+        ``centre_y``.
+    """
+    z = _checked(z, "radial_correlation")
+    finder = _finder(z, sigma)
+    rho, slope, cx, cy = _per_frame(z, _centre_kernel, 4, {
+        "finder": finder, "want": "radial", "centre": _centre_arg(centre)})
+    su = z.attrs.get("space_units")
+    ds = xr.Dataset({"rho": rho.assign_attrs(units="1"),
+                     "slope": slope.assign_attrs(units=f"rad/{su}"),
+                     "centre_x": cx.assign_attrs(units=su),
+                     "centre_y": cy.assign_attrs(units=su)})
+    ds.attrs = derived_attrs(z)
+    return ds
+
+
+def rotational_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = None
+                           ) -> xr.Dataset:
+    """Rotating waves: circular-circular correlation of phase with polar angle.
+
+    Parameters are those of :func:`radial_correlation`: "fit" centres are where the
+    lines across the travel directions meet, "divergence" centres where the smoothed
+    travel directions curl most (argmax of the absolute curl).
+
+    Returns
+    -------
+    xarray.Dataset
+        Per frame: ``rho`` in [-1, 1] (Fisher & Lee 1983 correlation of phase with the
+        polar angle about the centre, angles CCW from +x): -1 for
+        ``phi = omega t - theta``, which rotates counter-clockwise when the phase
+        advances; +1 clockwise. ``centre_x``, ``centre_y``.
+    """
+    z = _checked(z, "rotational_correlation")
+    finder = _finder(z, sigma)
+    rho, cx, cy = _per_frame(z, _centre_kernel, 3, {
+        "finder": finder, "want": "rotation", "centre": _centre_arg(centre)})
+    su = z.attrs.get("space_units")
+    ds = xr.Dataset({"rho": rho.assign_attrs(units="1"),
+                     "centre_x": cx.assign_attrs(units=su),
+                     "centre_y": cy.assign_attrs(units=su)})
+    ds.attrs = derived_attrs(z)
+    return ds
+
+
+# --- classification -------------------------------------------------------------------------
+
+
+def classify_patterns(
+    z: xr.DataArray,
+    *,
+    pgd_threshold: float = 0.85,
+    synchrony_threshold: float = 0.85,
+    radial_threshold: float = 0.5,
+    rotation_threshold: float = 0.5,
+    pgd_form: str = "rubino",
+    sigma: float | None = None,
+) -> xr.Dataset:
+    """Label every frame as one wave pattern, with the scores that decided it.
+
+    Rules, in order (thresholds are parameters; 0.85 for PGD and synchrony are the
+    field's usual choices):
+
+    1. ``synchronous`` if synchrony >= ``synchrony_threshold`` (a wave much longer than
+       the array is indistinguishable from synchrony, and its PGD is meaningless);
+    2. ``planar`` if PGD (``pgd_form``) >= ``pgd_threshold``;
+    3. otherwise the stronger of the radial and rotational scores, if it reaches its
+       threshold: ``source`` / ``sink`` from the radial correlation (outward travel:
+       ``-sign(omega) rho_radial >= radial_threshold``), ``rotating-ccw`` /
+       ``rotating-cw`` from the rotational one (``-sign(omega) rho_rotation`` positive
+       for counter-clockwise);
+    4. ``none``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per frame: ``pattern`` (str, one of :data:`PATTERNS`), ``score`` (the value that
+        decided it, compared with its threshold; NaN for ``none``), ``pgd``,
+        ``synchrony``, ``radial`` (``-sign(omega) rho_radial``: > 0 outward), ``rotation``
+        (``-sign(omega) rho_rotation``: > 0 counter-clockwise), ``centre_x``,
+        ``centre_y`` (of the radial or rotating pattern, else NaN), ``radial_slope``
+        (rad per space unit, of the phase-on-distance regression) and ``omega``
+        (rad per time unit, the frame's temporal frequency).
+    """
+    z = _checked(z, "classify_patterns")
+    for name, value in (("pgd_threshold", pgd_threshold),
+                        ("synchrony_threshold", synchrony_threshold),
+                        ("radial_threshold", radial_threshold),
+                        ("rotation_threshold", rotation_threshold)):
+        if not 0 <= value <= 1:
+            raise DataModelError(f"{name} must lie in [0, 1], got {value}")
+    scores = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma)
+    thresholds = (synchrony_threshold, pgd_threshold, radial_threshold, rotation_threshold)
+    code, score, cx, cy = apply_ufunc(
+        _label_kernel, scores["synchrony"], scores["pgd"], scores["radial"],
+        scores["rotation"], scores["rad_cx"], scores["rad_cy"], scores["rot_cx"],
+        scores["rot_cy"], kwargs={"thresholds": thresholds}, output_core_dims=[[]] * 4,
+        dask="parallelized", output_dtypes=[np.int8, float, float, float],
+    )
+    labels = np.array(PATTERNS)
+    pattern = apply_ufunc(lambda c: labels[c], code, dask="parallelized",
+                             output_dtypes=[labels.dtype])
+    su = z.attrs.get("space_units")
+    ds = xr.Dataset({
+        "pattern": pattern,
+        "score": score.assign_attrs(units="1"),
+        "pgd": scores["pgd"].assign_attrs(units="1", pgd_form=pgd_form),
+        "synchrony": scores["synchrony"].assign_attrs(units="1"),
+        "radial": scores["radial"].assign_attrs(units="1"),
+        "rotation": scores["rotation"].assign_attrs(units="1"),
+        "centre_x": cx.assign_attrs(units=su),
+        "centre_y": cy.assign_attrs(units=su),
+        "radial_slope": scores["rad_slope"].assign_attrs(units=f"rad/{su}"),
+        "omega": scores["omega"].assign_attrs(units=f"rad/{z.attrs.get('time_units')}"),
+    })
+    ds.attrs = derived_attrs(
+        z, pgd_threshold=pgd_threshold, synchrony_threshold=synchrony_threshold,
+        radial_threshold=radial_threshold, rotation_threshold=rotation_threshold,
+        pgd_form=pgd_form, patterns=" ".join(PATTERNS))
+    return ds
+
+
+def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None) -> dict:
+    """Every per-frame score :func:`classify_patterns` needs (lazy for dask)."""
+    geom = geometry_of(z)
+    out = {"pgd": pgd(z, form=pgd_form), "synchrony": synchrony(z)}
+    omega = _frame_omega(z)
+    sign = _travel_sign(omega)
+    if geom.kind == "line":
+        nan = xr.full_like(out["pgd"], np.nan)
+        out.update(radial=nan, rotation=nan, rad_cx=nan, rad_cy=nan, rot_cx=nan, rot_cy=nan,
+                   rad_slope=nan)
+    else:
+        finder = PatternFinder(geom, sigma)
+        rad, slope, rcx, rcy, rot, ocx, ocy = _per_frame(
+            z, _centre_kernel, 7, {"finder": finder, "want": "both", "centre": "fit"})
+        out.update(radial=-sign * rad, rotation=-sign * rot, rad_cx=rcx, rad_cy=rcy,
+                   rot_cx=ocx, rot_cy=ocy, rad_slope=slope)
+    out["omega"] = omega
+    return out
+
+
+def _label_kernel(sync, pgd_, radial, rotation, rcx, rcy, ocx, ocy, *, thresholds):
+    t_sync, t_pgd, t_rad, t_rot = thresholds
+    code = np.zeros(np.shape(sync), dtype=np.int8)
+    score = np.full(np.shape(sync), np.nan)
+    cx = np.full(np.shape(sync), np.nan)
+    cy = np.full(np.shape(sync), np.nan)
+    rad_abs = np.nan_to_num(np.abs(radial), nan=-1.0)
+    rot_abs = np.nan_to_num(np.abs(rotation), nan=-1.0)
+    radial_wins = (rad_abs >= rot_abs) & (rad_abs >= t_rad)
+    rotation_wins = (rot_abs > rad_abs) & (rot_abs >= t_rot)
+    is_sync = np.nan_to_num(sync, nan=-1.0) >= t_sync
+    planar = ~is_sync & (np.nan_to_num(pgd_, nan=-1.0) >= t_pgd)
+    rest = ~is_sync & ~planar
+    for mask, c, value, x, y in (
+        (rest & radial_wins & (radial > 0), 2, radial, rcx, rcy),
+        (rest & radial_wins & (radial < 0), 3, -np.asarray(radial), rcx, rcy),
+        (rest & rotation_wins & (rotation < 0), 4, -np.asarray(rotation), ocx, ocy),
+        (rest & rotation_wins & (rotation > 0), 5, rotation, ocx, ocy),
+        (planar, 1, pgd_, None, None),
+        (is_sync, 6, sync, None, None),
+    ):
+        code[mask] = c
+        score[mask] = np.asarray(value)[mask]
+        if x is not None:
+            cx[mask] = np.asarray(x)[mask]
+            cy[mask] = np.asarray(y)[mask]
+    return code, score, cx, cy
+
+
+# --- per-site helpers -----------------------------------------------------------------------
+
+
+def _gradient_dataset(z: xr.DataArray) -> xr.Dataset:
+    from .gradient import phase_gradient
+
+    return phase_gradient(z)
+
+
+def _site_gradient_and_sign(z_or_gradient, func: str, need_sign: bool = True):
+    if isinstance(z_or_gradient, xr.Dataset):
+        return z_or_gradient, 1.0
+    z = _checked(z_or_gradient, func)
+    grad = _gradient_dataset(z)
+    if not need_sign:
+        return grad, 1.0
+    from .phase import instantaneous_frequency
+
+    return grad, xr.where(instantaneous_frequency(z) < 0, -1.0, 1.0)

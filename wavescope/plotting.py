@@ -1,0 +1,653 @@
+"""Figures of waves: phase maps, flow fields, space-time plots, spectra and animations.
+
+Every function takes data-model objects (:mod:`wavescope.core`) or the outputs of
+:mod:`wavescope.analysis`, labels every axis with its physical units (``space_units``,
+``time_units``, ``units`` attributes and coordinate ``units``), draws on a given
+``ax`` or a new figure, and returns the :class:`matplotlib.figure.Figure`. Figures are
+built without pyplot, so nothing opens a window or depends on the interactive backend;
+save them with ``fig.savefig(path)`` (they display in Jupyter as they are).
+
+Selection: arrays with more dims than a plot shows take ``time=`` (nearest time, in time
+units) and exact labels of any other dim as keywords, e.g. ``plot_phase_map(z,
+time=0.25, trial=3)``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from matplotlib import colors
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from .core import DataModelError, validate
+
+__all__ = [
+    "plot_phase_map",
+    "plot_flow",
+    "plot_space_time",
+    "plot_spectrum",
+    "plot_kw",
+    "plot_critical_points",
+    "animate",
+]
+
+PHASE_CMAP = "twilight"  # cyclic: -pi and pi get the same colour
+VALUE_CMAP = "RdBu_r"
+PHASE_TICKS = (-np.pi, -np.pi / 2, 0.0, np.pi / 2, np.pi)
+PHASE_TICKLABELS = ("−π", "−π/2", "0", "π/2", "π")
+
+# Marker, colour and legend label of each critical-point kind (analysis.flow.KINDS).
+POINT_STYLE = {
+    "source": ("^", "tab:red", "source"),
+    "sink": ("v", "tab:blue", "sink"),
+    "spiral-out": ("o", "tab:orange", "spiral out"),
+    "spiral-in": ("o", "tab:cyan", "spiral in"),
+    "centre": ("*", "tab:green", "centre"),
+    "saddle": ("X", "black", "saddle"),
+    "degenerate": ("s", "tab:gray", "degenerate"),
+}
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _axes(ax: Axes | None, figsize=(5.0, 4.2)) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig = Figure(figsize=figsize, layout="constrained")
+        FigureCanvasAgg(fig)  # draws and saves without pyplot or a GUI backend
+        return fig, fig.add_subplot()
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    return ax.figure, ax
+
+
+def _label(name: str, units: str | None) -> str:
+    return f"{name} ({units})" if units else name
+
+
+def _space_label(obj, axis: str) -> str:
+    return _label(axis, obj.attrs.get("space_units", "pixel"))
+
+
+def _time_units(obj) -> str:
+    return obj.attrs.get("time_units", "s")
+
+
+def _select(da: xr.DataArray, keep: tuple[str, ...], time=None, **indexers) -> xr.DataArray:
+    """Reduce ``da`` to the dims in ``keep`` (in that order) by label selection.
+
+    ``time`` picks the nearest time (default: the first); other dims take exact labels
+    from ``indexers``; dims of size 1 are dropped. Anything left is an error that says
+    which keyword to pass.
+    """
+    unknown = [k for k in indexers if k not in da.dims]
+    if unknown:
+        raise ValueError(f"cannot select {unknown}: not dims of the data {tuple(da.dims)}")
+    if indexers:
+        da = da.sel(indexers)
+    if "time" in da.dims and "time" not in keep:
+        da = da.isel(time=0) if time is None else da.sel(time=time, method="nearest")
+    extra = [d for d in da.dims if d not in keep]
+    for d in extra:
+        if da.sizes[d] != 1:
+            example = f"{d}={da[d].values[0]!r}" if d in da.coords else f"{d}=0 (by label)"
+            raise ValueError(
+                f"the data have {da.sizes[d]} values along '{d}'; choose one, e.g. {example}"
+            )
+        da = da.isel({d: 0})
+    missing = [d for d in keep if d not in da.dims]
+    if missing:
+        raise DataModelError(f"the data lack dims {missing} (they have {tuple(da.dims)})")
+    return da.transpose(*keep)
+
+
+def _time_title(da: xr.DataArray, prefix: str) -> str:
+    if "time" in da.coords and da["time"].size == 1:
+        return f"{prefix} at t = {float(da['time']):.4g} {_time_units(da)}"
+    return prefix
+
+
+def _phase_colorbar(fig: Figure, mappable, ax: Axes) -> None:
+    bar = fig.colorbar(mappable, ax=ax, ticks=PHASE_TICKS)
+    bar.ax.set_yticklabels(PHASE_TICKLABELS)
+    bar.set_label("phase (rad)")
+
+
+def _edges(c: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted centre coordinates (for pcolormesh)."""
+    c = np.asarray(c, dtype=float)
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = (c[1:] + c[:-1]) / 2
+    return np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
+
+
+def _value_norm(values: np.ndarray) -> colors.Normalize:
+    """Symmetric limits about 0 for signed data, min..max otherwise (NaN ignored)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return colors.Normalize(-1, 1)
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo < 0 < hi:
+        m = max(-lo, hi)
+        return colors.Normalize(-m, m)
+    return colors.Normalize(lo, hi if hi > lo else lo + 1)
+
+
+def _map_values(da: xr.DataArray) -> tuple[np.ndarray, bool]:
+    """(values, is_phase): the phase of complex data, real data as they are."""
+    if np.iscomplexobj(da.values):
+        return np.angle(da.values), True
+    return np.asarray(da.values, dtype=float), False
+
+
+def _draw_map(fig, ax, da: xr.DataArray, *, phase: bool, cmap, norm, colorbar: bool,
+              value_label: str):
+    """A grid (y, x) as cells or channels as dots at their positions; returns the artist."""
+    values = np.angle(da.values) if phase and np.iscomplexobj(da.values) else np.asarray(
+        da.values, dtype=float)
+    if "channel" in da.dims:
+        art = ax.scatter(da["x"].values, da["y"].values, c=values, cmap=cmap, norm=norm,
+                         s=60, edgecolors="0.3", linewidths=0.5)
+    else:
+        art = ax.pcolormesh(_edges(da["x"].values), _edges(da["y"].values), values,
+                            cmap=cmap, norm=norm, shading="flat")
+    ax.set_xlabel(_space_label(da, "x"))
+    ax.set_ylabel(_space_label(da, "y"))
+    ax.set_aspect("equal")
+    if colorbar:
+        if phase:
+            _phase_colorbar(fig, art, ax)
+        else:
+            fig.colorbar(art, ax=ax, label=value_label)
+    return art
+
+
+def _space_keep(da: xr.DataArray) -> tuple[str, ...]:
+    if "channel" in da.dims:
+        return ("channel",)
+    if "y" in da.dims and "x" in da.dims:
+        return ("y", "x")
+    raise DataModelError(
+        f"a map needs a 2-D grid (y, x) or channels with positions; got dims {tuple(da.dims)}"
+        " (plot a line or ring with plot_space_time)"
+    )
+
+
+# --------------------------------------------------------------------------------- maps
+
+
+def plot_phase_map(z: xr.DataArray, time=None, *, ax: Axes | None = None,
+                   cmap: str = PHASE_CMAP, colorbar: bool = True, **indexers) -> Figure:
+    """Phase at one time on a grid (cells) or at sensor positions (dots).
+
+    Parameters
+    ----------
+    z : xarray.DataArray
+        Complex analytic signal (its angle is drawn), or real phases in radians; grid
+        ``(..., y, x)`` or ``(..., channel)``.
+    time : float, optional
+        Time (in ``time_units``) of the frame; the nearest is drawn, default the first.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure.
+    cmap : str
+        A cyclic colormap, so -pi and pi look the same.
+    colorbar : bool
+        Add a phase colour bar (ticks at multiples of pi/2).
+    **indexers
+        Labels of other dims (``trial=...``, ``feature=...``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    validate(z)
+    frame = _select(z, _space_keep(z), time, **indexers)
+    fig, ax = _axes(ax)
+    values = frame if np.iscomplexobj(frame.values) else frame.copy(
+        data=np.angle(np.exp(1j * np.asarray(frame.values, dtype=float))))
+    _draw_map(fig, ax, values, phase=True, cmap=cmap, norm=colors.Normalize(-np.pi, np.pi),
+              colorbar=colorbar, value_label="phase (rad)")
+    ax.set_title(_time_title(frame, "phase"))
+    return fig
+
+
+def plot_flow(flow: xr.Dataset, z: xr.DataArray | None = None, time=None, *,
+              ax: Axes | None = None, step: int | None = None, cmap: str = PHASE_CMAP,
+              colorbar: bool = True, **indexers) -> Figure:
+    """Velocity field as arrows, over the phase map of ``z`` when given.
+
+    Parameters
+    ----------
+    flow : xarray.Dataset
+        ``u``, ``v`` on a grid (from :func:`wavescope.analysis.optical_flow`).
+    z : xarray.DataArray, optional
+        Complex activity on the same grid; its phase at the frame nearest the flow's time
+        is drawn underneath.
+    time : float, optional
+        Time of the flow frame (nearest; default the first). Flow times are midpoints
+        between frames.
+    step : int, optional
+        Draw every ``step``-th arrow along x and y; default at most 20 arrows per side.
+    cmap, colorbar
+        As in :func:`plot_phase_map`.
+    **indexers
+        Labels of other dims (``trial=...``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The quiver key gives the arrow scale in ``space_units``/``time_units``.
+    """
+    if not isinstance(flow, xr.Dataset) or "u" not in flow or "v" not in flow:
+        raise DataModelError("plot_flow needs a Dataset with 'u' and 'v' (from optical_flow)")
+    u = _select(flow["u"], ("y", "x"), time, **indexers)
+    v = _select(flow["v"], ("y", "x"), time, **indexers)
+    fig, ax = _axes(ax)
+    if z is not None:
+        validate(z)
+        t = float(u["time"]) if "time" in u.coords and u["time"].size == 1 else None
+        plot_phase_map(z, t, ax=ax, cmap=cmap, colorbar=colorbar, **indexers)
+    if step is None:
+        step = max(1, int(np.ceil(max(u.shape) / 20)))
+    sub = (slice(None, None, step), slice(None, None, step))
+    xx, yy = np.meshgrid(u["x"].values[sub[1]], u["y"].values[sub[0]])
+    uu, vv = u.values[sub], v.values[sub]
+    speed = np.hypot(uu, vv)
+    q = ax.quiver(xx, yy, uu, vv, angles="xy", pivot="mid", color="black", width=0.004)
+    ref = _nice(np.nanpercentile(speed, 90)) if np.isfinite(speed).any() else 1.0
+    units = flow["u"].attrs.get("units", f"{flow.attrs.get('space_units', 'pixel')}/"
+                                         f"{_time_units(flow)}")
+    ax.quiverkey(q, 0.97, 1.035, ref, f"{ref:g} {units}", labelpos="W", coordinates="axes")
+    ax.set_xlabel(_space_label(flow, "x"))
+    ax.set_ylabel(_space_label(flow, "y"))
+    ax.set_aspect("equal")
+    ax.set_title("")  # the phase map's centred title gives way to the key
+    ax.set_title(_time_title(u, "flow" if z is None else "phase and flow"), loc="left")
+    return fig
+
+
+def _nice(x: float) -> float:
+    """1, 2 or 5 times a power of ten, at most ``x``."""
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    p = 10 ** np.floor(np.log10(x))
+    return float(max(m for m in (1, 2, 5) if m * p <= x) * p)
+
+
+def plot_critical_points(points: xr.Dataset, ax: Axes | None = None, *, time=None,
+                         legend: bool = True) -> Figure:
+    """Critical points of a velocity field, one marker per kind.
+
+    Parameters
+    ----------
+    points : xarray.Dataset
+        Output of :func:`wavescope.analysis.critical_points` (dim ``point`` with ``x``,
+        ``y``, ``kind``).
+    ax : matplotlib Axes, optional
+        Draw on it, e.g. ``plot_flow(...).axes[0]``; default a new figure.
+    time : float, optional
+        Only the points of the frame nearest this time (when points carry ``time``).
+    legend : bool
+        Add a legend of the kinds present.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(points, xr.Dataset) or not {"x", "y", "kind"} <= set(points.variables):
+        raise DataModelError(
+            "plot_critical_points needs the Dataset of critical_points (x, y, kind)")
+    if time is not None and "time" in points.coords and points.sizes.get("point", 0):
+        times = points["time"].values
+        nearest = times[np.argmin(np.abs(times - time))]
+        points = points.isel(point=np.flatnonzero(times == nearest))
+    fig, ax = _axes(ax)
+    kinds = points["kind"].values
+    for kind, (marker, colour, label) in POINT_STYLE.items():
+        sel = kinds == kind
+        if sel.any():
+            ax.scatter(points["x"].values[sel], points["y"].values[sel], marker=marker, s=110,
+                       c=colour, edgecolors="white", linewidths=1.0, label=label, zorder=5)
+    ax.set_xlabel(_space_label(points, "x"))
+    ax.set_ylabel(_space_label(points, "y"))
+    if ax.get_aspect() != 1.0:
+        ax.set_aspect("equal", adjustable="datalim")
+    if legend and kinds.size:
+        ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
+    return fig
+
+
+# --------------------------------------------------------------------------- space-time
+
+
+def plot_space_time(da: xr.DataArray, *, y=None, row: int | None = None,
+                    ax: Axes | None = None, cmap: str | None = None, colorbar: bool = True,
+                    **indexers) -> Figure:
+    """Activity along a line against time: position vertical, time horizontal.
+
+    A travelling wave shows as tilted stripes whose slope is its speed along the line.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        A line or ring ``(..., time, x)``, or a grid ``(..., time, y, x)`` of which one
+        row is drawn. Complex data are drawn as phase (cyclic colours), real data as
+        values (diverging colours about 0).
+    y : float, optional
+        For a grid: the row nearest this y position (space units).
+    row : int, optional
+        For a grid: the row by index (default the middle one).
+    cmap : str, optional
+        Default cyclic for phase, diverging for values.
+    **indexers
+        Labels of other dims (``trial=...``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    validate(da)
+    if "channel" in da.dims:
+        raise DataModelError(
+            "plot_space_time needs a line, ring or grid; channel data have no single line "
+            "(as_grid turns channels on a grid back into one)")
+    if "x" not in da.dims:
+        raise DataModelError(f"plot_space_time needs an 'x' dim; got {tuple(da.dims)}")
+    where = "line"
+    if "y" in da.dims:
+        if y is not None and row is not None:
+            raise ValueError("give y or row, not both")
+        if y is not None:
+            da = da.sel(y=y, method="nearest")
+        else:
+            da = da.isel(y=da.sizes["y"] // 2 if row is None else row)
+        where = f"row y = {float(da['y']):.4g} {da.attrs.get('space_units', 'pixel')}"
+    elif y is not None or row is not None:
+        raise ValueError("y and row are for grids; this activity is a line")
+    line = _select(da, ("x", "time"), None, **indexers)
+    values, phase = _map_values(line)
+    fig, ax = _axes(ax, figsize=(6.4, 3.8))
+    if cmap is None:
+        cmap = PHASE_CMAP if phase else VALUE_CMAP
+    norm = colors.Normalize(-np.pi, np.pi) if phase else _value_norm(values)
+    art = ax.pcolormesh(_edges(line["time"].values), _edges(line["x"].values), values,
+                        cmap=cmap, norm=norm, shading="flat")
+    ax.set_xlabel(_label("time", _time_units(line)))
+    ax.set_ylabel(_space_label(line, "x"))
+    ax.set_title(f"space-time, {where}")
+    if colorbar:
+        if phase:
+            _phase_colorbar(fig, art, ax)
+        else:
+            fig.colorbar(art, ax=ax, label=_label(da.name or "activity", da.attrs.get("units")))
+    return fig
+
+
+# ------------------------------------------------------------------------------ spectra
+
+
+def _freq_label(spec) -> str:
+    units = spec["freq"].attrs.get("units")
+    if units is None:
+        units = "Hz" if _time_units(spec) == "s" else f"cycles/{_time_units(spec)}"
+    return _label(spec["freq"].attrs.get("long_name", "frequency"), units)
+
+
+def plot_spectrum(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
+                  max_lines: int = 12, **indexers) -> Figure:
+    """Spectra along ``freq``: one line per site (or trial, ...), plus their mean.
+
+    Parameters
+    ----------
+    spec : xarray.DataArray
+        Dims ``(..., freq)``, e.g. from :func:`wavescope.analysis.spectrum`.
+    log : bool
+        Logarithmic power axis.
+    max_lines : int
+        Up to this many series get their own coloured, labelled line; more are drawn
+        thin and grey under their mean.
+    **indexers
+        Labels to select first (``trial=...``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(spec, xr.DataArray) or "freq" not in spec.dims:
+        raise DataModelError("plot_spectrum needs a DataArray with a 'freq' dim")
+    if indexers:
+        spec = spec.sel(indexers)
+    other = [d for d in spec.dims if d != "freq"]
+    flat = spec.transpose(*other, "freq")
+    values = np.asarray(flat.values, dtype=float).reshape(-1, spec.sizes["freq"])
+    freqs = spec["freq"].values
+    fig, ax = _axes(ax, figsize=(5.6, 3.8))
+    if values.shape[0] == 1:
+        ax.plot(freqs, values[0], color="black")
+    elif values.shape[0] <= max_lines:
+        names = [", ".join(f"{d}={flat[d].values[i]}" for d, i in zip(other, idx, strict=True))
+                 for idx in np.ndindex(*[spec.sizes[d] for d in other])]
+        for series, name in zip(values, names, strict=True):
+            ax.plot(freqs, series, lw=1.2, label=name)
+        ax.legend(fontsize="small")
+    else:
+        ax.plot(freqs, values.T, color="0.75", lw=0.5)
+        ax.plot(freqs, np.nanmean(values, axis=0), color="black", lw=2,
+                label=f"mean of {values.shape[0]}")
+        ax.legend(fontsize="small")
+    if log and np.nanmin(values) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel(_freq_label(spec))
+    ax.set_ylabel(_label(spec.attrs.get("long_name", spec.name or "power"),
+                         spec.attrs.get("units")))
+    ax.set_xlim(freqs.min(), freqs.max())
+    return fig
+
+
+def plot_kw(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
+            cmap: str = "magma", speeds=(), colorbar: bool = True, **indexers) -> Figure:
+    """A 2-D spectrum (e.g. k–ω) as an image on its physical axes.
+
+    With a ``freq`` dim, frequency goes up the vertical axis and the other dim (the
+    wavenumber) along the horizontal one; otherwise ``dims[0]`` is vertical.
+
+    Parameters
+    ----------
+    spec : xarray.DataArray
+        Two dims after ``indexers`` (select or sum the others away first, e.g.
+        ``kw.sel(ky=0, method="nearest")`` for a grid), coordinates with ``units``.
+    log : bool
+        Logarithmic colour scale (over the positive values).
+    speeds : sequence of float
+        Draw the lines ``freq = speed * k`` (space units per time unit, with k in cycles
+        per space unit and freq in cycles per time unit): the power of a wave travelling
+        at that speed along +k lies on the line (a negative speed for travel along -k).
+    **indexers
+        Labels to select first.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(spec, xr.DataArray):
+        raise DataModelError(f"plot_kw needs a DataArray, got {type(spec).__name__}")
+    if indexers:
+        spec = spec.sel(indexers)
+    spec = spec.squeeze(drop=True)
+    if spec.ndim != 2:
+        raise DataModelError(
+            f"plot_kw draws 2-D spectra; these have dims {tuple(spec.dims)}: select or sum "
+            "the others away first (e.g. kw.sel(ky=0, method='nearest'))")
+    vertical = "freq" if "freq" in spec.dims else spec.dims[0]
+    horizontal = next(d for d in spec.dims if d != vertical)
+    spec = spec.transpose(vertical, horizontal)
+    values = np.asarray(spec.values, dtype=float)
+    fig, ax = _axes(ax, figsize=(5.6, 4.2))
+    positive = values[np.isfinite(values) & (values > 0)]
+    if log and positive.size:
+        norm = colors.LogNorm(max(positive.min(), positive.max() * 1e-8), positive.max())
+        values = np.where(values > 0, values, np.nan)
+    else:
+        norm = colors.Normalize(np.nanmin(values), np.nanmax(values))
+    xs = spec[horizontal].values if horizontal in spec.coords else np.arange(values.shape[1])
+    ys = spec[vertical].values if vertical in spec.coords else np.arange(values.shape[0])
+    art = ax.pcolormesh(_edges(xs), _edges(ys), values, cmap=cmap, norm=norm, shading="flat")
+    speed_units = (f" {spec.attrs['space_units']}/{spec.attrs['time_units']}"
+                   if {"space_units", "time_units"} <= set(spec.attrs) else "")
+    for s in speeds:
+        k = np.linspace(xs.min(), xs.max(), 101)
+        ax.plot(k, s * k, ls="--", lw=1, color="white")
+        if s > 0:
+            k_end, align = min(xs.max(), ys.max() / s), "right"
+        elif s < 0:
+            k_end, align = max(xs.min(), ys.max() / s), "left"
+        else:
+            k_end, align = xs.max(), "right"
+        ax.annotate(f"{s:g}{speed_units}", (0.95 * k_end, 0.95 * s * k_end), color="white",
+                    fontsize="small", ha=align, va="bottom", clip_on=True)
+    ax.set_xlim(_edges(xs)[[0, -1]])
+    ax.set_ylim(_edges(ys)[[0, -1]])
+    for dim, setter in ((horizontal, ax.set_xlabel), (vertical, ax.set_ylabel)):
+        attrs = spec[dim].attrs if dim in spec.coords else {}
+        long = attrs.get("long_name")
+        name = long if dim == "freq" and long else f"{long} {dim}" if long else dim
+        setter(_label(name, attrs.get("units")))
+    if colorbar:
+        fig.colorbar(art, ax=ax, label=_label(spec.attrs.get("long_name", spec.name or "power"),
+                                              spec.attrs.get("units")))
+    return fig
+
+
+# ---------------------------------------------------------------------------- animation
+
+
+def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str | None = None,
+            dpi: int = 80, progress: bool = True, **indexers) -> Path:
+    """Write the frames of an activity as an animated GIF (or MP4 with ffmpeg).
+
+    Complex data are drawn as phase (cyclic colours), real data as values on one fixed
+    colour scale for the whole movie. The file is written to a temporary name in the
+    same folder and renamed when complete.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Grid ``(..., time, y, x)`` or channels ``(..., time, channel)``.
+    path : str or Path
+        Output file; ``.gif`` (Pillow) or ``.mp4`` (needs ``ffmpeg`` on PATH).
+    fps : float
+        Frames per second of the movie.
+    step : int
+        Use every ``step``-th time sample.
+    cmap : str, optional
+        Default cyclic for phase, diverging for values.
+    dpi : int
+        Resolution of the frames.
+    progress : bool
+        Show a progress bar while drawing frames.
+    **indexers
+        Labels of other dims (``trial=...``).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    RuntimeError
+        For ``.mp4`` when ffmpeg is not installed.
+    """
+    validate(da)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise ValueError(f"animate writes .gif or .mp4 files, got {path.name!r}")
+    ffmpeg = shutil.which("ffmpeg") if suffix == ".mp4" else None
+    if suffix == ".mp4" and ffmpeg is None:
+        raise RuntimeError(
+            "writing MP4 needs ffmpeg on PATH (install it, e.g. `conda install ffmpeg` or "
+            "`apt install ffmpeg`), or write a .gif, which needs only Pillow")
+    if not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be positive, got {fps!r}")
+    if int(step) != step or step < 1:
+        raise ValueError(f"step must be a positive integer, got {step!r}")
+    if not path.parent.exists():
+        raise FileNotFoundError(f"folder {path.parent} does not exist; create it first")
+    movie = _select(da, ("time", *_space_keep(da)), None, **indexers).isel(
+        time=slice(None, None, int(step)))
+    values, phase = _map_values(movie)
+    norm = colors.Normalize(-np.pi, np.pi) if phase else _value_norm(values)
+    if cmap is None:
+        cmap = PHASE_CMAP if phase else VALUE_CMAP
+
+    fig = Figure(figsize=(5.0, 4.2), dpi=dpi, layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    first = movie.isel(time=0).copy(data=values[0])
+    art = _draw_map(fig, ax, first, phase=False, cmap=cmap, norm=norm, colorbar=True,
+                    value_label="phase (rad)" if phase else _label(
+                        da.name or "activity", da.attrs.get("units")))
+    if phase:  # the colour bar drawn for values: give it phase ticks
+        bar = art.colorbar
+        bar.set_ticks(PHASE_TICKS, labels=PHASE_TICKLABELS)
+    times = movie["time"].values
+    title = ax.set_title(f"t = {times[0]:.4g} {_time_units(da)}")
+    # Blitting: axes, labels and colour bar are drawn once; each frame redraws only the
+    # data and the title over that background.
+    art.set_animated(True)
+    title.set_animated(True)
+    canvas.draw()
+    fig.set_layout_engine("none")
+    background = canvas.copy_from_bbox(fig.bbox)
+    frames = []
+    for i in tqdm(range(len(times)), disable=not progress, desc="animate", unit="frame"):
+        canvas.restore_region(background)
+        art.set_array(values[i].ravel() if "channel" in movie.dims else values[i])
+        title.set_text(f"t = {times[i]:.4g} {_time_units(da)}")
+        ax.draw_artist(art)
+        ax.draw_artist(title)
+        frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if suffix == ".gif":
+            _write_gif(frames, tmp, fps)
+        else:
+            _write_mp4(frames, tmp, fps, ffmpeg)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _write_gif(frames, path, fps) -> None:
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    duration = max(20, int(round(1000 / fps)))  # ms per frame; browsers floor at 20
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+                   duration=duration, loop=0, optimize=False)
+
+
+def _write_mp4(frames, path, fps, ffmpeg) -> None:
+    h, w = frames[0].shape[:2]
+    cmd = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-", "-vf",
+           "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", "-f", "mp4", str(path)]
+    proc = subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames),
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-2000:]}")
