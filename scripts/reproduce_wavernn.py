@@ -14,13 +14,18 @@ copy
     all steps at the end.
 waves
     the hidden states of the first seed's trained wRNN and iRNN on adding (first ``--T``),
-    exported and analysed with :func:`wavescope.analysis.spectral.kw_speed`.
+    exported and analysed with :func:`wavescope.analysis.spectral.kw_speed` (both methods)
+    and by the ring shift that best maps each state onto the next.
 
 The table of results is written to ``OUT/results.md`` (and ``OUT/results.json``).
 
-Example (the budget reported in docs/notes/seq.md)::
+The defaults are the budget reported in docs/notes/seq.md (batch 32, Adam lr 1e-3,
+gradient norm clipped at 1, adding at T = 100 and 200 over seeds 0-2 with at most 2,000
+wRNN and 3,000 iRNN steps, copy at T = 10 for 2,000 steps); about two hours on one shared
+CPU core::
 
     OMP_NUM_THREADS=1 python scripts/reproduce_wavernn.py --out wavernn-repro
+    python scripts/reproduce_wavernn.py --out wavernn-repro --parts copy waves  # one part
 """
 
 from __future__ import annotations
@@ -113,6 +118,15 @@ def copy(args) -> list[dict]:
     return out
 
 
+def _shift_per_step(hidden: np.ndarray, max_shift: int = 3) -> int:
+    """The ring shift s that best maps each state onto the next: argmax over s of the
+    correlation between h_{t+1} and h_t rolled by s units (+1: one unit per step)."""
+    now, nxt = hidden[:, :-1], hidden[:, 1:]
+    corr = {s: np.corrcoef(np.roll(now, s, axis=-1).ravel(), nxt.ravel())[0, 1]
+            for s in range(-max_shift, max_shift + 1)}
+    return max(corr, key=lambda s: corr[s])
+
+
 def waves(args, results) -> list[dict]:
     from wavescope.analysis.spectral import kw_speed
     from wavescope.training.export import export_hidden_states
@@ -125,12 +139,16 @@ def waves(args, results) -> list[dict]:
             continue
         ds = export_hidden_states(match[0]["run"], n_trials=args.wave_trials,
                                   checkpoint="last")
-        speed = kw_speed(ds["hidden"], method="ridge")["speed"].values
-        out.append({"task": "waves", "T": args.T[0], "model": model, "seed": args.seeds[0],
-                    "median_speed": float(np.nanmedian(speed)),
-                    "speed_p10": float(np.nanpercentile(speed, 10)),
-                    "speed_p90": float(np.nanpercentile(speed, 90)),
-                    "n_trials": int(ds.sizes["trial"]), "run": match[0]["run"]})
+        hidden = ds["hidden"]
+        row = {"task": "waves", "T": args.T[0], "model": model, "seed": args.seeds[0],
+               "n_trials": int(hidden.sizes["trial"]), "n_rings": int(hidden.sizes["feature"]),
+               "shift_per_step": _shift_per_step(hidden.values), "run": match[0]["run"]}
+        for method in ("peak", "ridge"):
+            speed = kw_speed(hidden, method=method)["speed"].values
+            row[f"{method}_median"] = float(np.nanmedian(speed))
+            row[f"{method}_p10"] = float(np.nanpercentile(speed, 10))
+            row[f"{method}_p90"] = float(np.nanpercentile(speed, 90))
+        out.append(row)
     return out
 
 
@@ -174,12 +192,17 @@ def table(results: list[dict], args) -> str:
         lines.append("")
     wave_rows = [r for r in results if r["task"] == "waves"]
     if wave_rows:
-        lines += ["## Waves in the trained models' hidden states (kw_speed, ridge)", "",
-                  "| model | median speed (units/step) | 10th-90th percentile | trials x rings |",
-                  "|---|---|---|---|"]
+        lines += ["## Waves in the trained models' hidden states (adding, first T and seed)", "",
+                  "kw_speed over every (trial, ring), median and 10th-90th percentile, in "
+                  "units per step; and the ring shift that best maps one state onto the next.",
+                  "", "| model | trials x rings | kw_speed peak | kw_speed ridge | "
+                  "best shift per step |", "|---|---|---|---|---|"]
         for r in wave_rows:
-            lines.append(f"| {r['model']} | {r['median_speed']:.3f} | "
-                         f"{r['speed_p10']:.3f} ... {r['speed_p90']:.3f} | {r['n_trials']} |")
+            lines.append(
+                f"| {r['model']} | {r['n_trials']} x {r['n_rings']} | "
+                f"{r['peak_median']:.3g} ({r['peak_p10']:.3g} ... {r['peak_p90']:.3g}) | "
+                f"{r['ridge_median']:.3g} ({r['ridge_p10']:.3g} ... {r['ridge_p90']:.3g}) | "
+                f"{r['shift_per_step']:+d} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -197,19 +220,20 @@ def main(argv=None) -> None:
                    choices=["adding", "copy", "waves"])
     p.add_argument("--T", type=int, nargs="+", default=[100, 200])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--batch", type=int, default=32,
+                   help="batch size for every run (the paper: 128; 32 fits a CPU budget)")
     p.add_argument("--n-val", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=50)
-    p.add_argument("--wavernn-steps", type=int, default=1000)
+    p.add_argument("--wavernn-steps", type=int, default=2000)
     p.add_argument("--irnn-steps", type=int, default=3000)
-    p.add_argument("--wavernn-lr", type=float, default=1e-4)
+    p.add_argument("--wavernn-lr", type=float, default=1e-3)
     p.add_argument("--irnn-lr", type=float, default=1e-3)
     p.add_argument("--wavernn-clip", type=float, default=1.0)
     p.add_argument("--irnn-clip", type=float, default=1.0)
     p.add_argument("--stop-when-solved", action=argparse.BooleanOptionalAction, default=True,
                    help="stop an adding run at its first evaluation with test MSE <= 0.05")
     p.add_argument("--copy-T", type=int, default=10)
-    p.add_argument("--copy-steps", type=int, default=1000)
+    p.add_argument("--copy-steps", type=int, default=2000)
     p.add_argument("--wavernn-lr-copy", type=float, default=1e-3)
     p.add_argument("--irnn-lr-copy", type=float, default=1e-3)
     p.add_argument("--wave-trials", type=int, default=64)
