@@ -103,3 +103,12 @@ def test_config_rejects_bad_values():
         TrainConfig(batch_size=0)
     with pytest.raises(ValueError, match="unknown config keys"):
         TrainConfig.from_dict({"epochz": 3})
+
+
+def test_extending_a_finished_run_equals_a_longer_run(tmp_path):
+    long = read_metrics(train(_config(tmp_path / "a", epochs=4)))
+    short = train(_config(tmp_path / "b", epochs=2))
+    assert len(read_metrics(short)) == 2
+    extended = train(_config(tmp_path / "b", epochs=4))
+    assert extended == short  # same folder: epochs are not part of a run's identity
+    assert _strip_time(read_metrics(extended)) == _strip_time(long)

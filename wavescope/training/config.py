@@ -17,9 +17,12 @@ from pathlib import Path
 
 __all__ = ["TrainConfig"]
 
-# Fields that say where or how visibly a run happens, not what it computes: they are left out
-# of the run's identity (its default folder name and the resume check).
-_NOT_IDENTITY = ("out_dir", "name", "progress", "num_workers", "threads", "data_root")
+# Fields left out of a run's identity (its default folder name and the resume check): where
+# and how visibly it runs, and how long. A run's first N epochs do not depend on how many
+# follow (the batch order and the learning-rate schedule depend on the epoch only), so a
+# finished run is extended by training it again with more epochs or steps.
+_NOT_IDENTITY = ("out_dir", "name", "progress", "num_workers", "threads", "data_root",
+                 "epochs", "max_steps")
 
 
 @dataclass

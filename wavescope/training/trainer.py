@@ -209,8 +209,9 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     Notes
     -----
     If the run folder already holds a checkpoint of the same config, training resumes from
-    it (and returns at once when that run had finished). A different config in the same
-    folder is an error.
+    it; a finished run returns at once, unless ``epochs`` or ``max_steps`` now ask for more,
+    in which case it is extended (with the numbers a longer run from scratch would give).
+    A different config in the same folder is an error.
     """
     config = _as_config(config)
     if config.threads is not None:
@@ -218,7 +219,10 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     run_dir = config.run_dir()
     state = _prepare_run_dir(config, run_dir)
     if state is not None and state.get("finished"):
-        return run_dir
+        more_steps = config.max_steps is None or state["step"] < config.max_steps
+        if state["epoch"] >= config.epochs or not more_steps:
+            return run_dir
+        state["finished"] = False  # extend: more epochs or steps than before
 
     task = get_task(config.task)(config)
     splits = _splits(task, config)
