@@ -62,27 +62,6 @@ def hidden_states(source: Path, n_trials: int, out: Path | None, untrained: bool
     return ws.load(source)
 
 
-def spatial_shuffle(da, seed: int = 0):
-    """The same activity with its pixels permuted in space (one permutation for all frames,
-    trials and channels): every site keeps its time course, the spatial order is gone."""
-    rng = np.random.default_rng(seed)
-    ny, nx = da.sizes["y"], da.sizes["x"]
-    perm = rng.permutation(ny * nx)
-    values = da.values.reshape(*da.shape[:-2], ny * nx)[..., perm].reshape(da.shape)
-    return da.copy(data=values)
-
-
-def tiled_pgd(z, tile: int) -> np.ndarray:
-    """PGD per frame in every ``tile``×``tile`` window (windows are not periodic)."""
-    out = []
-    for y0 in range(0, z.sizes["y"] - tile + 1, tile):
-        for x0 in range(0, z.sizes["x"] - tile + 1, tile):
-            window = z.isel(y=slice(y0, y0 + tile), x=slice(x0, x0 + tile))
-            window.attrs = dict(window.attrs, periodic=0)
-            out.append(analysis.pgd(window).values)
-    return np.stack(out)  # (window, trial, time, feature)
-
-
 def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
     """Local PGD, phase speed and k–ω speed of ``ds["hidden"]`` (the first ``skip`` frames
     are left out: the field starts from the encoders' y0, not yet a wave)."""
@@ -90,8 +69,9 @@ def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
     turns = (np.diff(np.sign(np.diff(hidden.values, axis=1)), axis=1) != 0).sum(axis=1)
     hidden = hidden - hidden.mean("time")  # oscillation about each pixel's offset
     z = analysis.analytic_signal(hidden)
-    pgd = tiled_pgd(z, tile)
-    pgd_null = tiled_pgd(analysis.analytic_signal(spatial_shuffle(hidden)), tile)
+    pgd = analysis.local_pgd(z, tile).values  # (trial, time, feature)
+    shuffled = analysis.surrogates(hidden, n=1, dim="surrogate").isel(surrogate=0)
+    pgd_null = analysis.local_pgd(analysis.analytic_signal(shuffled), tile).values
     phase_speed = analysis.wave_speed(z, per_site=True).values
     speed = analysis.kw_speed(hidden, method="ridge")  # (trial, feature)
     peak = analysis.kw_speed(hidden, method="peak")
@@ -102,7 +82,7 @@ def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
         "tile": tile,
         "oscillating_fraction": float((turns >= 2).mean()),
         "pgd_mean": float(np.nanmean(pgd)),
-        "pgd_by_feature": [float(v) for v in np.nanmean(pgd, axis=(0, 1, 2))],
+        "pgd_by_feature": [float(v) for v in np.nanmean(pgd, axis=(0, 1))],
         "pgd_shuffled_mean": float(np.nanmean(pgd_null)),
         "phase_speed_median": float(np.nanmedian(phase_speed)),
         "speed_ridge_median": float(np.nanmedian(np.abs(speed["speed"].values))),

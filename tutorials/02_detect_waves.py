@@ -150,17 +150,14 @@ hidden = ds["hidden"].isel(feature=0)
 # same states with their pixels shuffled in space.
 
 # %%
-from wavescope.quickstart import (  # noqa: E402
-    centre_on_masks,
-    local_pgd,
-    model_phase,
-    shuffle_sites,
-)
+from wavescope.analysis import local_pgd, surrogates  # noqa: E402
+from wavescope.quickstart import centre_on_masks, model_phase  # noqa: E402
 
 centred = centre_on_masks(hidden, ds["label"].values > 0)
 z_model = model_phase(centred)
-order = local_pgd(z_model)
-order_null = local_pgd(model_phase(shuffle_sites(centred, seed=0)))
+order = float(local_pgd(z_model, tile=8).mean())
+shuffled = surrogates(centred, n=1, seed=0, dim="surrogate").isel(surrogate=0)
+order_null = float(local_pgd(model_phase(shuffled), tile=8).mean())
 model_events = detect_waves(z_model, n_surrogates=N_SURROGATES, seed=0)
 frames = model_events["frame_pattern"].values
 speed = kw_speed(hidden, method="ridge")["speed"]

@@ -55,8 +55,6 @@ __all__ = [
     "run_step",
     "centre_on_masks",
     "model_phase",
-    "shuffle_sites",
-    "local_pgd",
     "relative_spectrum",
     "drum_of_masks",
     "with_shape_labels",
@@ -431,7 +429,7 @@ def step_waves(qs: Quickstart) -> StepResult:
     """Detect wave events in the simulated recording (against its truth) and in the NWM's
     hidden states, with surrogate p-values."""
     from . import io
-    from .analysis import detect_waves, kw_speed
+    from .analysis import detect_waves, kw_speed, local_pgd, surrogates
 
     b = qs.budget
     sim = io.load(qs.need("simulated.nc", "simulate"))
@@ -451,9 +449,9 @@ def step_waves(qs: Quickstart) -> StepResult:
     ev = detect_waves(z, n_surrogates=b.n_surrogates_model, seed=qs.seed, progress=qs.progress)
     p_model = io.save(ev, qs.path("waves_model.nc"))
     model_res = event_summary(ev)
-    z_null = model_phase(shuffle_sites(centred, seed=qs.seed))
-    model_res["local_pgd"] = local_pgd(z)
-    model_res["local_pgd_shuffled"] = local_pgd(z_null)
+    shuffled = surrogates(centred, n=1, seed=qs.seed, dim="surrogate").isel(surrogate=0)
+    model_res["local_pgd"] = float(local_pgd(z, _TILE).mean())
+    model_res["local_pgd_shuffled"] = float(local_pgd(model_phase(shuffled), _TILE).mean())
     model_res["kw_speed"] = float(np.nanmedian(np.abs(
         kw_speed(hidden, method="ridge")["speed"].values)))
 
@@ -481,7 +479,7 @@ def _tu(da) -> str:
     return da.attrs.get("time_units", "s")
 
 
-#: Side of the windows of :func:`local_pgd`, in sites.
+#: Side of the windows of :func:`wavescope.analysis.local_pgd`, in sites.
 _TILE = 8
 
 
@@ -547,34 +545,6 @@ def model_phase(hidden: xr.DataArray, *, common: bool = True) -> xr.DataArray:
     if not common:
         x = x - x.mean(("y", "x"))
     return analytic_signal(x.assign_attrs(hidden.attrs))
-
-
-def shuffle_sites(da: xr.DataArray, seed: int = 0) -> xr.DataArray:
-    """The same grid activity with its sites permuted (one permutation for every frame and
-    trial): each site keeps its time course, the spatial order is gone."""
-    rng = np.random.default_rng(seed)
-    ny, nx = da.sizes["y"], da.sizes["x"]
-    flat = da.transpose(..., "y", "x").values.reshape(*da.shape[:-2], ny * nx)
-    values = flat[..., rng.permutation(ny * nx)].reshape(da.transpose(..., "y", "x").shape)
-    return da.transpose(..., "y", "x").copy(data=values).transpose(*da.dims)
-
-
-def local_pgd(z: xr.DataArray, tile: int = _TILE) -> float:
-    """Mean PGD over non-overlapping ``tile`` x ``tile`` windows, frames and trials.
-
-    A wave radiating from an object has aligned phase gradients locally but not globally
-    (they point away from it in every direction), and on a torus the grid-wide mean
-    gradient is the winding number; windows measure the local order either way.
-    """
-    from .analysis import pgd
-
-    values = []
-    for y0 in range(0, z.sizes["y"] - tile + 1, tile):
-        for x0 in range(0, z.sizes["x"] - tile + 1, tile):
-            window = z.isel(y=slice(y0, y0 + tile), x=slice(x0, x0 + tile))
-            window.attrs = dict(window.attrs, periodic=0)
-            values.append(pgd(window).values)
-    return float(np.nanmean(np.stack(values)))
 
 
 def _check_simulated(ev: xr.Dataset, truth: list[dict]) -> dict:

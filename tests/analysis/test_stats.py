@@ -96,3 +96,16 @@ def test_errors():
         surrogates(da, "bootstrap")
     with pytest.raises(ws.DataModelError, match="tail"):
         p_value(da.isel(time=0), surrogates(da, n=2).isel(time=0), tail="upper")
+
+
+def test_shuffle_under_another_dim_keeps_the_trials_apart():
+    # Two trials shuffled by one permutation: each trial's sites are its own, reordered.
+    da = xr.concat([wave(), -wave()], dim="trial")
+    s = surrogates(da, "shuffle", n=2, seed=0, dim="surrogate")
+    assert s.dims == ("surrogate", *da.dims) and s.sizes["surrogate"] == 2
+    np.testing.assert_array_equal(s.values[0, 1], -s.values[0, 0])  # one permutation
+    one = s.isel(surrogate=0).values.reshape(2, 200, -1)
+    orig = da.values.reshape(2, 200, -1)
+    assert sorted(map(tuple, one[0].T)) == sorted(map(tuple, orig[0].T))
+    with pytest.raises(ws.DataModelError, match="already has a 'trial' dim"):
+        surrogates(da, n=2)

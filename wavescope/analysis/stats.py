@@ -28,18 +28,20 @@ KINDS = ("shuffle", "phase")
 TAILS = ("greater", "less", "two-sided")
 
 
-def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0) -> xr.DataArray:
-    """``n`` surrogates of ``da``, stacked along a new leading ``trial`` dim.
+def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
+               dim: str = "trial") -> xr.DataArray:
+    """``n`` surrogates of ``da``, stacked along a new leading ``dim`` (``trial``).
 
     Parameters
     ----------
     da : xarray.DataArray
-        Activity without a ``trial`` dim (select one with ``da.isel(trial=i)``): real
+        Activity without a ``dim`` dim (select one with ``da.isel(trial=i)``): real
         signal or analytic signal (complex). NaN sites stay NaN (they move with
         ``shuffle``).
     kind : {"shuffle", "phase"}
         "shuffle": one random permutation of the sites per surrogate, applied to every
-        frame. "phase": per site, the FFT along time keeps its amplitudes and gets
+        frame (and every trial, feature... of ``da``). "phase": per site, the FFT along
+        time keeps its amplitudes and gets
         uniform random phases (conjugate-symmetric for real data, so surrogates stay
         real; an analytic signal stays analytic); missing samples are filled with the
         site's mean for the transform and are NaN again in the surrogate.
@@ -47,19 +49,24 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0) ->
         Number of surrogates.
     seed : int or numpy.random.Generator
         Seed; the same seed gives the same surrogates.
+    dim : str
+        Name of the new dim. The default, ``trial``, lets every analysis function score
+        all surrogates in one call; another name keeps ``da``'s own trials apart
+        (``surrogates(da, n=1, dim="surrogate").isel(surrogate=0)``: ``da`` with its
+        sites shuffled once).
 
     Returns
     -------
     xarray.DataArray
-        Dims ``("trial", *da.dims)``, coords of ``da`` (positions unchanged: it is the
-        data that move), ``trial`` = 0 .. n - 1; ``attrs["surrogate"]`` records kind,
+        Dims ``(dim, *da.dims)``, coords of ``da`` (positions unchanged: it is the
+        data that move), ``dim`` = 0 .. n - 1; ``attrs["surrogate"]`` records kind,
         n and seed. Lazy for dask inputs (``phase`` needs ``time`` in one chunk).
     """
     check_activity(da)
-    if "trial" in da.dims:
+    if dim in da.dims:
         raise DataModelError(
-            "da already has a 'trial' dim; surrogates are stacked along 'trial', so make "
-            "them one trial at a time (da.isel(trial=i))"
+            f"da already has a {dim!r} dim; surrogates are stacked along {dim!r}, so make "
+            f"them one trial at a time (da.isel({dim}=i)) or give another dim name"
         )
     if kind not in KINDS:
         raise DataModelError(f"kind {kind!r} is not known; use one of {KINDS}")
@@ -79,18 +86,18 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0) ->
         else:
             values = _dask_array().stack([flat[..., p] for p in perms], axis=0)
         values = values.reshape(n, *data.shape)
-        out = xr.DataArray(values, dims=("trial", *order), coords=moved.coords)
-        out = out.transpose("trial", *da.dims)
+        out = xr.DataArray(values, dims=(dim, *order), coords=moved.coords)
+        out = out.transpose(dim, *da.dims)
     else:
         check_time_chunk(da)
         seeds = rng.integers(0, 2**63 - 1, size=n)
         out = apply_ufunc(
             _phase_kernel, da, input_core_dims=[["time"]],
-            output_core_dims=[["trial", "time"]], kwargs={"seeds": seeds},
+            output_core_dims=[[dim, "time"]], kwargs={"seeds": seeds},
             dask="parallelized", output_dtypes=[da.dtype],
-            dask_gufunc_kwargs={"output_sizes": {"trial": n}},
-        ).transpose("trial", *da.dims)
-    out = out.assign_coords(trial=np.arange(n))
+            dask_gufunc_kwargs={"output_sizes": {dim: n}},
+        ).transpose(dim, *da.dims)
+    out = out.assign_coords({dim: np.arange(n)})
     out.attrs = dict(da.attrs)
     out.attrs["surrogate"] = json_attr(
         {"kind": kind, "n": n, "seed": seed if isinstance(seed, int | None) else "generator"})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._memory import empty_huge
 from ._sequence import check_positive, check_sequence_input, make_sequence_readout
 
 __all__ = ["WaveRNN", "RECURRENT_INITS"]
@@ -250,7 +251,7 @@ class _WaveRecurrence(torch.autograd.Function):
         pad = n_taps // 2
         width = n + 2 * pad
         span = batch * width - 2 * pad  # flat positions every tap can reach
-        buf = x.new_empty((steps, channels, batch, width))
+        buf = empty_huge((steps, channels, batch, width), like=x)
         states = buf[..., pad : pad + n]
         _drive(states, x, V, b)
         taps = [u[:, :, k].contiguous() for k in range(n_taps)]
