@@ -42,24 +42,47 @@ from wavescope import analysis  # noqa: E402
 
 
 def hidden_states(source: Path, n_trials: int, out: Path | None, untrained: bool = False):
-    if source.is_dir():
-        import torch
+    """The exported states of ``source`` (a run folder or a netCDF file), and the model
+    when there is one (None for a file)."""
+    if not source.is_dir():
+        return ws.load(source), None
+    import torch
 
-        from wavescope.training import export_hidden_states
-        from wavescope.training.trainer import load_run
+    from wavescope.training import export_hidden_states
+    from wavescope.training.trainer import load_run
 
-        if untrained:
-            config, task, _ = load_run(source)
-            torch.manual_seed(config.seed)
-            data = task.datasets(Path(config.data_root))["test"]
-            ds = export_hidden_states(task.build_model(), data, n_trials=n_trials,
-                                      config=config)
-        else:
-            ds = export_hidden_states(source, split="test", n_trials=n_trials)
-        if out is not None:
-            ws.save(ds, out)
-        return ds
-    return ws.load(source)
+    config, task, model = load_run(source)
+    if untrained:
+        torch.manual_seed(config.seed)
+        model = task.build_model()
+    data = task.datasets(Path(config.data_root))["test"]
+    ds = export_hidden_states(model, data, n_trials=n_trials, config=config)
+    if out is not None:
+        ws.save(ds, out)
+    return ds, model
+
+
+def medium(model, ds) -> dict:
+    """What the encoders make of the test images: median natural frequency ω and damping α
+    inside the objects and in the background, and the coupling's size against the
+    Laplacian it starts as (the linear wave speed is about √scale pixels per unit time)."""
+    import torch
+
+    from wavescope.training.models.nwm import laplacian_kernel
+
+    x = torch.as_tensor(ds["input"].values, dtype=torch.float32)
+    inside = torch.as_tensor(ds["label"].values > 0)[:, None].expand(-1, model.channels, -1, -1)
+    with torch.no_grad():
+        omega, alpha = model.omega_encoder(x), model.alpha_encoder(x)
+    lap = laplacian_kernel(model.channels)
+    scale = float((model.coupling.detach() * lap).sum() / (lap * lap).sum())
+    return {
+        "omega_objects_median": float(omega[inside].median()),
+        "omega_background_median": float(omega[~inside].median()),
+        "alpha_objects_median": float(alpha[inside].median()),
+        "alpha_background_median": float(alpha[~inside].median()),
+        "coupling_scale": scale,
+    }
 
 
 def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
@@ -105,8 +128,10 @@ def main() -> None:
     parser.add_argument("--untrained", action="store_true",
                         help="analyse a freshly initialised model of the run's config")
     args = parser.parse_args()
-    ds = hidden_states(args.source, args.n_trials, args.out, args.untrained)
+    ds, model = hidden_states(args.source, args.n_trials, args.out, args.untrained)
     result = analyse(ds, args.skip, args.tile)
+    if model is not None:
+        result.update(medium(model, ds))
     for key, value in result.items():
         print(f"{key:>24}: {value}")
     name = "waves_untrained.json" if args.untrained else "waves.json"

@@ -55,6 +55,8 @@ def test_resume_after_interrupt_matches_uninterrupted(tmp_path, eval_every):
     assert not (tmp_path / "cut" / "test_metrics.json").exists()
     cut = train(cfg)
     assert _strip_time(read_metrics(cut)) == _strip_time(read_metrics(full))
+    times = [row["time_s"] for row in read_metrics(cut)]  # training time goes on counting
+    assert times == sorted(times) and times[0] > 0
     wa = torch.load(full / "checkpoint_last.pt", weights_only=False)["model"]
     wb = torch.load(cut / "checkpoint_last.pt", weights_only=False)["model"]
     for k in wa:

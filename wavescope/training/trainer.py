@@ -241,7 +241,18 @@ def train(config: TrainConfig | dict | str | os.PathLike,
         optimizer.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"])
 
+    mark = [time.perf_counter()]  # when training time was last added to state["elapsed"]
+
+    def tick() -> float:
+        """Add the time since the last tick to ``state["elapsed"]`` and return it all, so that
+        a checkpoint carries the training time up to itself across interruptions."""
+        now = time.perf_counter()
+        state["elapsed"] += now - mark[0]
+        mark[0] = now
+        return state["elapsed"]
+
     def checkpoint(row: dict | None) -> None:
+        tick()
         if row is not None:
             state["rows"].append(row)
             _write_csv(state["rows"], run_dir / METRICS_FILE)
@@ -259,7 +270,7 @@ def train(config: TrainConfig | dict | str | os.PathLike,
 
     def evaluate_row(epoch_float: float, lr: float) -> dict:
         row = {"epoch": epoch_float, "step": state["step"], "lr": lr,
-               "time_s": state["elapsed"] + (time.perf_counter() - t_start)}
+               "time_s": tick()}
         train_metrics = state["train_meter"].compute()
         row.update({f"train_{k}": v for k, v in train_metrics.items()})
         val_metrics = _run_eval(task, model, splits["val"], config, "val")
@@ -270,7 +281,7 @@ def train(config: TrainConfig | dict | str | os.PathLike,
         state["train_meter"] = task.meter()
         return row
 
-    t_start = time.perf_counter()
+    mark[0] = time.perf_counter()  # loading data and model is not training time
     n_train = len(splits["train"])
     n_batches = math.ceil(n_train / config.batch_size)
     done = config.max_steps is not None and state["step"] >= config.max_steps
@@ -318,7 +329,6 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     if state["step"] != last_step:
         checkpoint(evaluate_row(state["epoch"] + state["batch"] / n_batches,
                                 _lr_at(config, min(state["epoch"], config.epochs - 1))))
-    state["elapsed"] += time.perf_counter() - t_start
     state["finished"] = True
     checkpoint(None)
     test = evaluate(run_dir, split="test", checkpoint="best", task=task, splits=splits)
