@@ -40,11 +40,11 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
         ``shuffle``).
     kind : {"shuffle", "phase"}
         "shuffle": one random permutation of the sites per surrogate, applied to every
-        frame (and every trial, feature... of ``da``). "phase": per site, the FFT along
-        time keeps its amplitudes and gets
-        uniform random phases (conjugate-symmetric for real data, so surrogates stay
-        real; an analytic signal stays analytic); missing samples are filled with the
-        site's mean for the transform and are NaN again in the surrogate.
+        frame (and every trial or feature of ``da``). "phase": per site, the FFT along
+        time keeps its amplitudes and gets uniform random phases (conjugate-symmetric for
+        real data, so surrogates stay real; an analytic signal stays analytic); missing
+        samples are filled with the site's mean for the transform and are NaN again in
+        the surrogate.
     n : int
         Number of surrogates.
     seed : int or numpy.random.Generator
