@@ -57,17 +57,13 @@ def save(fig, name):
 # Everything that defines a run is one `TrainConfig`; its JSON sits in the run folder, and
 # the same config trained again gives the same numbers (it resumes, or returns at once if
 # finished). The same fields are flags of `wavescope train` (`wavescope train --help`).
+# The three tutorials share this run; its config is written once, in `_polygons.py`.
 
 # %%
-size = 24 if SMALL else 32
-config = TrainConfig(
-    task="polygons", model="nwm", head="mlp32x5", readout="fft",
-    model_kwargs={"steps": 20, "dt": 0.3} if SMALL else {"steps": 50, "dt": 0.2},
-    task_kwargs={"sizes": {"train": 192, "val": 32, "test": 32} if SMALL else
-                 {"train": 3000, "val": 200, "test": 300},
-                 "height": size, "width": size},
-    epochs=3 if SMALL else 4, batch_size=16 if SMALL else 32, lr=1e-3,
-    data_root=str(WORK / "data"), out_dir=str(WORK / "runs"), progress=not SMALL)
+from _polygons import polygon_run_config  # noqa: E402
+
+config = polygon_run_config(SMALL, WORK)
+size = config.task_kwargs["height"]
 print(config.to_json())
 
 # %%

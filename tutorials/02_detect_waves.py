@@ -125,17 +125,12 @@ assert share_planar < 0.05 and float(null["frame_pgd"].mean()) < 0.3
 # differently; we take the phase in a band around the field's own dominant frequency.
 
 # %%
-from wavescope.training import TrainConfig, export_hidden_states, train  # noqa: E402
+from _polygons import polygon_run_config  # noqa: E402
 
-size = 24 if SMALL else 32
-config = TrainConfig(
-    task="polygons", model="nwm", head="mlp32x5", readout="fft",
-    model_kwargs={"steps": 20, "dt": 0.3} if SMALL else {"steps": 50, "dt": 0.2},
-    task_kwargs={"sizes": {"train": 192, "val": 32, "test": 32} if SMALL else
-                 {"train": 3000, "val": 200, "test": 300},
-                 "height": size, "width": size},
-    epochs=3 if SMALL else 4, batch_size=16 if SMALL else 32, lr=1e-3,
-    data_root=str(WORK / "data"), out_dir=str(WORK / "runs"), progress=not SMALL)
+from wavescope.training import export_hidden_states, train  # noqa: E402
+
+config = polygon_run_config(SMALL, WORK)
+size = config.task_kwargs["height"]
 run = train(config)
 ds = export_hidden_states(run, split="test", n_trials=16 if SMALL else 64)
 hidden = ds["hidden"].isel(feature=0)

@@ -181,11 +181,14 @@ assert res["mean"] > 0.85
 # (tutorial 1 trains the same run; here it is trained, or found, again).
 
 # %%
+from _polygons import polygon_run_config  # noqa: E402
+
 from wavescope.quickstart import relative_spectrum  # noqa: E402
-from wavescope.training import TrainConfig, export_hidden_states, train  # noqa: E402
+from wavescope.training import export_hidden_states, train  # noqa: E402
 from wavescope.training.data.polygons import SIDES, make_polygons  # noqa: E402
 
-size = 24 if SMALL else 32
+config = polygon_run_config(SMALL, WORK)
+size = config.task_kwargs["height"]
 n_images = 150 if SMALL else 240
 poly = make_polygons(n_images, "test", seed=1, height=size, width=size,
                      max_radius=9.0 if SMALL else 12.0)
@@ -206,14 +209,6 @@ print(f"fixed drum: shape accuracy {drum_res['mean']:.3f} from the relative spec
       f"{drum_area['mean']:.3f}")
 
 # %%
-config = TrainConfig(
-    task="polygons", model="nwm", head="mlp32x5", readout="fft",
-    model_kwargs={"steps": 20, "dt": 0.3} if SMALL else {"steps": 50, "dt": 0.2},
-    task_kwargs={"sizes": {"train": 192, "val": 32, "test": 32} if SMALL else
-                 {"train": 3000, "val": 200, "test": 300},
-                 "height": size, "width": size},
-    epochs=3 if SMALL else 4, batch_size=16 if SMALL else 32, lr=1e-3,
-    data_root=str(WORK / "data"), out_dir=str(WORK / "runs"), progress=not SMALL)
 run = train(config)
 images = poly["images"].astype(np.float32) / 255
 hidden = export_hidden_states(run, (images, poly["masks"].astype(np.int64)))["hidden"]
