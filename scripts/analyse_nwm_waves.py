@@ -130,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     ds, model = hidden_states(args.source, args.n_trials, args.out, args.untrained)
     result = analyse(ds, args.skip, args.tile)
-    if model is not None:
+    if model is not None and hasattr(model, "omega_encoder"):  # an NWM: read its medium too
         result.update(medium(model, ds))
     for key, value in result.items():
         print(f"{key:>24}: {value}")
