@@ -8,9 +8,10 @@ of the states. Both get the same weights and the same batch; each runs in its ow
 so peak memory is measured cleanly: on CPU the growth of the resident set during the step
 (VmHWM after resetting it through /proc/self/clear_refs, minus VmRSS before; Linux), on CUDA
 ``max_memory_allocated`` minus the memory allocated before. The sides run alternately
-(``--rounds`` processes each, ``--repeat`` steps per process), and each side's fastest step
-is reported, so that a shared machine's changing load affects both alike; on CPU the time
-is the process's CPU time (one thread), which does not count waiting for a core.
+(``--rounds`` fresh processes each, ``--repeat`` steps per process, the median step of each
+process), so that a shared machine's changing load affects both alike; the medians over
+rounds and the ratio of each round are reported, as in ``bench_nwm.py``. On CPU the time is
+the process's CPU time (one thread), which does not count waiting for a core.
 
 Default size, the paper's sequential-MNIST model: n 256, C 16, batch 128, 784 steps.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,7 +134,7 @@ def _worker(args) -> None:
         times.append(clock() - start)
         if i == 0:
             peak = _peak(device) - base
-    seconds = min(times)  # the machine may be shared: the least disturbed run
+    seconds = statistics.median(times)
     if args.side == "ours":
         grads = [ours.input.weight.grad, ours.input.bias.grad, ours.recurrent.weight.grad,
                  ours.readout.weight.grad]
@@ -164,10 +166,10 @@ def main(argv=None) -> None:
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="training steps per process; the fastest is reported")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="processes per side, run alternately")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="training steps per process (their median is the process's time)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="fresh processes per side, run alternately (medians are reported)")
     parser.add_argument("--side", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -175,25 +177,31 @@ def main(argv=None) -> None:
         _worker(args)
         return
 
-    # Alternate the sides, so a change in the machine's load hits both alike; keep each
-    # side's fastest step and its smallest peak.
+    # Alternate the sides, so a change in the machine's load hits both alike.
     runs = {"reference": [], "ours": []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):
             for side in runs:
                 runs[side].append(_run_side(side, args, Path(tmp)))
-    ref, ours = (min(runs[side], key=lambda r: r["seconds"]) for side in ("reference", "ours"))
-    for side, best in (("reference", ref), ("ours", ours)):
-        best["peak_bytes"] = min(r["peak_bytes"] for r in runs[side])
+    # Outputs and gradients are the same in every round; times and peaks are medians.
+    ref, ours = ({**runs[side][0],
+                  **{key: statistics.median(r[key] for r in runs[side])
+                     for key in ("seconds", "peak_bytes")}}
+                 for side in ("reference", "ours"))
     gib = 2**30
     print(f"Wave-RNN training step: n {args.n}, C {args.channels}, batch {args.batch}, "
-          f"{args.steps} steps, {args.device}, {args.threads} thread(s)")
+          f"{args.steps} steps, {args.device}, {args.threads} thread(s), "
+          f"medians over {args.rounds} rounds")
     print(f"  reference (original style): {ref['seconds']:8.2f} s  "
           f"{ref['peak_bytes'] / gib:6.2f} GiB")
     print(f"  wavescope WaveRNN:           {ours['seconds']:8.2f} s  "
           f"{ours['peak_bytes'] / gib:6.2f} GiB")
-    print(f"  ratio (ours / reference):    {ours['seconds'] / ref['seconds']:8.2f} x time  "
-          f"{ours['peak_bytes'] / ref['peak_bytes']:6.2f} x memory")
+    per_round = [o["seconds"] / r["seconds"]
+                 for o, r in zip(runs["ours"], runs["reference"], strict=True)]
+    print("  per-round time ratios:       " + ", ".join(f"{v:.2f}" for v in per_round))
+    print(f"  ratio (ours / reference):    {statistics.median(per_round):8.2f} x time  "
+          f"{ours['peak_bytes'] / ref['peak_bytes']:6.2f} x memory  "
+          "(targets <= 0.5 and <= 0.5)")
     out_diff = float((ours["out"] - ref["out"]).abs().max())
     scale = float(ref["out"].abs().max())
     print(f"  outputs: max |diff| {out_diff:.2e} (max |output| {scale:.2e}); "

@@ -170,77 +170,81 @@ class WaveRNN(nn.Module):
         states, last = _WaveRecurrence.apply(
             x, self.input.weight, self.input.bias, self.recurrent.weight, self.recurrent.bias
         )
-        hidden = states.permute(2, 0, 1, 3)  # (time, C, batch, n) -> (batch, time, C, n)
+        hidden = states.permute(1, 0, 3, 2)  # (time, batch, n, C) -> (batch, time, C, n)
         if self.per_step:
             output = self.readout(hidden.flatten(2))
         else:
-            output = self.readout(last.transpose(0, 1).flatten(1))
+            output = self.readout(last.transpose(1, 2).flatten(1))
         return (output, hidden) if return_hidden else output
 
 
 def _drive(states: torch.Tensor, x: torch.Tensor, V: torch.Tensor, b) -> None:
-    """Write V x_t + b for every step into ``states`` (T, C, B, n), a strided view.
+    """Write V x_t + b for every step into ``states`` (T, B, n, C), a strided view.
 
     With one or two inputs per step (the adding task, pixel sequences) the projection is a
     sum of outer products, written elementwise straight into the buffer; wider inputs take
-    one batched product per step.
+    one matrix product over all steps, into the buffer seen as (T B, n C).
     """
-    steps, channels, batch, n = states.shape
+    steps, batch, n, channels = states.shape
     n_in = x.shape[2]
     xt = x.transpose(0, 1)  # (T, B, I)
-    V3 = V.view(channels, n, n_in)
-    bias = b.view(channels, 1, n) if b is not None else V.new_zeros((channels, 1, n))
+    # V's rows in the buffer's unit order (ring position, then channel), as (I, n C).
+    V_nc = V.view(channels, n, n_in).permute(2, 1, 0).reshape(n_in, n * channels)
+    bias = b.view(channels, n).T.reshape(-1) if b is not None else V.new_zeros(n * channels)
+    flat = states.view(steps, batch, n * channels)  # each (t, b) row is contiguous
     if n_in <= 2:
         for j in range(n_in):
-            xj = xt[..., j].reshape(steps, 1, batch, 1)
-            vj = V3[..., j].reshape(1, channels, 1, n)
+            xj = xt[..., j : j + 1]
             if j == 0:
-                torch.addcmul(bias.unsqueeze(0), xj, vj, out=states)
+                torch.addcmul(bias, xj, V_nc[j], out=flat)
             else:
-                states.addcmul_(xj, vj)
+                flat.addcmul_(xj, V_nc[j])
         return
-    Vt = V3.transpose(1, 2)  # (C, I, n)
-    for t in range(steps):
-        torch.baddbmm(bias, xt[t].expand(channels, batch, n_in), Vt, out=states[t])
+    torch.addmm(bias, xt.reshape(steps * batch, n_in), V_nc,
+                out=flat.view(steps * batch, n * channels))
 
 
 def _fill_wrap(padded: torch.Tensor, pad: int) -> None:
-    """Copy each ring's last ``pad`` units before its start and its first after its end."""
-    if pad:
-        n = padded.shape[-1] - 2 * pad
-        padded[..., :pad] = padded[..., n : n + pad]
-        padded[..., n + pad :] = padded[..., pad : 2 * pad]
+    """Copy each ring's last ``pad`` units before its start and its first after its end.
 
-
-def _conv_flat(out, taps, src, offsets, *, accumulate: bool) -> None:
-    """``out (+)= sum_k taps[k] @ src[:, offsets[k] : offsets[k] + out.shape[1]]``.
-
-    ``src`` is a padded state flattened to (C, B (n + 2p)); every tap's operand is a window
-    of it, a strided matrix that BLAS reads in place, and ``out`` is itself a window of a
-    padded buffer, written in place (added to with ``accumulate``). Positions that fall on
-    padding columns receive meaningless sums, which the callers overwrite or ignore.
+    ``padded`` is (B, n + 2 pad, C): rings along the middle axis.
     """
-    width = out.shape[1]
+    if pad:
+        n = padded.shape[1] - 2 * pad
+        padded[:, :pad] = padded[:, n : n + pad]
+        padded[:, n + pad :] = padded[:, pad : 2 * pad]
+
+
+def _conv_rows(out, taps, src, offsets, *, accumulate: bool) -> None:
+    """``out (+)= sum_k src[offsets[k] : offsets[k] + len(out)] @ taps[k]``.
+
+    ``src`` is a padded state flattened to (B (n + 2p), C), one row per unit; every tap's
+    operand is a window of its rows, a strided matrix that BLAS reads in place, and ``out``
+    is itself a window of a padded buffer, written in place (added to with
+    ``accumulate``). Rows that fall on padding receive meaningless sums, which the callers
+    overwrite or ignore.
+    """
+    rows = out.shape[0]
     for k, (tap, offset) in enumerate(zip(taps, offsets, strict=True)):
-        window = src[:, offset : offset + width]
         beta = 1 if accumulate or k > 0 else 0  # beta 0 ignores what out held
-        torch.addmm(out, tap, window, beta=beta, out=out)
+        torch.addmm(out, src[offset : offset + rows], tap, beta=beta, out=out)
 
 
 class _WaveRecurrence(torch.autograd.Function):
     """States of the wRNN for all steps, with a hand-written backward through time.
 
     Forward inputs: x (B, T, I), V (N, I), b (N) or None, u (C, C, K), u_bias (C) or None.
-    Outputs: the states (T, C, B, n) and a copy of the last state (C, B, n), so that a loss
+    Outputs: the states (T, B, n, C) and a copy of the last state (B, n, C), so that a loss
     on the last state alone never materialises a gradient for all states.
 
-    Layout: the states live in one buffer (T, C, B, n + 2p), p = K // 2, whose p columns at
-    each end of a ring repeat the other end (circular padding, kept up to date). Flattening
-    a step to (C, B (n + 2p)), tap k of the convolution at flat position f reads position
-    f + k - p, which stays inside the same ring and lands on the right unit. So one step is
-    K matrix products of (C, C) taps with shifted windows of the previous step, computed in
-    place, with no copies. The backward pass saves x, V, u and this buffer, nothing else of
-    the states' size.
+    Layout: the states live in one buffer (T, B, n + 2p, C), p = K // 2, channels last,
+    whose p units at each end of a ring repeat the other end (circular padding, kept up to
+    date). Flattening a step to (B (n + 2p), C), tap k of the convolution at row f reads
+    row f + k - p, which stays inside the same ring and lands on the right unit. So one
+    step is K matrix products of shifted row windows of the previous step with (C, C)
+    taps, computed in place, with no copies; channels last makes these tall-skinny
+    products about 15 % faster than the (C, C) x (C, B n) ones of channels first. The
+    backward pass saves x, V, u and this buffer, nothing else of the states' size.
     """
 
     @staticmethod
@@ -250,18 +254,18 @@ class _WaveRecurrence(torch.autograd.Function):
         n = V.shape[0] // channels
         pad = n_taps // 2
         width = n + 2 * pad
-        span = batch * width - 2 * pad  # flat positions every tap can reach
-        buf = empty_huge((steps, channels, batch, width), like=x)
-        states = buf[..., pad : pad + n]
+        span = batch * width - 2 * pad  # rows every tap can reach
+        buf = empty_huge((steps, batch, width, channels), like=x)
+        states = buf[:, :, pad : pad + n]
         _drive(states, x, V, b)
-        taps = [u[:, :, k].contiguous() for k in range(n_taps)]
+        taps = [u[:, :, k].T.contiguous() for k in range(n_taps)]  # (C_in, C_out)
         for t in range(steps):
             h = states[t]
-            if t > 0:  # added to the drive in place; the padding columns are refilled below
-                _conv_flat(buf[t].view(channels, -1)[:, pad : pad + span], taps,
-                           buf[t - 1].view(channels, -1), range(n_taps), accumulate=True)
+            if t > 0:  # added to the drive in place; the padding rows are refilled below
+                _conv_rows(buf[t].view(-1, channels)[pad : pad + span], taps,
+                           buf[t - 1].view(-1, channels), range(n_taps), accumulate=True)
             if u_bias is not None:
-                h += u_bias[:, None, None]
+                h += u_bias
             h.clamp_(min=0)
             _fill_wrap(buf[t], pad)
         last = states[-1].clone()
@@ -273,86 +277,85 @@ class _WaveRecurrence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_states, grad_last):
         x, V, u, buf = ctx.saved_tensors
-        steps, channels, batch, width = buf.shape
+        steps, batch, width, channels = buf.shape
         n_taps = u.shape[2]
         pad = n_taps // 2
         n = width - 2 * pad
         span = batch * width - 2 * pad
         n_in = x.shape[2]
-        states = buf[..., pad : pad + n]
+        states = buf[:, :, pad : pad + n]
         need_x, need_V, need_b, need_u, need_ub = ctx.needs_input_grad
-        taps_t = [u[:, :, k].T.contiguous() for k in range(n_taps)]
-        Vt = V.view(channels, n, n_in).transpose(1, 2)  # (C, I, n)
+        taps = [u[:, :, k].contiguous() for k in range(n_taps)]  # (C_out, C_in)
+        V_nc = V.view(channels, n, n_in).transpose(0, 1).reshape(n * channels, n_in)
 
         grad_x = torch.zeros_like(x) if need_x else None
-        grad_u = torch.zeros_like(u) if need_u else None
+        # The kernel's gradient per tap, (K, C, C): each tap's sum is accumulated in place.
+        grad_taps = u.new_zeros((n_taps, channels, channels)) if need_u else None
         grad_ub = u.new_zeros(channels) if need_ub and ctx.has_u_bias else None
         # V and b together: d loss / d [V | b] per unit, from the inputs with a ones column.
         need_Vb = need_V or (need_b and ctx.has_b)
-        grad_Vb = V.new_zeros((channels, n_in + 1, width)) if need_Vb else None
+        grad_Vb = V.new_zeros((n_in + 1, width * channels)) if need_Vb else None
         xt = torch.cat([x, x.new_ones(x.shape[:2] + (1,))], dim=2).transpose(0, 1)
         xt = xt.transpose(1, 2)  # (T, I + 1, B)
 
         # Gradient reaching h_t from later steps (and from the loss on the last state), kept
         # padded so that the transposed convolution can write it in place.
-        carry = buf.new_zeros((channels, batch, width))
+        carry = buf.new_zeros((batch, width, channels))
         if grad_last is not None:
-            carry[..., pad : pad + n] = grad_last
+            carry[:, pad : pad + n] = grad_last
         # d loss / d pre-activation of the current step, padded with zeros (the sums below
         # rely on it; the transposed convolution borrows the padding for a moment).
-        g_pad = buf.new_zeros((channels, batch, width))
-        g = g_pad[..., pad : pad + n]
+        g_pad = buf.new_zeros((batch, width, channels))
+        g = g_pad[:, pad : pad + n]
+        g_rows = g_pad.view(-1, channels)
         for t in range(steps - 1, -1, -1):
             # ReLU: the gradient passes where the state is positive. threshold_backward is
             # the ReLU's own backward kernel: one pass, no mask tensor.
-            src = carry[..., pad : pad + n]
+            src = carry[:, pad : pad + n]
             if grad_states is not None:
                 src = torch.add(src, grad_states[t], out=g)
             torch.ops.aten.threshold_backward.grad_input(src, states[t], 0, grad_input=g)
             # Every parameter's share of this step, while g is in cache.
-            if grad_u is not None and t > 0:  # h_{-1} = 0 contributes nothing at t = 0
-                _add_kernel_grad(grad_u, g_pad, buf[t - 1])
+            if grad_taps is not None and t > 0:  # h_{-1} = 0 contributes nothing at t = 0
+                _add_kernel_grad(grad_taps, g_rows, buf[t - 1].view(-1, channels))
             if grad_Vb is not None:
-                torch.baddbmm(grad_Vb, xt[t].expand(channels, -1, -1), g_pad, out=grad_Vb)
+                torch.addmm(grad_Vb, xt[t], g_pad.view(batch, -1), out=grad_Vb)
             if grad_ub is not None:
-                grad_ub += g.sum((1, 2))
+                grad_ub += g.sum((0, 1))
             if grad_x is not None:
-                grad_x[:, t] = torch.einsum("cbi,cji->bj", g, Vt)
+                torch.mm(g.reshape(batch, -1), V_nc, out=grad_x[:, t])
             if t > 0:
-                # Transposed convolution: tap k sends position f to f - k + p, i.e. reads
+                # Transposed convolution: tap k sends row f to f - k + p, i.e. reads
                 # f + p - k of the circularly padded gradient.
                 _fill_wrap(g_pad, pad)
-                _conv_flat(carry.view(channels, -1)[:, pad : pad + span], taps_t,
-                           g_pad.view(channels, -1), [2 * pad - k for k in range(n_taps)],
-                           accumulate=False)
-                g_pad[..., :pad] = 0
-                g_pad[..., pad + n :] = 0
+                _conv_rows(carry.view(-1, channels)[pad : pad + span], taps, g_rows,
+                           [2 * pad - k for k in range(n_taps)], accumulate=False)
+                g_pad[:, :pad] = 0
+                g_pad[:, pad + n :] = 0
+        grad_u = grad_taps.permute(1, 2, 0).contiguous() if need_u else None
         grad_V = grad_b = None
         if grad_Vb is not None:
-            inner = grad_Vb[..., pad : pad + n]  # (C, I + 1, n)
+            inner = grad_Vb.view(n_in + 1, width, channels)[:, pad : pad + n]  # (I + 1, n, C)
             if need_V:
-                grad_V = inner[:, :-1].transpose(1, 2).reshape(V.shape)
+                grad_V = inner[:-1].permute(2, 1, 0).reshape(V.shape)
             if need_b and ctx.has_b:
-                grad_b = inner[:, -1].reshape(-1)
+                grad_b = inner[-1].T.reshape(-1)
         return grad_x, grad_V, grad_b, grad_u, grad_ub
 
 
-def _add_kernel_grad(grad_u, pre, prev, /) -> None:
-    """Add sum_{b,i} pre[c,b,i] * prev[c',b,(i + k - p) mod n] to grad_u[c, c', k].
+def _add_kernel_grad(grad_taps, pre, prev, /) -> None:
+    """Add sum_{b,i} pre[b,i,c] * prev[b,(i + k - p) mod n,c'] to grad_taps[k, c, c'].
 
-    Both arrive padded, (C, B, n + 2p): ``pre`` (the gradient of one step's
-    pre-activation) with zeros in its padding columns, ``prev`` (the state before it) with
-    the circular copies. Flattening (B, n + 2p), tap k pairs flat position f of ``pre`` with
-    f + k - p of ``prev``, which stays in the same ring and lands on the right unit; the
-    zeros of ``pre`` mask the rest. So each tap is one (C, M) x (M, C) product of strided
-    windows, with no copies.
+    Both arrive padded and flattened to rows, (B (n + 2p), C): ``pre`` (the gradient of
+    one step's pre-activation) with zeros in its padding rows, ``prev`` (the state before
+    it) with the circular copies. Tap k pairs row f of ``pre`` with row f + k - p of
+    ``prev``, which stays in the same ring and lands on the right unit; the zeros of
+    ``pre`` mask the rest. So each tap is one (C, M) x (M, C) product of strided windows,
+    added in place, with no copies.
     """
-    channels = pre.shape[0]
-    taps = grad_u.shape[2]
+    taps = grad_taps.shape[0]
     pad = taps // 2
-    g = pre.view(channels, -1)
-    h = prev.view(channels, -1)
-    span = g.shape[1] - 2 * pad
-    g = g[:, pad : pad + span]
+    span = pre.shape[0] - 2 * pad
+    g = pre[pad : pad + span].T
     for k in range(taps):
-        grad_u[:, :, k] += g @ h[:, k : k + span].T
+        torch.addmm(grad_taps[k], g, prev[k : k + span], out=grad_taps[k])
