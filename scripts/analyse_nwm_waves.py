@@ -12,7 +12,8 @@ hidden channel:
 * the wave speed where the k–ω power lies (``kw_speed``, "ridge": a line f = speed·|k|
   through the power of every wavenumber), in pixels per unit time (time = step · dt);
 * the share of (image, channel, pixel) time courses that oscillate at all (at least two
-  turning points): phases, PGD and speeds mean something only where this is high.
+  turning points), overall and inside and outside the labelled objects: phases, PGD and
+  speeds mean something only where this is high.
 
 ``--untrained`` analyses a freshly initialised model of the run's configuration instead
 (its coupling is still the Laplacian: the reference for what the analysis reports on
@@ -90,6 +91,7 @@ def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
     are left out: the field starts from the encoders' y0, not yet a wave)."""
     hidden = ds["hidden"].isel(time=slice(skip, None))
     turns = (np.diff(np.sign(np.diff(hidden.values, axis=1)), axis=1) != 0).sum(axis=1)
+    oscillating = turns >= 2  # (trial, feature, y, x)
     hidden = hidden - hidden.mean("time")  # oscillation about each pixel's offset
     z = analysis.analytic_signal(hidden)
     pgd = analysis.local_pgd(z, tile).values  # (trial, time, feature)
@@ -103,7 +105,7 @@ def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
         "frames": int(hidden.sizes["time"]),
         "dt": float(ds.attrs.get("dt", 1.0)),
         "tile": tile,
-        "oscillating_fraction": float((turns >= 2).mean()),
+        "oscillating_fraction": float(oscillating.mean()),
         "pgd_mean": float(np.nanmean(pgd)),
         "pgd_by_feature": [float(v) for v in np.nanmean(pgd, axis=(0, 1))],
         "pgd_shuffled_mean": float(np.nanmean(pgd_null)),
@@ -115,6 +117,10 @@ def analyse(ds, skip: int = 10, tile: int = 16) -> dict:
         "frequency_peak_median": float(np.nanmedian(peak["frequency"].values)),
         "wavenumber_peak_median": float(np.nanmedian(peak["wavenumber"].values)),
     }
+    if "label" in ds:  # where the oscillations are: in the objects or around them
+        inside = np.broadcast_to(ds["label"].values[:, None] > 0, oscillating.shape)
+        result["oscillating_objects"] = float(oscillating[inside].mean())
+        result["oscillating_background"] = float(oscillating[~inside].mean())
     return result
 
 

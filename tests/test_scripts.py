@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from wavescope.training import TrainConfig, train
@@ -41,4 +42,27 @@ def test_analyse_nwm_waves_writes_its_table(tmp_path, monkeypatch, untrained):
         assert result[key] >= 0.0  # the encoders end in a ReLU
     if untrained:  # a fresh coupling is the Laplacian itself
         assert result["coupling_scale"] == pytest.approx(1.0)
+    assert 0.0 <= result["oscillating_objects"] <= 1.0
     assert (tmp_path / "states.nc").exists()
+
+
+def test_analyse_nwm_waves_tells_where_the_field_oscillates(tmp_path):
+    """Pixels that ring inside the labelled objects and drift monotonically outside them
+    are counted as oscillating in the objects only."""
+    config = TrainConfig(task="tetrominoes", model="nwm", model_kwargs={"steps": 40},
+                         task_kwargs={"height": 32, "width": 32, "max_pieces": 2},
+                         epochs=1, batch_size=4, n_train=4, n_val=4, n_test=4,
+                         data_root=str(tmp_path / "data"), out_dir=str(tmp_path / "runs"),
+                         progress=False)
+    script = _script("analyse_nwm_waves")
+    ds, _ = script.hidden_states(train(config), 3, None)
+    t = np.arange(ds.sizes["time"], dtype=float)[None, :, None, None, None]
+    inside = (ds["label"].values > 0)[:, None, None]
+    assert inside.any() and not inside.all()
+    ringing = np.sin(0.7 * t) + np.zeros(ds["hidden"].shape)
+    drifting = 0.01 * t + np.zeros(ds["hidden"].shape)
+    ds["hidden"].values[:] = np.where(inside, ringing, drifting)
+    result = script.analyse(ds, skip=10, tile=8)
+    assert result["oscillating_objects"] == 1.0
+    assert result["oscillating_background"] == 0.0
+    assert result["oscillating_fraction"] == pytest.approx(inside.mean())
