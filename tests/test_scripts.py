@@ -20,14 +20,18 @@ def _script(name: str):
     return module
 
 
+def _tiny_nwm_run(tmp_path: Path) -> Path:
+    """A one-epoch NWM run on four 32x32 Tetrominoes images, 40 roll-out steps."""
+    return train(TrainConfig(
+        task="tetrominoes", model="nwm", model_kwargs={"steps": 40},
+        task_kwargs={"height": 32, "width": 32, "max_pieces": 2},
+        epochs=1, batch_size=4, n_train=4, n_val=4, n_test=4,
+        data_root=str(tmp_path / "data"), out_dir=str(tmp_path / "runs"), progress=False))
+
+
 @pytest.mark.parametrize("untrained", [False, True])
 def test_analyse_nwm_waves_writes_its_table(tmp_path, monkeypatch, untrained):
-    config = TrainConfig(task="tetrominoes", model="nwm", model_kwargs={"steps": 40},
-                         task_kwargs={"height": 32, "width": 32, "max_pieces": 2},
-                         epochs=1, batch_size=4, n_train=4, n_val=4, n_test=4,
-                         data_root=str(tmp_path / "data"), out_dir=str(tmp_path / "runs"),
-                         progress=False)
-    run = train(config)
+    run = _tiny_nwm_run(tmp_path)
     script = _script("analyse_nwm_waves")
     argv = ["analyse_nwm_waves.py", str(run), "--n-trials", "3", "--tile", "8",
             "--out", str(tmp_path / "states.nc")] + (["--untrained"] if untrained else [])
@@ -49,13 +53,8 @@ def test_analyse_nwm_waves_writes_its_table(tmp_path, monkeypatch, untrained):
 def test_analyse_nwm_waves_tells_where_the_field_oscillates(tmp_path):
     """Pixels that ring inside the labelled objects and drift monotonically outside them
     are counted as oscillating in the objects only."""
-    config = TrainConfig(task="tetrominoes", model="nwm", model_kwargs={"steps": 40},
-                         task_kwargs={"height": 32, "width": 32, "max_pieces": 2},
-                         epochs=1, batch_size=4, n_train=4, n_val=4, n_test=4,
-                         data_root=str(tmp_path / "data"), out_dir=str(tmp_path / "runs"),
-                         progress=False)
     script = _script("analyse_nwm_waves")
-    ds, _ = script.hidden_states(train(config), 3, None)
+    ds, _ = script.hidden_states(_tiny_nwm_run(tmp_path), 3, None)
     t = np.arange(ds.sizes["time"], dtype=float)[None, :, None, None, None]
     inside = (ds["label"].values > 0)[:, None, None]
     assert inside.any() and not inside.all()
