@@ -11,7 +11,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import wavescope as ws
-from wavescope.analysis import SpectralFeatures, decode, spectrum
+from wavescope.analysis import SpectralFeatures, decode, decode_with_baselines, spectrum
 
 EDF = Path(ws.__file__).parent / "data" / "S001R02.edf"
 
@@ -169,3 +169,96 @@ def test_decode_a_real_eeg_recording():
     blind = decode(da, labels, features=SpectralFeatures("welch", nperseg=160, fmin=1.0,
                                                          fmax=5.0, log=True, pool="mean"))
     assert blind["mean"] <= 0.75
+
+
+# ---------------------------------------------------------------- decode_with_baselines
+def _rectangles(n, size=16, seed=0):
+    """Binary images of one random rectangle each, and their areas (pixels)."""
+    rng = np.random.default_rng(seed)
+    masks = np.zeros((n, size, size))
+    for m in masks:
+        h, w = rng.integers(2, size - 2, 2)
+        y0, x0 = rng.integers(0, size - h), rng.integers(0, size - w)
+        m[y0:y0 + h, x0:x0 + w] = 1.0
+    return masks, masks.sum(axis=(1, 2))
+
+
+def test_normalized_features_sum_to_one_per_unit():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((3, 32, 4)) * np.array([1.0, 3.0, 10.0, 0.0])
+    out = SpectralFeatures("power", normalize=True).fit_transform(X).reshape(3, 4, -1)
+    np.testing.assert_allclose(out[:, :3].sum(axis=-1), 1.0)
+    assert (out[:, 3] == 0).all()  # a silent unit stays zero
+    raw = SpectralFeatures("power").fit_transform(X * 7.0).reshape(3, 4, -1)
+    np.testing.assert_allclose(out[:, :3], raw[:, :3] / raw[:, :3].sum(-1, keepdims=True),
+                               atol=1e-12)
+
+
+def test_pixel_count_baseline_recovers_area_exactly():
+    masks, area = _rectangles(60)
+    states = np.repeat(masks[:, None], 8, axis=1)  # constant "states": no spectrum to read
+    table = decode_with_baselines(states, area, inputs=masks, task="regression",
+                                  baselines=["pixel_count", "input_fft2"])
+    rows = table.set_index("decoder")
+    assert list(table["decoder"]) == ["spectra", "pixel_count", "input_fft2"]
+    assert rows.loc["pixel_count", "mean"] == pytest.approx(1.0, abs=1e-6)
+    # |FFT2| at zero frequency is the pixel sum itself
+    assert rows.loc["input_fft2", "mean"] > 0.99
+    assert (table["folds"] == 5).all() and (table["n"] == 60).all()
+    assert (table["scoring"] == "r2").all() and (table["chance"] == 0).all()
+
+
+def test_shuffled_labels_score_chance_and_the_main_row_is_decode():
+    labels = np.repeat([0, 1], 40)
+    da = oscillation_epochs(np.where(labels == 0, 10.0, 14.0), np.full(80, 1.5), seed=6)
+    feats = SpectralFeatures("welch", nperseg=100, log=True)
+    table = decode_with_baselines(da, labels, features=feats, n_shuffles=8, seed=1)
+    rows = table.set_index("decoder")
+    assert list(table["decoder"]) == ["spectra", "shuffled", "state_mean_abs",
+                                      "normalized_spectra", "peak_frequency"]
+    plain = decode(da, labels, features=feats, seed=1)
+    assert rows.loc["spectra", "mean"] == plain["mean"] and plain["mean"] >= 0.9
+    assert rows.loc["shuffled", "mean"] == pytest.approx(0.5, abs=0.1)
+    assert rows.loc["spectra", "chance"] == 0.5
+
+
+def test_baselines_tell_frequency_from_amplitude():
+    """A label carried by frequency survives normalising the spectra and is read from the
+    peak alone, but not from the time-mean of |x|; a label carried by amplitude is the
+    other way round (noise-free cosines of whole cycles, random phases)."""
+    rng = np.random.default_rng(7)
+    labels = np.repeat([0, 1], 30)
+    t = np.arange(200) / 100.0  # 2 s at 100 Hz
+
+    def cosines(freqs, amps):
+        phase = rng.uniform(0, 2 * np.pi, (60, 1, 5))
+        return amps[:, None, None] * np.cos(2 * np.pi * freqs[:, None, None] * t[:, None]
+                                            + phase)
+
+    by_freq = cosines(np.where(labels == 0, 9.0, 13.0), rng.uniform(1.0, 4.0, 60))
+    by_amp = cosines(np.full(60, 11.0), np.where(labels == 0, 1.0, 4.0))
+    feats = SpectralFeatures("power", sfreq=100.0, pool="mean", log=True)
+    freq = decode_with_baselines(by_freq, labels, features=feats).set_index("decoder")["mean"]
+    amp = decode_with_baselines(by_amp, labels, features=feats).set_index("decoder")["mean"]
+    assert freq["spectra"] == 1.0 and amp["spectra"] == 1.0
+    assert freq["normalized_spectra"] == 1.0 and freq["peak_frequency"] == 1.0
+    assert freq["state_mean_abs"] <= 0.8
+    assert amp["normalized_spectra"] <= 0.6 and amp["peak_frequency"] <= 0.6
+    assert amp["state_mean_abs"] == 1.0
+
+
+def test_decode_with_baselines_errors():
+    da = oscillation_epochs(np.full(10, 10.0), np.ones(10))
+    y = np.repeat([0, 1], 5)
+    with pytest.raises(ValueError, match="needs inputs"):
+        decode_with_baselines(da, y, baselines=["pixel_count"])
+    with pytest.raises(ValueError, match="unknown baseline"):
+        decode_with_baselines(da, y, baselines=["nope"])
+    with pytest.raises(ValueError, match="inputs holds 3 samples"):
+        decode_with_baselines(da, y, inputs=np.zeros((3, 4, 4)))
+    with pytest.raises(ValueError, match="fewer than cv=5"):
+        decode_with_baselines(da, np.r_[0, [1] * 9])
+    # a feature matrix has no time series behind it: no state baselines by default
+    table = decode_with_baselines(SpectralFeatures().fit_transform(da), y,
+                                  features="passthrough", cv=2)
+    assert list(table["decoder"]) == ["spectra", "shuffled"]

@@ -7,7 +7,7 @@ plane-wave fit, radial and rotating waves, pattern labels), ``events`` (detect_w
 (spectra, k-omega) and ``decoding`` (spectral features, cross-validated decoders).
 """
 
-from .decoding import SpectralFeatures, decode
+from .decoding import BASELINES, SpectralFeatures, decode, decode_with_baselines
 from .events import detect_waves
 from .flow import critical_points, curl, divergence, optical_flow
 from .gradient import phase_gradient
@@ -29,6 +29,7 @@ from .waves import (
 )
 
 __all__ = [
+    "BASELINES",
     "PATTERNS",
     "SpectralFeatures",
     "analytic_signal",
@@ -37,6 +38,7 @@ __all__ = [
     "critical_points",
     "curl",
     "decode",
+    "decode_with_baselines",
     "detect_waves",
     "divergence",
     "dominant_frequency",

@@ -5,6 +5,10 @@ per-unit spectral features, optionally pooled over space; it is a real scikit-le
 transformer, so ``Pipeline``, ``cross_val_score`` and ``GridSearchCV`` work with it.
 :func:`decode` wraps it with a scaler and a linear model and returns cross-validated scores
 for a class (e.g. a drum's shape) or a quantity (e.g. its area).
+:func:`decode_with_baselines` scores the same decoder beside trivial controls (shuffled
+labels, the input's pixel count and 2-D FFT, the time-mean of the states, spectra without
+their amplitude, the peak frequency alone) in the same folds, so a claim such as "the area
+is heard from the spectrum" can be checked against what carries it without frequency.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..core import space_dims, validate
 from .spectral import _psd, _spectrum_options
 
-__all__ = ["SpectralFeatures", "decode"]
+__all__ = ["BASELINES", "SpectralFeatures", "decode", "decode_with_baselines"]
 
 POOLS = (None, "mean", "max")
 
@@ -79,6 +83,10 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
     log : bool
         Take the natural log of the features, floored at 1e-12 times each sample's largest
         value (so that zeros, e.g. sites outside a drum, stay finite).
+    normalize : bool
+        Divide each unit's spectrum (after pooling, before the log) by its sum over the kept
+        frequencies, so that only how the power is spread over frequency remains, not how
+        much there is (a unit with no power stays zero).
 
     Attributes
     ----------
@@ -98,7 +106,7 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, method="fft", *, sfreq=None, fmin=None, fmax=None, n_fft=None,
-                 window=None, nperseg=None, pool=None, log=False):
+                 window=None, nperseg=None, pool=None, log=False, normalize=False):
         self.method = method
         self.sfreq = sfreq
         self.fmin = fmin
@@ -108,6 +116,7 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
         self.nperseg = nperseg
         self.pool = pool
         self.log = log
+        self.normalize = normalize
 
     def _sfreq(self, xr_sfreq):
         if self.sfreq is None:
@@ -215,6 +224,9 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
                 a - 1 for a in pooled)
             reduce = np.mean if self.pool == "mean" else np.max
             feats = reduce(feats, axis=axes) if axes else feats
+        if self.normalize:
+            total = feats.sum(axis=-1, keepdims=True)
+            feats = feats / np.where(total > 0, total, 1.0)
         feats = feats.reshape(len(feats), -1)
         if self.log:
             floor = 1e-12 * np.max(feats, axis=1, keepdims=True)
@@ -231,6 +243,15 @@ def _default_estimator(task):
     if task == "classification":
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-4, 4, 17)))
+
+
+def _splitter(task: str, cv, seed: int):
+    """The folds of :func:`decode`: ``cv`` itself when it is a splitter, else ``cv``
+    shuffled folds, stratified for classification."""
+    if hasattr(cv, "split"):
+        return cv
+    kind = StratifiedKFold if task == "classification" else KFold
+    return kind(cv, shuffle=True, random_state=seed)
 
 
 def decode(
@@ -300,14 +321,13 @@ def decode(
                 f"the rarest class has {counts.min()} samples, fewer than cv={cv} folds; "
                 "lower cv or add samples"
             )
-        splitter = cv if custom_cv else StratifiedKFold(cv, shuffle=True, random_state=seed)
         scoring = scoring or "accuracy"
         chance = float(counts.max() / counts.sum())
     else:
         y = y.astype(float)
-        splitter = cv if custom_cv else KFold(cv, shuffle=True, random_state=seed)
         scoring = scoring or "r2"
         chance = 0.0
+    splitter = _splitter(task, cv, seed)
     model = clone(estimator) if estimator is not None else _default_estimator(task)
     if task == "classification" and estimator is not None and not is_classifier(model):
         raise ValueError("task='classification' needs a classifier as estimator")
@@ -332,3 +352,173 @@ def decode(
         pipe = make_pipeline(clone(feats), pipe)
     return {"scores": scores, "mean": float(scores.mean()), "std": float(scores.std()),
             "scoring": scoring, "chance": chance, "predictions": predictions, "model": pipe}
+
+
+#: The controls of :func:`decode_with_baselines`: name -> what that decoder reads.
+BASELINES = {
+    "shuffled": "shuffled labels (same features and model)",
+    "pixel_count": "input pixel count (share of non-zero pixels)",
+    "input_fft2": "input |FFT2|",
+    "state_mean_abs": "time-mean of |state| per unit",
+    "normalized_spectra": "spectra normalised for amplitude",
+    "peak_frequency": "peak frequency alone",
+}
+_NEEDS = {"pixel_count": "inputs", "input_fft2": "inputs", "state_mean_abs": "states",
+          "normalized_spectra": "states", "peak_frequency": "states"}
+
+
+def _per_sample(a, name: str, n: int, min_ndim: int) -> np.ndarray:
+    """``a`` as a float array with the samples first (an xarray's ``trial`` dim first)."""
+    if isinstance(a, xr.DataArray):
+        if "trial" not in a.dims:
+            raise ValueError(f"{name} needs a 'trial' dim (one sample per trial); got dims "
+                             f"{a.dims}")
+        a = a.transpose("trial", ...).values
+    a = np.asarray(a, dtype=float)
+    if a.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dims (samples first), got "
+                         f"shape {a.shape}")
+    if len(a) != n:
+        raise ValueError(f"{name} holds {len(a)} samples but y has {n} entries")
+    return a
+
+
+def _peak_frequency(states) -> np.ndarray:
+    """Per sample and pooled block: the frequency of the largest power above DC, f, and
+    f**-2 (a drum's area goes as f**-2), from a Hann-windowed, 8x zero-padded periodogram."""
+    n_times = states.sizes["time"] if isinstance(states, xr.DataArray) else states.shape[1]
+    sf = SpectralFeatures("power", window="hann", n_fft=8 * n_times, pool="mean")
+    power = sf.fit_transform(states)
+    power = power.reshape(len(power), -1, sf.freqs_.size)
+    f = sf.freqs_[1 + np.argmax(power[..., 1:], axis=-1)]
+    return np.concatenate([f, f**-2.0], axis=1)
+
+
+def decode_with_baselines(
+    X,
+    y,
+    *,
+    states=None,
+    inputs=None,
+    baselines=None,
+    name: str = "spectra",
+    task: str = "classification",
+    cv=5,
+    estimator=None,
+    seed: int = 0,
+    features=None,
+    scoring: str | None = None,
+    n_shuffles: int = 5,
+):
+    """:func:`decode` beside trivial controls, all scored in the same folds.
+
+    A decoder that reads a label from spectra shows that the spectra carry it, not that
+    they carry it *through frequency*: the input's size, a smoothed copy of the input in
+    the states, or the overall amplitude may do as well. Each control is a decoder of the
+    same kind (the same ``estimator``, default as in :func:`decode`) on other features:
+
+    ``shuffled``
+        the decoder itself on randomly permuted labels (``n_shuffles`` permutations; its
+        score should sit at ``chance``, which shows nothing leaks through the folds);
+    ``pixel_count``
+        the share of non-zero pixels of each input (one feature: the object's area);
+    ``input_fft2``
+        ``|rfft2|`` of each input over its last two axes (the image, translation-free);
+    ``state_mean_abs``
+        the time-mean of ``|state|`` of every unit (all the states say without time);
+    ``normalized_spectra``
+        the spectral features with each unit's spectrum divided by its sum
+        (:class:`SpectralFeatures` with ``normalize=True``; ``features`` itself when it is
+        a :class:`SpectralFeatures`, else pooled over space and logged): frequency content
+        without amplitude;
+    ``peak_frequency``
+        the frequency of the largest power above DC of the space-pooled spectrum (and its
+        inverse square), per pooled block: the fundamental alone.
+
+    Parameters
+    ----------
+    X, y, task, cv, estimator, seed, features, scoring
+        As in :func:`decode` (the decoder under test). Folds are drawn once from the
+        true ``y`` and shared by every row.
+    states : array_like (n_samples, n_times, ...) or xarray.DataArray with ``trial``, optional
+        The time series behind the features, for ``state_mean_abs``,
+        ``normalized_spectra`` and ``peak_frequency``; default ``X`` when ``features`` is
+        None or a :class:`SpectralFeatures` (so ``X`` is a time series).
+    inputs : array_like (n_samples, ..., ny, nx) or xarray.DataArray with ``trial``, optional
+        The input images, for ``pixel_count`` and ``input_fft2``.
+    baselines : sequence of str, optional
+        Names from :data:`BASELINES`; default every one whose data are given.
+    name : str
+        ``decoder`` name of the row of the decoder under test.
+    n_shuffles : int
+        Label permutations of ``shuffled`` (seeded with ``seed``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per decoder, the decoder under test first: ``decoder``, ``description``,
+        ``scoring``, ``mean`` and ``std`` over folds (for ``shuffled``: the mean over
+        permutations, the spread over all folds), ``chance``, ``n`` (samples), ``folds``.
+    """
+    import pandas as pd
+    from sklearn.model_selection import PredefinedSplit
+
+    y = np.asarray(y)
+    if states is None and (features is None or isinstance(features, SpectralFeatures)):
+        states = X
+    given = {"inputs": inputs, "states": states}
+    if baselines is None:
+        baselines = [b for b in BASELINES if b not in _NEEDS or given[_NEEDS[b]] is not None]
+    for b in baselines:
+        if b not in BASELINES:
+            raise ValueError(f"unknown baseline {b!r}; choose from {list(BASELINES)}")
+        if b in _NEEDS and given[_NEEDS[b]] is None:
+            raise ValueError(f"baseline {b!r} needs {_NEEDS[b]}=...")
+    if not isinstance(n_shuffles, int) or n_shuffles < 1:
+        raise ValueError(f"n_shuffles must be a positive integer, got {n_shuffles!r}")
+    common = dict(task=task, estimator=estimator, scoring=scoring)
+    main = decode(X, y, cv=cv, seed=seed, features=features, **common)  # checks the inputs
+    n = len(y)
+    folds = list(_splitter(task, cv, seed).split(np.zeros((n, 1)), y))
+    test_fold = np.empty(n, dtype=int)
+    for i, (_, test) in enumerate(folds):
+        test_fold[test] = i
+    fixed = PredefinedSplit(test_fold)
+
+    def row(decoder, description, res):
+        return {"decoder": decoder, "description": description, "scoring": res["scoring"],
+                "mean": float(res["mean"]), "std": float(res["std"]),
+                "chance": float(main["chance"]), "n": n, "folds": len(folds)}
+
+    rows = [row(name, "the decoder under test", main)]
+    for b in baselines:
+        if b == "shuffled":
+            feats, fx = features, X
+            if features is None or isinstance(features, SpectralFeatures):
+                fx = clone(features or SpectralFeatures(log=True)).fit_transform(X)
+                feats = "passthrough"
+            rng = np.random.default_rng(seed)
+            scores = np.stack([decode(fx, rng.permutation(y), cv=fixed, features=feats,
+                                      **common)["scores"] for _ in range(n_shuffles)])
+            res = {"scoring": main["scoring"], "mean": scores.mean(), "std": scores.std()}
+        elif b == "normalized_spectra":
+            base = (features if isinstance(features, SpectralFeatures) else
+                    SpectralFeatures(pool="mean", log=True))
+            res = decode(states, y, cv=fixed, features=clone(base).set_params(normalize=True),
+                         **common)
+        else:
+            if b == "pixel_count":
+                img = _per_sample(inputs, "inputs", n, 2)
+                fx = (img != 0).reshape(n, -1).mean(axis=1, keepdims=True)
+            elif b == "input_fft2":
+                img = _per_sample(inputs, "inputs", n, 3)
+                fx = np.abs(np.fft.rfft2(img)).reshape(n, -1)
+            elif b == "state_mean_abs":
+                st = (states.transpose("trial", "time", ...)
+                      if isinstance(states, xr.DataArray) else states)
+                fx = np.abs(_per_sample(st, "states", n, 2)).mean(axis=1).reshape(n, -1)
+            else:  # peak_frequency
+                fx = _peak_frequency(states)
+            res = decode(fx, y, cv=fixed, features="passthrough", **common)
+        rows.append(row(b, BASELINES[b], res))
+    return pd.DataFrame(rows)
