@@ -4,14 +4,22 @@ The Wave-RNN paper's main baseline, and its ablations: the same dense network st
 a *dense shift* (a permutation that moves each unit one place around its ring, the wRNN's
 shift initialisation written as an N x N matrix), with or without the wRNN's input
 initialisation.
+
+The recurrence runs in a custom autograd function: the states live in one (T, B, N) buffer
+(the projection ``V x_t + b`` of all steps is computed into it, then each step is one
+in-place ``addmm`` and ReLU), and the backward pass through time is written by hand, with
+the gradients of U, V and b taken as a few large matrix products over blocks of steps. A
+plain loop under autograd that indexes the drive at each step (``drive[:, t]``) makes the
+backward zero-fill a full (B, T, N) gradient at every step; see
+``benchmarks/bench_wavernn.py``.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ._memory import empty_huge
 from ._sequence import check_positive, check_sequence_input, make_sequence_readout
 
 __all__ = ["IRNN", "IRNN_INITS"]
@@ -124,18 +132,91 @@ class IRNN(nn.Module):
             Only with ``return_hidden``: the state after each step.
         """
         check_sequence_input(x, self.n_in)
-        drive = self.input(x)  # V x_t + b for all steps at once
-        u = self.recurrent.weight
-        h = F.relu(drive[:, 0])
-        states = [h]
-        for t in range(1, x.shape[1]):
-            h = F.relu(torch.addmm(drive[:, t], h, u.T))
-            states.append(h)
-        if self.per_step:
-            output = self.readout(torch.stack(states, 1))
-        else:
-            output = self.readout(h)
+        weight = self.input.weight
+        if x.dtype != weight.dtype or x.device != weight.device:
+            raise TypeError(
+                f"input is {x.dtype} on {x.device} but the model is {weight.dtype} on "
+                f"{weight.device}; move one to the other (x.to(...), model.to(...))"
+            )
+        states, last = _DenseRecurrence.apply(x, weight, self.input.bias, self.recurrent.weight)
+        hidden = states.transpose(0, 1)  # (time, batch, N) -> (batch, time, N)
+        output = self.readout(hidden.contiguous() if self.per_step else last)
         if not return_hidden:
             return output
-        hidden = torch.stack(states, 1)
         return output, hidden.view(*hidden.shape[:2], self.channels, -1)
+
+
+_BLOCK = 64  # steps per block of the backward's parameter-gradient products
+
+
+class _DenseRecurrence(torch.autograd.Function):
+    """States of h_t = ReLU(V x_t + b + U h_{t-1}), h_{-1} = 0, with a hand-written BPTT.
+
+    Forward inputs: x (B, T, I), V (N, I), b (N) or None, U (N, N). Outputs: the states
+    (T, B, N) and a copy of the last state (B, N), so that a loss on the last state alone
+    never materialises a gradient for all states. The backward pass saves x, V, U and the
+    states, and allocates O(B N) per step: the gradient of each step's pre-activation is
+    written into a block of ``_BLOCK`` steps, and each full block adds its share to the
+    gradients of U, V, b and x in one matrix product each.
+    """
+
+    @staticmethod
+    def forward(ctx, x, V, b, u):
+        batch, steps, n_in = x.shape
+        states = empty_huge((steps, batch, V.shape[0]), like=x)
+        rows = states.view(steps * batch, -1)
+        xt = x.transpose(0, 1).reshape(steps * batch, n_in)
+        if b is None:
+            torch.mm(xt, V.T, out=rows)
+        else:
+            torch.addmm(b, xt, V.T, out=rows)
+        states[0].relu_()
+        u_t = u.T
+        for t in range(1, steps):
+            states[t].addmm_(states[t - 1], u_t).relu_()
+        ctx.save_for_backward(x, V, u, states)
+        ctx.has_b = b is not None
+        ctx.set_materialize_grads(False)
+        return states, states[-1].clone()
+
+    @staticmethod
+    def backward(ctx, grad_states, grad_last):
+        x, V, u, states = ctx.saved_tensors
+        steps, batch, n = states.shape
+        need_x, need_V, need_b, need_u = ctx.needs_input_grad
+        need_b = need_b and ctx.has_b
+        xt = x.transpose(0, 1)  # (T, B, I)
+        grad_x = x.new_empty(xt.shape) if need_x else None
+        grad_V = torch.zeros_like(V) if need_V else None
+        grad_b = V.new_zeros(n) if need_b else None
+        grad_u = torch.zeros_like(u) if need_u else None
+        carry = states.new_zeros((batch, n))  # d loss / d h_t from the loss and later steps
+        if grad_last is not None:
+            carry.copy_(grad_last)
+        block = states.new_empty((min(_BLOCK, steps), batch, n))
+        for end in range(steps, 0, -block.shape[0]):
+            start = max(0, end - block.shape[0])
+            g = block[: end - start]  # d loss / d pre-activation of steps start .. end - 1
+            for t in range(end - 1, start - 1, -1):
+                if grad_states is not None:
+                    carry += grad_states[t]
+                # The ReLU's own backward kernel: the gradient passes where the state is > 0.
+                torch.ops.aten.threshold_backward.grad_input(
+                    carry, states[t], 0, grad_input=g[t - start])
+                if t > 0:
+                    torch.mm(g[t - start], u, out=carry)
+            g_rows = g.view(-1, n)
+            if need_u and end > 1:  # sum_t g_t^T h_{t-1} over the block (h_{-1} = 0)
+                first = max(start, 1)
+                prev = states[first - 1 : end - 1].reshape(-1, n)
+                torch.addmm(grad_u, g[first - start :].view(-1, n).T, prev, out=grad_u)
+            if need_V:
+                torch.addmm(grad_V, g_rows.T, xt[start:end].reshape(-1, x.shape[2]),
+                            out=grad_V)
+            if need_b:
+                grad_b += g_rows.sum(0)
+            if need_x:
+                torch.matmul(g, V, out=grad_x[start:end])
+        if need_x:
+            grad_x = grad_x.transpose(0, 1)
+        return grad_x, grad_V, grad_b, grad_u
