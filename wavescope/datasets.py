@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.parse
 import urllib.request
 from importlib import resources
 from pathlib import Path
 
 import xarray as xr
+
+from ._safeio import safe_write
 
 __all__ = ["eeg_eyes_closed", "fetch", "ChecksumError", "EEG_EYES_CLOSED_SHA256",
            "default_cache_dir"]
@@ -192,33 +193,24 @@ def fetch(
         return target
     from tqdm.auto import tqdm
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                response = urllib.request.urlopen(url, timeout=timeout)
-            except OSError as err:
-                raise OSError(f"cannot download {url}: {err}") from err
-            with response:
-                total = response.headers.get("Content-Length")
-                with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                          desc=name, disable=not progress, leave=False) as bar:
-                    for block in iter(lambda: response.read(_CHUNK), b""):
-                        out.write(block)
-                        digest.update(block)
-                        bar.update(len(block))
-            out.flush()
-            os.fsync(out.fileno())
+    digest = hashlib.sha256()
+    with safe_write(target, "wb") as out:  # a failed or corrupt download keeps nothing
+        try:
+            response = urllib.request.urlopen(url, timeout=timeout)
+        except OSError as err:
+            raise OSError(f"cannot download {url}: {err}") from err
+        with response:
+            total = response.headers.get("Content-Length")
+            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
+                      desc=name, disable=not progress, leave=False) as bar:
+                for block in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
         if digest.hexdigest() != sha256:
             raise ChecksumError(
                 f"{url} has SHA-256 {digest.hexdigest()}, expected {sha256}; the download was "
                 "corrupted or the file changed upstream (nothing was kept; try again, or "
                 "check the expected digest)"
             )
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return target

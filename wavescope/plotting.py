@@ -14,10 +14,8 @@ time=0.25, trial=3)``.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from ._safeio import safe_write
 from .core import DataModelError, validate
 
 __all__ = [
@@ -621,17 +620,11 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
         ax.draw_artist(title)
         frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with safe_write(path) as tmp:
         if suffix == ".gif":
             _write_gif(frames, tmp, fps)
         else:
             _write_mp4(frames, tmp, fps, ffmpeg)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

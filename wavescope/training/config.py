@@ -10,10 +10,13 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .._safeio import write_text
 
 __all__ = ["TrainConfig"]
 
@@ -133,12 +136,21 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{key} must be None or a positive integer, got {value!r}")
+        for key in ("lr", "weight_decay", "clip_grad", "lr_decay_factor"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+                    value):
+                raise ValueError(f"{key} must be a finite number, got {value!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.weight_decay < 0 or self.clip_grad < 0:
             raise ValueError("weight_decay and clip_grad must be >= 0 (clip_grad 0 = off)")
         if not self.lr_decay_factor > 0:
             raise ValueError(f"lr_decay_factor must be positive, got {self.lr_decay_factor!r}")
+        for key in ("task", "model", "device", "monitor", "data_root", "out_dir"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key):
+                raise ValueError(f"{key} must be a non-empty string, got {getattr(self, key)!r}")
+        _check_name(self.name)
         if self.monitor_mode not in ("min", "max"):
             raise ValueError(f"monitor_mode must be 'min' or 'max', got {self.monitor_mode!r}")
         if not isinstance(self.model_kwargs, dict) or not isinstance(self.task_kwargs, dict):
@@ -166,7 +178,9 @@ class TrainConfig:
         if self.name:
             return self.name
         parts = [self.task, self.model] + ([self.readout] if self.readout else [])
-        return "-".join(parts + [f"seed{self.seed}", self.digest()])
+        name = "-".join(parts + [f"seed{self.seed}", self.digest()])
+        _check_name(name)  # task, model or readout with a separator must not leave out_dir
+        return name
 
     def run_dir(self) -> Path:
         """``out_dir / run_name()``."""
@@ -182,12 +196,7 @@ class TrainConfig:
 
     def save(self, path) -> Path:
         """Write the config as JSON (atomically) and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json() + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_text(path, self.to_json() + "\n")
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -246,6 +255,17 @@ class TrainConfig:
 
 
 _NONE = object()
+
+
+def _check_name(name) -> None:
+    """A run name is one folder name: no separators, no ``..``, not absolute."""
+    if name is None:
+        return
+    seps = {"/", "\\", os.sep, os.altsep} - {None}
+    if (not isinstance(name, str) or not name or name in (".", "..") or "\0" in name
+            or any(sep in name for sep in seps) or os.path.isabs(name)):
+        raise ValueError(f"name must be a plain folder name (no path separators, not '.' or "
+                         f"'..', not absolute), got {name!r}; choose the parent with out_dir")
 
 
 def _parser_for(hint):

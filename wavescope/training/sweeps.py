@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._safeio import write_text
 from .config import TrainConfig
 
 __all__ = ["expand_sweep", "sweep", "collect", "summarize"]
@@ -111,9 +112,7 @@ def sweep(spec, n_jobs: int = 1, backend: str | None = None, out: str | None = N
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_text(path, df.to_csv(index=False))
 
 
 def collect(runs) -> pd.DataFrame:

@@ -77,13 +77,16 @@ def register_task(cls: type[Task]) -> type[Task]:
 
 
 def get_task(name: str) -> type[Task]:
-    """The task class registered as ``name`` (built-in task modules are imported first)."""
+    """The task class registered as ``name`` (built-in task modules are imported first).
+
+    Raises ``ValueError`` listing the known tasks when ``name`` is not one of them.
+    """
     if name not in TASKS:
         _import_builtin_tasks()
     try:
         return TASKS[name]
     except KeyError:
-        raise KeyError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}") from None
+        raise ValueError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}") from None
 
 
 def _import_builtin_tasks() -> None:

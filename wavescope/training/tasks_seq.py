@@ -29,12 +29,12 @@ stream comes from ``config.seed``. No split shares an instance with another.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch.nn.functional as F
 
+from .._safeio import safe_write
 from .data.mnist import FASHION_MNIST_DIR, load_mnist
 from .data.sequences import (
     GeneratedSequences,
@@ -177,9 +177,8 @@ class _SequenceTask(Task):
                 raise ValueError(f"{path} differs from the {name} this config draws; "
                                  "was the folder reused for another run?")
             return path
-        tmp = run_dir / f".{name}.tmp.npy"
-        np.save(tmp, array)
-        os.replace(tmp, path)
+        with safe_write(path, "wb") as fh:
+            np.save(fh, array)
         return path
 
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
+import pickle
 import random
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,10 +39,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from .._safeio import run_lock, safe_write, write_json, write_text
 from .config import TrainConfig
 from .tasks import Task, get_task
 
-__all__ = ["train", "evaluate", "load_run", "read_metrics", "batch_order"]
+__all__ = ["train", "evaluate", "load_run", "read_metrics", "batch_order", "CheckpointError",
+           "CHECKPOINT_FORMAT", "check_device"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
@@ -51,20 +54,78 @@ TEST_FILE = "test_metrics.json"
 
 
 # --------------------------------------------------------------------------- helpers
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+#: Marks checkpoints made of plain tensors, numbers, strings, lists and dicts only, so that
+#: ``torch.load(..., weights_only=True)`` reads them without running any pickled code.
+CHECKPOINT_FORMAT = "wavescope-checkpoint-2"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used: damaged, from another model, or not safe to load."""
 
 
 def _save_torch(obj, path: Path) -> None:
-    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    _atomic_write_bytes(path, buffer.getvalue())
+    """``torch.save`` through :func:`~wavescope._safeio.safe_write`: never half a file."""
+    with safe_write(path, "wb") as fh:
+        torch.save(obj, fh)
+
+
+def _load_checkpoint(path: Path, trust: bool = False) -> dict:
+    """Read a checkpoint with ``weights_only=True`` (no pickled code runs), or refuse it."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path} holds Python objects that loading would run as code (it was written by "
+            "an older wavescope, or not by wavescope), so it was not loaded; retrain the run, "
+            "or, only if you trust where the file came from, pass trust=True"
+        ) from err
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
+        raise CheckpointError(
+            f"cannot read {path}: the file is damaged or truncated ({type(err).__name__}: "
+            f"{err}); use the other checkpoint or retrain the run"
+        ) from err
+    if not isinstance(saved, dict) or "model" not in saved:
+        raise CheckpointError(f"{path} is not a wavescope checkpoint (no model weights)")
+    return saved
+
+
+def _load_weights(model, saved: dict, path: Path) -> None:
+    try:
+        model.load_state_dict(saved["model"])
+    except (RuntimeError, KeyError, TypeError) as err:
+        raise CheckpointError(
+            f"the weights in {path} do not fit the model its config builds ({err}); was "
+            "the file copied from another run?"
+        ) from err
+
+
+def _plain(value, where: str):
+    """``value`` with NumPy arrays and scalars as tensors and Python numbers (for
+    ``weights_only`` loading); anything else that is not plain data is refused by name."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v, where) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v, where) for k, v in value.items()}
+    raise TypeError(f"{where} holds a {type(value).__name__}, which a safe checkpoint cannot "
+                    "store; keep meters' state in numbers, strings, arrays and tensors")
+
+
+def _meter_state(meter) -> dict:
+    values = vars(meter)
+    return {"values": _plain(values, f"meter {type(meter).__name__}"),
+            "numpy": [k for k, v in values.items() if isinstance(v, np.ndarray)]}
+
+
+def _restore_meter(meter, state: dict):
+    for key, value in state["values"].items():
+        setattr(meter, key, value.numpy() if key in state["numpy"] else value)
+    return meter
 
 
 def _write_csv(rows: list[dict], path: Path) -> None:
@@ -75,7 +136,7 @@ def _write_csv(rows: list[dict], path: Path) -> None:
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write_bytes(path, text.getvalue().encode())
+    write_text(path, text.getvalue())
 
 
 def read_metrics(run) -> list[dict]:
@@ -113,8 +174,12 @@ def _loader_generator(config: TrainConfig, epoch: int) -> torch.Generator:
 
 
 def _rng_state() -> dict:
-    # NumPy's legacy global state too: user tasks may draw from it.
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),  # noqa: NPY002
+    # NumPy's legacy global state too: user tasks may draw from it. Plain data only (the
+    # key array as a tensor), so the checkpoint loads with weights_only=True.
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
+    state = {"torch": torch.get_rng_state(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                       float(gauss)],
              "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -123,7 +188,9 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])  # noqa: NPY002
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss,  # noqa: NPY002
+                         gauss))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -212,11 +279,68 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     it; a finished run returns at once, unless ``epochs`` or ``max_steps`` now ask for more,
     in which case it is extended (with the numbers a longer run from scratch would give).
     A different config in the same folder is an error.
+
+    Everything that can be checked before training is checked before the run folder is
+    made: the task, model and device exist, ``monitor`` is one of the task's metrics, and
+    the model builds from ``model_kwargs`` (a ``ValueError`` names the field and the valid
+    choices). While training, the folder is locked: a second process training into it gets
+    a :class:`~wavescope._safeio.RunLockedError`.
     """
     config = _as_config(config)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    task = _check_setup(config)
     run_dir = config.run_dir()
+    with run_lock(run_dir, "run folder"):
+        return _train_locked(config, task, run_dir, callback)
+
+
+def _check_setup(config: TrainConfig) -> Task:
+    """The config's task, after checking everything that needs no data (fail before writing)."""
+    task = get_task(config.task)(config)
+    check_device(config.device)
+    try:
+        names = sorted(task.meter().compute())
+    except Exception:  # noqa: BLE001 - a meter that cannot score nothing: checked at row 1
+        names = None
+    if names is not None and config.monitor not in names:
+        raise ValueError(f"monitor {config.monitor!r} is not a metric of task {config.task!r}; "
+                         f"choose from {names}")
+    try:
+        task.build_model()
+    except (TypeError, KeyError, AttributeError) as err:
+        raise ValueError(f"model {config.model!r} of task {config.task!r} cannot be built "
+                         f"with model_kwargs={config.model_kwargs} ({err})") from err
+    return task
+
+
+def check_device(device: str) -> None:
+    """Raise ``ValueError`` unless ``device`` names a torch device present on this machine."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"device {device!r} is not a torch device; use 'cpu', 'cuda' or "
+                         "'cuda:<index>'") from err
+    if dev.type == "cpu":
+        return
+    n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    present = ["cpu"] + [f"cuda:{i}" for i in range(n_cuda)]
+    if dev.type == "cuda":
+        ok = (dev.index or 0) < n_cuda
+    elif dev.type == "mps":
+        ok = torch.backends.mps.is_available()
+    else:
+        try:
+            torch.empty(0, device=dev)
+            ok = True
+        except (RuntimeError, AssertionError):
+            ok = False
+    if not ok:
+        raise ValueError(f"device {device!r} does not exist on this machine; present: "
+                         f"{present}")
+
+
+def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> Path:
     state = _prepare_run_dir(config, run_dir)
     if state is not None and state.get("finished"):
         more_steps = config.max_steps is None or state["step"] < config.max_steps
@@ -224,7 +348,6 @@ def train(config: TrainConfig | dict | str | os.PathLike,
             return run_dir
         state["finished"] = False  # extend: more epochs or steps than before
 
-    task = get_task(config.task)(config)
     splits = _splits(task, config)
     if len(splits["train"]) == 0:
         raise ValueError(f"task {config.task!r} has an empty training split")
@@ -237,9 +360,10 @@ def train(config: TrainConfig | dict | str | os.PathLike,
         state = {"epoch": 0, "batch": 0, "step": 0, "rows": [], "best": None,
                  "train_meter": task.meter(), "elapsed": 0.0, "finished": False}
     else:
-        model.load_state_dict(state["model"])
+        _load_weights(model, state, run_dir / LAST)
         optimizer.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"])
+        state["train_meter"] = _restore_meter(task.meter(), state.pop("meter"))
 
     mark = [time.perf_counter()]  # when training time was last added to state["elapsed"]
 
@@ -254,17 +378,27 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     def checkpoint(row: dict | None) -> None:
         tick()
         if row is not None:
+            key = f"val_{config.monitor}"
+            if key not in row:
+                raise ValueError(f"monitor {config.monitor!r} is not a metric of task "
+                                 f"{config.task!r}; choose from "
+                                 f"{sorted(k[4:] for k in row if k.startswith('val_'))}")
+            row = _plain(row, "a metrics row")
             state["rows"].append(row)
             _write_csv(state["rows"], run_dir / METRICS_FILE)
-            value = row.get(f"val_{config.monitor}", math.nan)
+            value = row[key]
             if _improved(value, state["best"], config.monitor_mode):
                 state["best"] = value
-                _save_torch({"model": model.state_dict(), "epoch": row["epoch"],
-                             "step": row["step"], config.monitor: value,
-                             "config": config.to_dict()}, run_dir / BEST)
-        state.update(model=model.state_dict(), optimizer=optimizer.state_dict(),
-                     rng=_rng_state(), config=config.to_dict())
-        _save_torch(state, run_dir / LAST)
+                _save_torch({"format": CHECKPOINT_FORMAT, "model": model.state_dict(),
+                             "epoch": row["epoch"], "step": row["step"],
+                             config.monitor: value, "config": config.to_dict()},
+                            run_dir / BEST)
+        plain = {k: state[k] for k in ("epoch", "batch", "step", "rows", "best", "elapsed",
+                                       "finished")}
+        _save_torch({**_plain(plain, "the training state"), "format": CHECKPOINT_FORMAT,
+                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "rng": _rng_state(), "meter": _meter_state(state["train_meter"]),
+                     "config": config.to_dict()}, run_dir / LAST)
         if row is not None and callback is not None:
             callback(dict(row))
 
@@ -332,7 +466,7 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     state["finished"] = True
     checkpoint(None)
     test = evaluate(run_dir, split="test", checkpoint="best", task=task, splits=splits)
-    _atomic_write_bytes(run_dir / TEST_FILE, (json.dumps(test, indent=2) + "\n").encode())
+    write_json(run_dir / TEST_FILE, _plain(test, "the test metrics"))
     return run_dir
 
 
@@ -363,11 +497,17 @@ def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> dict | None:
     last = run_dir / LAST
     if not last.exists():
         return None
-    return torch.load(last, map_location="cpu", weights_only=False)
+    state = _load_checkpoint(last)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{last} was written by an older wavescope and cannot be resumed safely; delete "
+            f"the run folder {run_dir} (or give another `name`) to train again"
+        )
+    return state
 
 
 # --------------------------------------------------------------------------- runs
-def load_run(run, checkpoint: str = "best", device: str = "cpu"):
+def load_run(run, checkpoint: str = "best", device: str = "cpu", *, trust: bool = False):
     """Rebuild a trained run: ``(config, task, model)`` with the chosen checkpoint loaded.
 
     Parameters
@@ -378,6 +518,11 @@ def load_run(run, checkpoint: str = "best", device: str = "cpu"):
         Which weights to load.
     device : str
         Where to put the model.
+    trust : bool
+        Checkpoints are read with ``torch.load(weights_only=True)``, which runs no code from
+        the file; a checkpoint holding other Python objects (older wavescope versions) is
+        refused with :class:`CheckpointError`. ``trust=True`` loads it anyway: only for
+        files whose origin you trust, since unpickling can run arbitrary code.
     """
     run = Path(run)
     if checkpoint not in ("best", "last"):
@@ -388,13 +533,15 @@ def load_run(run, checkpoint: str = "best", device: str = "cpu"):
     config = TrainConfig.load(run / CONFIG_FILE)
     task = get_task(config.task)(config)
     model = task.build_model()
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(saved["model"])
+    saved = _load_checkpoint(path, trust=trust)
+    _load_weights(model, saved, path)
+    check_device(device)
     return config, task, model.to(device).eval()
 
 
 def evaluate(run, split: str = "test", checkpoint: str = "best", *, task: Task | None = None,
-             splits: dict | None = None, device: str | None = None) -> dict:
+             splits: dict | None = None, device: str | None = None,
+             trust: bool = False) -> dict:
     """Score a trained run on one split and return its metrics.
 
     Parameters
@@ -405,12 +552,17 @@ def evaluate(run, split: str = "test", checkpoint: str = "best", *, task: Task |
         Which split to score (limited by the config's ``n_*`` budgets).
     checkpoint : {"best", "last"}
         Which weights to use.
+    device : str, optional
+        Torch device (default: the run's).
+    trust : bool
+        Load a checkpoint that holds Python objects (see :func:`load_run`).
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
-    config, built_task, model = load_run(run, checkpoint)
+    config, built_task, model = load_run(run, checkpoint, trust=trust)
     if device is not None:
         config = config.replace(device=device)
+    check_device(config.device)
     model = model.to(config.device)
     task = task or built_task
     splits = splits or _splits(task, config)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from ..._safeio import safe_write, write_json
 
 __all__ = ["cached", "sha256_file", "params_key"]
 
@@ -69,14 +70,11 @@ def cached(root, name: str, params: dict, build: Callable[[], dict[str, np.ndarr
         warnings.warn(f"{data_path} does not match its recorded SHA-256; rebuilding it",
                       stacklevel=2)
     arrays = build()
-    tmp = data_path.with_name(data_path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, data_path)
+    with safe_write(data_path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
     meta = {"name": name, "params": params, "sha256": sha256_file(data_path),
             "arrays": {k: [list(v.shape), str(v.dtype)] for k, v in arrays.items()}}
     if info is not None:
         meta["info"] = info()
-    tmp_meta = meta_path.with_name(meta_path.name + ".tmp")
-    tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp_meta, meta_path)
+    write_json(meta_path, meta)
     return arrays

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import shutil
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..._safeio import write_bytes
 from .cache import cached
 
 __all__ = [
@@ -95,10 +95,7 @@ def write_idx(path, array, compress: bool | None = None) -> Path:
     raw = header + array.astype(dtype).tobytes()
     if compress or (compress is None and path.suffix == ".gz"):
         raw = gzip.compress(raw)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(raw)
-    tmp.replace(path)
-    return path
+    return write_bytes(path, raw)
 
 
 def find_mnist(root) -> dict[str, Path]:
@@ -125,13 +122,11 @@ def download_mnist(root) -> Path:
         dest = root / name
         if dest.exists() and hashlib.md5(dest.read_bytes()).hexdigest() == md5:
             continue
-        tmp = dest.with_name(name + ".part")
-        with urllib.request.urlopen(MNIST_URL + name, timeout=60) as resp, open(tmp, "wb") as fh:
-            shutil.copyfileobj(resp, fh)
-        if hashlib.md5(tmp.read_bytes()).hexdigest() != md5:
-            tmp.unlink()
+        with urllib.request.urlopen(MNIST_URL + name, timeout=60) as resp:
+            raw = resp.read()
+        if hashlib.md5(raw).hexdigest() != md5:
             raise OSError(f"{name} from {MNIST_URL} failed its MD5 check")
-        tmp.replace(dest)
+        write_bytes(dest, raw)
     return root
 
 
