@@ -13,8 +13,17 @@ Optional dimensions are ``trial``, ``feature`` (a model's hidden channels) and `
 Attributes: ``sfreq`` (samples per time unit), ``units``, ``time_units`` ("s" for
 recordings, "step" for models: time is then steps x dt and sfreq = 1 / dt),
 ``space_units`` ("m", "cm", "mm", "um" or "pixel"), ``source`` ("recording" or "model"),
-``periodic`` (0 or 1) and ``provenance`` (a JSON string). Every attribute is a number or a
-string, so every activity can be written to netCDF as it is.
+``periodic`` (0 or 1), ``provenance`` (a JSON string) and ``bads`` (optional: a JSON list
+of bad site names, as MNE's ``info["bads"]``; grid sites are named "y{i}x{j}" or "x{j}" as
+in :func:`as_channels`). Every attribute is a number or a string, so every activity can be
+written to netCDF as it is.
+
+Bad sites
+    Every analysis leaves out the sites named in ``attrs["bads"]`` or in its ``bads=``
+    argument (see :func:`exclude_bads`): channels are dropped, grid sites set to NaN (so
+    the grid stays a grid; NaN sites are skipped everywhere), and a warning names them
+    once. Names in ``attrs["bads"]`` that the data no longer hold (dropped by a selection)
+    are ignored.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ __all__ = [
     "space_dims",
     "positions",
     "provenance",
+    "exclude_bads",
+    "bad_sites",
 ]
 
 KNOWN_DIMS = ("trial", "time", "freq", "feature", "channel", "y", "x")
@@ -62,8 +73,8 @@ def from_array(
     t0: float = 0.0,
     units: str = "a.u.",
     time_units: str | None = None,
-    space_units: str = "pixel",
-    source: str = "model",
+    space_units: str | None = None,
+    source: str | None = None,
     periodic: bool = False,
     name: str | None = None,
     provenance: dict | None = None,
@@ -88,8 +99,11 @@ def from_array(
     t0 : float
         Time of the first sample, in time units.
     units, time_units, space_units, source : str
-        Attributes of the data model. ``time_units`` defaults to "s" for recordings and
-        "step" for models.
+        Attributes of the data model. ``source`` defaults to "recording" when ``dims``
+        hold ``channel`` (sensors, as in MNE; a model's units are ``feature``) and to
+        "model" otherwise; ``time_units`` to "s" for recordings and "step" for models;
+        ``space_units`` to "pixel" (with a warning when ``positions`` are given: say
+        what unit they are in, or speeds come out in pixel per time unit).
     periodic : bool
         True for a ring or torus (periodic boundary), as in the Wave-RNN.
     name : str, optional
@@ -111,9 +125,7 @@ def from_array(
         )
     if sfreq is None:
         raise DataModelError("sfreq is missing: give the sampling rate in samples per time unit")
-    sfreq = float(sfreq)
-    if not np.isfinite(sfreq) or sfreq <= 0:
-        raise DataModelError(f"sfreq must be a positive finite number, got {sfreq!r}")
+    sfreq = float(_checked_sfreq(sfreq))
     if "time" not in dims:
         raise DataModelError(f"dims {dims} have no 'time'; every activity needs a time axis")
     sizes = dict(zip(dims, data.shape, strict=True))
@@ -144,8 +156,18 @@ def from_array(
         step = {"y": steps[0], "x": steps[1]}
         for d in grid:
             coords[d] = np.arange(sizes[d]) * step[d]
+    if source is None:
+        source = "recording" if "channel" in dims else "model"
     if time_units is None:
         time_units = "s" if source == "recording" else "step"
+    if space_units is None:
+        if "channel" in dims:
+            warnings.warn(
+                "positions were given without space_units, so they (and speeds) are taken as "
+                "'pixel'; pass space_units='m', 'mm', ... to say what unit they are in",
+                WavescopeWarning, stacklevel=2,
+            )
+        space_units = "pixel"
     attrs = {
         "sfreq": sfreq,
         "units": units,
@@ -204,6 +226,7 @@ def validate(da, *, require_time: bool = True) -> xr.DataArray:
     if require_time:
         _check_time(da)
     _check_space(da)
+    _check_attr_types(da)
     for key, allowed in (("space_units", SPACE_UNITS), ("source", SOURCES)):
         value = da.attrs.get(key)
         if value is None:
@@ -212,6 +235,24 @@ def validate(da, *, require_time: bool = True) -> xr.DataArray:
             raise DataModelError(f"attribute '{key}' is {value!r}; expected one of {allowed}")
     _report_dead_sites(da)
     return da
+
+
+def _checked_sfreq(sfreq):
+    """sfreq as given, once known to be a positive finite real number."""
+    if isinstance(sfreq, (bool, np.bool_)) or not isinstance(sfreq, (int, float, np.integer,
+                                                                      np.floating)):
+        raise DataModelError(
+            f"sfreq must be a number (samples per time unit), got {type(sfreq).__name__} "
+            f"{sfreq!r}; for example sfreq=500.0"
+        )
+    if not np.isfinite(sfreq) or sfreq <= 0:
+        raise DataModelError(f"sfreq must be a positive finite number, got {sfreq!r}")
+    return sfreq
+
+
+#: Relative disagreement allowed between the median time step and 1 / sfreq (timestamps
+#: of real recordings jitter; resampling by 2 is off by 100 %).
+_TIME_RTOL = 0.01
 
 
 def _check_time(da: xr.DataArray) -> None:
@@ -223,8 +264,7 @@ def _check_time(da: xr.DataArray) -> None:
             "attribute 'sfreq' (sampling rate) is missing; set da.attrs['sfreq'] in samples "
             "per time unit"
         )
-    if not np.isfinite(sfreq) or sfreq <= 0:
-        raise DataModelError(f"sfreq must be a positive finite number, got {sfreq!r}")
+    sfreq = _checked_sfreq(sfreq)
     if "time" not in da.coords:
         raise DataModelError("the 'time' dimension has no coordinate; assign time values")
     t = np.asarray(da["time"].values, dtype=float)
@@ -236,6 +276,43 @@ def _check_time(da: xr.DataArray) -> None:
             f"the 'time' coordinate is not strictly increasing (at index {bad + 1}); sort it "
             "with da.sortby('time') and drop duplicates"
         )
+    if t.size > 1:
+        step = float(np.median(np.diff(t)))
+        if abs(step * sfreq - 1.0) > _TIME_RTOL:
+            unit = da.attrs.get("time_units", "s")
+            raise DataModelError(
+                f"time coordinate spacing {step:.6g} {unit} disagrees with sfreq={sfreq:g} "
+                f"(1 / sfreq = {1.0 / sfreq:.6g} {unit}); after resampling, isel or coarsen "
+                f"along time set the rate to match: da.assign_attrs(sfreq={1.0 / step:.6g})"
+            )
+
+
+def _check_attr_types(da: xr.DataArray) -> None:
+    periodic = da.attrs.get("periodic", 0)
+    if (not isinstance(periodic, (bool, int, np.bool_, np.integer))
+            or int(periodic) not in (0, 1)):
+        raise DataModelError(
+            f"attribute 'periodic' is {type(periodic).__name__} {periodic!r}; it must be 0 or "
+            "1 (or a bool): 1 for a ring or torus"
+        )
+    _bad_names(da)
+
+
+def _bad_names(da) -> list[str]:
+    """The names in ``attrs["bads"]`` (a JSON list of strings, as from_mne writes)."""
+    raw = da.attrs.get("bads")
+    if raw is None:
+        return []
+    try:
+        names = json.loads(raw) if isinstance(raw, str) else None
+    except json.JSONDecodeError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DataModelError(
+            f"attribute 'bads' is {raw!r}; it must be a JSON list of site names, e.g. "
+            "da.assign_attrs(bads=json.dumps(['e12', 'e40']))"
+        )
+    return names
 
 
 def _check_space(da: xr.DataArray) -> None:
@@ -297,6 +374,8 @@ def _report_dead_sites(da: xr.DataArray) -> None:
             dead &= np.isnan(values[tuple(index)]).all(axis=other)
             if not dead.any():
                 return
+    bad = _bad_mask(da, _bad_names(da), [d for d in da.dims if d in dims])
+    dead &= ~bad  # known bad sites are reported by the analysis that leaves them out
     if dead.any():
         n = int(dead.sum())
         warnings.warn(
@@ -335,30 +414,227 @@ def as_channels(da: xr.DataArray) -> xr.DataArray:
     return flat
 
 
-def as_grid(da: xr.DataArray) -> xr.DataArray:
+def as_grid(da: xr.DataArray, *, fill=None) -> xr.DataArray:
     """Return the grid form of a channel activity whose positions lie on a grid.
 
-    The inverse of :func:`as_channels`. Raises :class:`DataModelError` when the positions
-    do not fill a rectangular grid.
+    The inverse of :func:`as_channels`. Positions that agree to 1e-6 of the array's extent
+    are taken as one grid line (projected 3-D positions carry rounding noise).
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Activity with a ``channel`` dim (returned unchanged otherwise).
+    fill : scalar, optional
+        Value of grid sites that no channel occupies, e.g. ``np.nan`` for the missing
+        corners of a Utah array (NaN sites are skipped by every analysis). Default None:
+        the channels must fill the grid.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(..., y, x)``; channel names in ``attrs["bads"]`` become the grid's site
+        names "y{i}x{j}".
+
+    Raises
+    ------
+    DataModelError
+        When the positions do not fill a rectangular grid (and ``fill`` is None) or two
+        channels share a grid site.
     """
     validate(da, require_time=False)
     if "channel" not in da.dims:
         return da
     grid_dims = tuple(da.attrs.get("grid_dims", "y x").split())
     attrs = {k: v for k, v in da.attrs.items() if k != "grid_dims"}
+    bads = set(_bad_names(da))
     if grid_dims == ("x",):
+        names = [str(c) for c in da["channel"].values]
         out = da.drop_vars(["channel", "y"], errors="ignore").swap_dims(channel="x")
-        out = out.sortby("x")
+        order = np.argsort(out["x"].values, kind="stable")
+        out = out.isel(x=order)
+        site = [f"x{j}" for j in range(len(order))]
+        translated = [site[k] for k, i in enumerate(order) if names[i] in bads]
     else:
-        xs, ys = np.unique(da["x"].values), np.unique(da["y"].values)
-        if xs.size * ys.size != da.sizes["channel"]:
+        xs, ix = _levels(da["x"].values)
+        ys, iy = _levels(da["y"].values)
+        flat = iy * xs.size + ix
+        if np.unique(flat).size != flat.size:
+            raise DataModelError(
+                "two channels sit at the same grid position; keep the channel form (or drop "
+                "one) for such sensors"
+            )
+        if flat.size != xs.size * ys.size and fill is None:
             raise DataModelError(
                 f"{da.sizes['channel']} channels at {ys.size} distinct y and {xs.size} distinct "
-                "x positions do not fill a grid; keep the channel form for irregular sensors"
+                "x positions do not fill a grid; pass fill=np.nan to leave the empty sites "
+                "missing, or keep the channel form for irregular sensors"
             )
-        out = da.drop_vars("channel", errors="ignore").set_index(channel=["y", "x"])
-        out = out.unstack("channel").sortby(["y", "x"])
+        names = [str(c) for c in da["channel"].values]
+        translated = [f"y{iy[k]}x{ix[k]}" for k, n in enumerate(names) if n in bads]
+        snapped = da.assign_coords(x=("channel", xs[ix]), y=("channel", ys[iy]))
+        out = snapped.drop_vars("channel", errors="ignore").set_index(channel=["y", "x"])
+        out = out.unstack("channel", fill_value=np.nan if fill is None else fill)
+        out = out.sortby(["y", "x"])
         order = [d for d in da.dims if d != "channel"] + ["y", "x"]
         out = out.transpose(*order)
+    if "bads" in attrs:
+        attrs["bads"] = json.dumps(sorted(translated))
     out.attrs = attrs
+    return out
+
+
+def _levels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct grid lines of 1-D positions (those within 1e-6 of the extent merged), and
+    the index of each value's line."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    tol = 1e-6 * max(float(np.ptp(v)) if v.size else 0.0, np.finfo(float).tiny)
+    starts = np.concatenate([[True], np.diff(v) > tol])
+    label = np.cumsum(starts) - 1
+    index = np.empty(values.size, dtype=int)
+    index[order] = label
+    levels = np.bincount(label, weights=v) / np.bincount(label)
+    # Keep the exact value where a line holds one distinct value (exact round trips).
+    first = v[starts]
+    exact = np.array([np.all(v[label == k] == first[k]) for k in range(first.size)])
+    return np.where(exact, first, levels), index
+
+
+# ----------------------------------------------------------------------------- bad sites
+
+
+def _site_names(da: xr.DataArray) -> np.ndarray:
+    """Site names in the order of ``as_channels``: channel names, or "y{i}x{j}" / "x{j}"."""
+    dims = space_dims(da)
+    if dims == ("channel",):
+        return np.asarray([str(c) for c in da["channel"].values])
+    if dims == ("x",):
+        return np.asarray([f"x{j}" for j in range(da.sizes["x"])])
+    return np.asarray([f"y{i}x{j}" for i in range(da.sizes["y"]) for j in range(da.sizes["x"])])
+
+
+def _bad_mask(da: xr.DataArray, names, order) -> np.ndarray:
+    """Boolean mask over the space dims (in ``order``) of the sites in ``names``."""
+    dims = space_dims(da)
+    shape = [da.sizes[d] for d in dims]
+    if not names:
+        return np.zeros([da.sizes[d] for d in order], dtype=bool)
+    mask = np.isin(_site_names(da), list(names)).reshape(shape)
+    return np.transpose(mask, [dims.index(d) for d in order])
+
+
+def bad_sites(da: xr.DataArray, bads=None) -> xr.DataArray:
+    """Which sites of ``da`` are bad: those in ``attrs["bads"]`` and in ``bads``.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        An activity.
+    bads : str, sequence of str or boolean array, optional
+        More bad sites: names (channel names; "y{i}x{j}" or "x{j}" on grids, as in
+        :func:`as_channels`), or a boolean array over the space dims (True = bad; a
+        DataArray, or a NumPy array in the order of :func:`space_dims`).
+
+    Returns
+    -------
+    xarray.DataArray
+        Boolean, over the space dims of ``da`` (with their coordinates).
+
+    Raises
+    ------
+    DataModelError
+        When ``bads`` names a site that ``da`` does not have, or a mask has the wrong shape.
+    """
+    dims = space_dims(da)
+    if not dims:
+        raise DataModelError(f"dims {da.dims} have no space dims, so no site can be bad")
+    template = da.isel({d: 0 for d in da.dims if d not in dims}, drop=True)
+    names = _site_names(da)
+    shape = tuple(da.sizes[d] for d in dims)
+    mask = _bad_mask(da, _bad_names(da), dims)
+    if bads is not None:
+        if isinstance(bads, str):
+            bads = [bads]
+        if isinstance(bads, xr.DataArray) and bads.dtype == bool:
+            extra = bads.transpose(*dims).values
+        elif isinstance(bads, np.ndarray) and bads.dtype == bool:
+            extra = bads
+        else:
+            wanted = [str(b) for b in bads]
+            unknown = sorted(set(wanted) - set(names))
+            if unknown:
+                raise DataModelError(
+                    f"bads names sites {unknown} that da does not have; site names are "
+                    f"{'channel names' if dims == ('channel',) else 'y{i}x{j} (as_channels)'}"
+                )
+            extra = np.isin(names, wanted).reshape(shape)
+        if extra.shape != shape:
+            raise DataModelError(
+                f"the bads mask has shape {extra.shape}; the space dims {dims} have {shape}"
+            )
+        mask = mask | extra
+    return xr.DataArray(mask, dims=dims, coords={c: v for c, v in template.coords.items()
+                                                  if set(v.dims) <= set(dims)})
+
+
+def exclude_bads(da: xr.DataArray, bads=None, *, warn: bool = True,
+                 stacklevel: int = 2) -> xr.DataArray:
+    """``da`` without its bad sites, the way every analysis leaves them out.
+
+    Channels in ``attrs["bads"]`` or ``bads`` are dropped; bad grid sites are set to NaN,
+    so the grid stays a grid (every analysis skips NaN sites). ``attrs["bads"]`` of the
+    result lists all bad sites (those given here added). Sites already dropped, or NaN
+    throughout, are left as they are without a word.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        An activity with space dims.
+    bads : str, sequence of str or boolean array, optional
+        More bad sites, as in :func:`bad_sites`.
+    warn : bool
+        Warn, naming the sites, when some are left out.
+    stacklevel : int
+        Passed to :func:`warnings.warn` (for callers that wrap this function).
+
+    Returns
+    -------
+    xarray.DataArray
+        A new activity; ``da`` itself is returned when no site is bad.
+
+    Warns
+    -----
+    WavescopeWarning
+        Naming the bad sites left out.
+    """
+    if not space_dims(da):
+        return da
+    if bads is None and not _bad_names(da):
+        return da
+    mask = bad_sites(da, bads)
+    dims = space_dims(da)
+    flat = mask.transpose(*dims).values.ravel()
+    all_names = sorted(set(_bad_names(da)) | set(_site_names(da)[flat]))
+    if not flat.any():
+        return da if bads is None else da.assign_attrs(bads=json.dumps(all_names))
+    left_out = list(_site_names(da)[flat])
+    if dims == ("channel",):
+        out = da.isel(channel=np.flatnonzero(~flat))
+    else:
+        index = np.nonzero(mask.transpose(*dims).values)
+        points = da.isel({d: xr.DataArray(i, dims="_bad") for d, i in zip(dims, index,
+                                                                          strict=True)})
+        if not np.issubdtype(da.dtype, np.inexact) or bool(points.notnull().any()):
+            out = da.where(~mask)
+        else:  # already missing: nothing to leave out
+            return da.assign_attrs(bads=json.dumps(all_names))
+    out.attrs = dict(da.attrs, bads=json.dumps(all_names))
+    if warn:
+        shown = ", ".join(left_out[:12]) + (" ..." if len(left_out) > 12 else "")
+        how = "dropped" if dims == ("channel",) else "set to NaN"
+        warnings.warn(
+            f"{len(left_out)} bad site(s) left out of the analysis ({how}): {shown}",
+            WavescopeWarning, stacklevel=stacklevel,
+        )
     return out

@@ -8,15 +8,28 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from ..core import DataModelError, WavescopeWarning, space_dims, validate
+from ..core import (
+    DataModelError,
+    WavescopeWarning,
+    _bad_mask,
+    _bad_names,
+    exclude_bads,
+    space_dims,
+    validate,
+)
 
 #: Values (frames x sites) the streaming kernels process together: small enough that a
 #: block's temporaries stay near the cache, large enough to amortise Python overhead.
 BLOCK_VALUES = 1 << 16
 
 
-def check_activity(da, *, need_space: bool = True, name: str = "da") -> xr.DataArray:
-    """Validate ``da`` and make sure it has spatial dims when the analysis needs them.
+def check_activity(da, *, need_space: bool = True, name: str = "da", bads=None
+                   ) -> xr.DataArray:
+    """Validate ``da``, make sure it has spatial dims when the analysis needs them, and
+    return it without its bad sites (``attrs["bads"]`` and ``bads``: channels dropped,
+    grid sites set to NaN, a warning naming them; see :func:`wavescope.exclude_bads`).
+    Analyses that work site by site (``need_space=False``) keep bad sites, and their
+    results carry ``attrs["bads"]`` on to the spatial analyses, which leave them out.
 
     :func:`wavescope.validate` reports dead sites through a boolean copy of the whole
     array; for in-memory float data the coordinates and attributes are validated on a
@@ -39,6 +52,8 @@ def check_activity(da, *, need_space: bool = True, name: str = "da") -> xr.DataA
             f"{name} has dims {da.dims} but no spatial dims; wave measures need a grid "
             "('y', 'x' or 'x') or sensor positions ('channel' with x, y coordinates)"
         )
+    if need_space or bads is not None:
+        da = exclude_bads(da, bads, stacklevel=4)
     return da
 
 
@@ -58,7 +73,8 @@ def _report_dead_sites(da: xr.DataArray) -> None:
             index = [slice(None)] * values.ndim
             index[axis] = sl
             alive |= ~np.isnan(values[tuple(index)]).all(axis=tuple(other))
-    if not alive.all():
+    alive |= _bad_mask(da, _bad_names(da), [d for d in da.dims if d in dims])
+    if not alive.all():  # known bad sites are reported by exclude_bads
         warnings.warn(
             f"{int((~alive).sum())} of {alive.size} sites hold only NaN and will be skipped "
             "by the analysis",
@@ -103,7 +119,7 @@ def float_dtype(da: xr.DataArray) -> np.dtype:
 def derived_attrs(da: xr.DataArray, **changes) -> dict:
     """Attributes of a result derived from ``da``: the data model's plus ``changes``."""
     keep = ("sfreq", "time_units", "space_units", "source", "periodic", "provenance",
-            "grid_dims", "analytic")
+            "grid_dims", "analytic", "bads")
     attrs = {k: v for k, v in da.attrs.items() if k in keep}
     attrs.update({k: v for k, v in changes.items() if v is not None})
     return attrs

@@ -29,7 +29,8 @@ from ._geometry import Geometry, derivative, geometry_of
 __all__ = ["phase_gradient"]
 
 
-def phase_gradient(z: xr.DataArray, *, neighbors: str | int = "delaunay") -> xr.Dataset:
+def phase_gradient(z: xr.DataArray, *, neighbors: str | int = "delaunay", bads=None
+                   ) -> xr.Dataset:
     """Spatial gradient of phase at every site and frame.
 
     Grids (dims ``y``, ``x`` or ``x``): each site averages the wrapped one-sided phase
@@ -51,6 +52,9 @@ def phase_gradient(z: xr.DataArray, *, neighbors: str | int = "delaunay") -> xr.
         space dims; other dims (``trial``, ``feature``) are kept.
     neighbors : "delaunay" or int
         Irregular positions only: Delaunay neighbours, or the k nearest.
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out, besides those in ``attrs["bads"]`` (see
+        :func:`wavescope.exclude_bads`: channels dropped, grid sites set to NaN).
 
     Returns
     -------
@@ -60,7 +64,7 @@ def phase_gradient(z: xr.DataArray, *, neighbors: str | int = "delaunay") -> xr.
         (dim ``x`` alone) ``dphi_dy`` is 0. Lazy for dask inputs (any chunking of the
         non-space dims; each space dim in one chunk).
     """
-    check_activity(z, name="z")
+    z = check_activity(z, name="z", bads=bads)
     geom = geometry_of(z, neighbors)
     check_phasic(z, "phase_gradient")
     dims = list(space_dims(z))
