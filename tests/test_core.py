@@ -95,3 +95,51 @@ def test_dead_site_check_scans_long_recordings_in_blocks():
     data[:, 0, 1] = np.nan
     with pytest.warns(ws.WavescopeWarning, match="1 of 4 sites"):
         ws.from_array(data, ("time", "y", "x"), sfreq=1.0)
+
+
+def test_positions_without_units_are_a_recording_in_seconds_and_warned():
+    pos = np.random.default_rng(3).uniform(size=(6, 2))
+    with pytest.warns(ws.WavescopeWarning, match="without space_units"):
+        da = ws.from_array(np.zeros((10, 6)), ("time", "channel"), sfreq=500.0, positions=pos)
+    assert (da.attrs["source"], da.attrs["time_units"]) == ("recording", "s")
+    mm = ws.from_array(np.zeros((10, 6)), ("time", "channel"), sfreq=500.0, positions=pos,
+                       space_units="mm")
+    from wavescope.analysis._common import space_units_per_time
+
+    assert space_units_per_time(mm) == "mm/s"
+    grid = ws.from_array(np.zeros((10, 3, 3)), ("time", "y", "x"), sfreq=1.0)
+    assert (grid.attrs["source"], grid.attrs["time_units"]) == ("model", "step")
+
+
+def test_time_coordinate_must_agree_with_sfreq():
+    da = ws.from_array(np.zeros((100, 3)), ("time", "x"), sfreq=500.0, source="recording")
+    halved = da.isel(time=slice(None, None, 2))
+    with pytest.raises(ws.DataModelError,
+                       match=r"spacing 0.004 s disagrees with sfreq=500.*sfreq=250"):
+        ws.validate(halved)
+    ws.validate(halved.assign_attrs(sfreq=250.0))
+    # Jittered timestamps (real frame clocks) pass; model time in steps x dt passes.
+    jitter = da.assign_coords(time=da.time + np.random.default_rng(0).uniform(0, 2e-5, 100))
+    ws.validate(jitter)
+    model = ws.from_array(np.zeros((5, 3)), ("time", "x"), sfreq=1 / 0.1, t0=0.1)
+    np.testing.assert_allclose(model.time, [0.1, 0.2, 0.3, 0.4, 0.5])
+
+
+@pytest.mark.parametrize("value, ok", [(0, True), (1, True), (True, True), (np.int64(1), True),
+                                       ("0", False), ("1", False), (2, False), (0.5, False)])
+def test_periodic_must_be_zero_or_one(value, ok):
+    da = ws.from_array(np.zeros((4, 5)), ("time", "x"), sfreq=1.0).assign_attrs(periodic=value)
+    if ok:
+        ws.validate(da)
+    else:
+        with pytest.raises(ws.DataModelError, match="'periodic'.*0 or 1"):
+            ws.validate(da)
+
+
+def test_sfreq_must_be_a_number():
+    da = ws.from_array(np.zeros((4, 5)), ("time", "x"), sfreq=1.0)
+    for bad in ("500", b"5", None, True):
+        with pytest.raises(ws.DataModelError, match="sfreq"):
+            ws.validate(da.assign_attrs(sfreq=bad))
+    with pytest.raises(ws.DataModelError, match="sfreq must be a number"):
+        ws.from_array(np.zeros((4, 5)), ("time", "x"), sfreq="500")
