@@ -51,11 +51,11 @@ def test_info_dataset_and_complex(tmp_path, capsys):
 
 @pytest.mark.parametrize("content, match", [(None, "no such file"),
                                             (b"not netcdf", "not netCDF or is damaged")])
-def test_info_errors_are_one_line_exit_2(tmp_path, capsys, content, match):
+def test_info_errors_are_one_line_exit_1(tmp_path, capsys, content, match):
     path = tmp_path / "f.nc"
     if content is not None:
         path.write_bytes(content)
-    assert cli.main(["info", str(path)]) == 2
+    assert cli.main(["info", str(path)]) == 1
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert err.startswith("wavescope info: error:") and match in err and str(path) in err
@@ -78,7 +78,7 @@ def test_quickstart_step_simulate_writes_plane_then_rotating(tmp_path, capsys):
 
 
 def test_quickstart_step_needs_the_earlier_steps(tmp_path, capsys):
-    assert cli.main(["quickstart", str(tmp_path), "--step", "waves", "--no-progress"]) == 2
+    assert cli.main(["quickstart", str(tmp_path), "--step", "waves", "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "simulated.nc is missing" in err and "--step simulate" in err
 
@@ -86,7 +86,7 @@ def test_quickstart_step_needs_the_earlier_steps(tmp_path, capsys):
 def test_quickstart_refuses_a_file_as_folder(tmp_path, capsys):
     target = tmp_path / "file"
     target.write_text("x")
-    assert cli.main(["quickstart", str(target)]) == 2
+    assert cli.main(["quickstart", str(target)]) == 1
     assert "not a folder" in capsys.readouterr().err
 
 
@@ -125,5 +125,5 @@ def test_decode_reads_a_per_trial_label(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.startswith("fast from activity spectra: accuracy") and "chance 0.500" in text
     assert float(text.split("accuracy ")[1].split()[0]) >= 0.9
-    assert cli.main(["decode", str(path), "--label", "nope"]) == 2
+    assert cli.main(["decode", str(path), "--label", "nope"]) == 1
     assert "no variable 'nope'" in capsys.readouterr().err

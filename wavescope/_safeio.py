@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -127,7 +128,8 @@ def safe_write(path: str | os.PathLike, mode: str | None = None) -> Iterator:
                 fd = -1
                 yield fh
         now = os.lstat(tmp)
-        if (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (made.st_dev,
+                                                                          made.st_ino):
             raise OSError(f"the temporary file {tmp} was replaced while {path} was written; "
                           "nothing was written (is another program writing in that folder?)")
         sync = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -254,7 +256,7 @@ def _parse_bytes(text: str) -> int:
 
 
 def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
+    for unit in ("B", "kB", "MB", "GB", "TB"):
         if abs(n) < 1000 or unit == "TB":
             return f"{n:.3g} {unit}"
         n /= 1000

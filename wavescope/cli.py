@@ -3,9 +3,12 @@
 Each verb is one small pair of functions: ``add_<verb>(subparsers)`` declares its
 arguments and sets ``run=<function>``, and the function takes the parsed arguments and
 returns an exit code. All verbs are registered in :data:`VERBS`; to add one, write the
-pair and append ``add_<verb>`` there. Errors a user can fix (``OSError``, ``ValueError``,
-which includes :class:`wavescope.DataModelError`) are shown as one line on stderr with exit
-code 2; ``--traceback`` shows the full traceback instead.
+pair and append ``add_<verb>`` there.
+
+Exit codes: 0 success; 1 an error while running (a missing or damaged file, bad data, a
+run folder in use, ...), shown as one line on stderr; 2 a usage error (bad or conflicting
+arguments, found before anything runs, e.g. an output that would overwrite an input).
+``--debug`` (alias ``--traceback``) shows the full traceback instead of the one line.
 
 ``wavescope quickstart`` runs the steps of :mod:`wavescope.quickstart` in order (or the
 ones named by ``--step``).
@@ -21,7 +24,28 @@ from pathlib import Path
 
 __all__ = ["main", "build_parser", "VERBS"]
 
-EXIT_OK, EXIT_ERROR = 0, 2
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (so ``--trials 0`` is a usage error, not a crash)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
 
 
 # ----------------------------------------------------------------------------- info
@@ -157,13 +181,16 @@ def add_detect(sub) -> None:
     p.add_argument("file", type=Path, help="netCDF file (wavescope.save or an export)")
     p.add_argument("-o", "--output", type=Path, help="netCDF file for the events")
     p.add_argument("--var", help="variable of a Dataset (default 'hidden' or the only one)")
-    p.add_argument("--feature", type=int, default=0, help="hidden channel to use (default 0)")
-    p.add_argument("--trials", type=int, default=None, help="use only the first N trials")
+    p.add_argument("--feature", type=_non_negative_int, default=0,
+                   help="hidden channel to use (default 0)")
+    p.add_argument("--trials", type=_positive_int, default=None,
+                   help="use only the first N trials")
     p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="pass band in cycles per time unit (Hz for recordings)")
-    p.add_argument("--n-surrogates", type=int, default=99, help="surrogates per event (99)")
+    p.add_argument("--n-surrogates", type=_non_negative_int, default=99,
+                   help="surrogates per event (99)")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(run=run_detect)
+    p.set_defaults(run=run_detect, paths=lambda a: ([a.file], [a.output]))
 
 
 def _activity(path: Path, var: str | None, feature: int, trials: int | None):
@@ -182,7 +209,13 @@ def _activity(path: Path, var: str | None, feature: int, trials: int | None):
     elif var is not None:
         raise ValueError(f"{path} holds one DataArray; drop --var")
     if "feature" in obj.dims:
+        n = obj.sizes["feature"]
+        if feature >= n:
+            raise ValueError(f"--feature {feature} is out of range: {path} has {n} feature(s) "
+                             f"(0 to {n - 1})")
         obj = obj.isel(feature=feature)
+    elif feature != 0:
+        raise ValueError(f"--feature {feature}: {path} has no 'feature' dim; drop --feature")
     if trials is not None and "trial" in obj.dims:
         obj = obj.isel(trial=slice(0, trials))
     return obj
@@ -225,7 +258,7 @@ def add_decode(sub) -> None:
     p.add_argument("--var", help="activity variable (default 'hidden' or the only one)")
     p.add_argument("--task", choices=("classification", "regression"),
                    default="classification")
-    p.add_argument("--cv", type=int, default=5, help="folds (default 5)")
+    p.add_argument("--cv", type=_positive_int, default=5, help="folds (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run_decode)
 
@@ -314,7 +347,8 @@ def add_sweep(sub) -> None:
                    help="dask scheduler address (with --backend dask)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder of the tables (default: the base out_dir)")
-    p.set_defaults(run=run_sweep)
+    p.set_defaults(run=run_sweep, paths=lambda a: (
+        [a.spec], [a.out / "results.csv", a.out / "summary.csv"] if a.out else []))
 
 
 def run_sweep(args) -> int:
@@ -344,10 +378,11 @@ def add_export(sub) -> None:
                    help="run folder written by `wavescope train`")
     p.add_argument("-o", "--output", type=Path, required=True, help="netCDF file to write")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--n-trials", type=int, default=16, help="items to export (default 16)")
+    p.add_argument("--n-trials", type=_positive_int, default=16,
+                   help="items to export (default 16)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--batch-size", type=int, default=16)
-    p.set_defaults(run=run_export)
+    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.set_defaults(run=run_export, paths=lambda a: (_run_files(a.run_dir), [a.output]))
 
 
 def run_export(args) -> int:
@@ -377,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "that make waves.",
     )
     parser.add_argument("--version", action="version", version=f"wavescope {__version__}")
-    parser.add_argument("--traceback", action="store_true",
+    parser.add_argument("--debug", "--traceback", dest="debug", action="store_true",
                         help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for add in VERBS:
@@ -385,8 +420,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_files(run_dir: Path) -> list[Path]:
+    return [run_dir / name for name in ("config.json", "metrics.csv", "checkpoint_best.pt",
+                                        "checkpoint_last.pt", "test_metrics.json")]
+
+
+def _overwritten_input(args) -> str | None:
+    """A message when an output path of the verb is one of its inputs, else None."""
+    from ._safeio import same_file
+
+    inputs, outputs = args.paths(args) if hasattr(args, "paths") else ([], [])
+    for out in outputs:
+        if out is None:
+            continue
+        for inp in inputs:
+            if inp is not None and Path(inp).exists() and same_file(inp, out):
+                return (f"the output {out} is the input {inp}; writing it would destroy the "
+                        "input: choose another output path")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 success, 2 error)."""
+    """Run the command line; returns the exit code (0 success, 1 error, 2 usage error)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -394,14 +449,28 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.code or 0)
     if args.verb is None:
         parser.print_help()
-        return EXIT_ERROR
+        return EXIT_USAGE
+    clash = _overwritten_input(args)
+    if clash:
+        print(f"wavescope {args.verb}: error: {clash}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return int(args.run(args))
-    except (OSError, ValueError) as err:
-        if args.traceback:
+    except KeyboardInterrupt:
+        if args.debug:
             raise
-        print(f"wavescope {args.verb}: error: {err}", file=sys.stderr)
+        print(f"wavescope {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - one line for every error unless --debug
+        if args.debug:
+            raise
+        known = isinstance(err, (OSError, ValueError, RuntimeError, MemoryError))
+        text = str(err) if known else f"{type(err).__name__}: {err}"
+        hint = "" if known else " (an unexpected error: rerun with --debug and report it)"
+        print(f"wavescope {args.verb}: error: {' '.join(text.split())}{hint}",
+              file=sys.stderr)
         return EXIT_ERROR
+
 
 if __name__ == "__main__":
     sys.exit(main())

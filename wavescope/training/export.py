@@ -64,12 +64,13 @@ def hidden_to_dataarray(hidden, dt: float = 1.0, periodic: bool | None = None,
                       provenance=provenance)
 
 
-def _model_and_config(run_or_model, checkpoint: str, device: str):
+def _model_and_config(run_or_model, checkpoint: str, device: str, trust: bool):
     if isinstance(run_or_model, torch.nn.Module):
         return run_or_model, None, None
     from .trainer import load_run
 
-    config, task, model = load_run(run_or_model, checkpoint=checkpoint, device=device)
+    config, task, model = load_run(run_or_model, checkpoint=checkpoint, device=device,
+                                   trust=trust)
     return model, config, task
 
 
@@ -127,7 +128,7 @@ def export_hidden_states(run_or_model, data=None, *, split: str = "test",
                          n_trials: int | None = None, batch_size: int = 16,
                          checkpoint: str = "best", config: TrainConfig | dict | None = None,
                          dt: float | None = None, device: str = "cpu",
-                         dtype=np.float32) -> xr.Dataset:
+                         dtype=np.float32, trust: bool = False) -> xr.Dataset:
     """Run a model on some data and return its hidden states as a Dataset.
 
     Parameters
@@ -155,6 +156,9 @@ def export_hidden_states(run_or_model, data=None, *, split: str = "test",
         its parameters are, and is left in the mode it came in).
     dtype : numpy dtype
         Dtype of the exported hidden states.
+    trust : bool
+        Load a run's checkpoint even when it holds Python objects that unpickling would
+        run (older wavescope versions); see :func:`wavescope.training.load_run`.
 
     Returns
     -------
@@ -163,7 +167,7 @@ def export_hidden_states(run_or_model, data=None, *, split: str = "test",
         module docstring; attributes ``model`` (class name), ``train_config`` (JSON),
         ``checkpoint`` and ``run``.
     """
-    model, run_config, task = _model_and_config(run_or_model, checkpoint, device)
+    model, run_config, task = _model_and_config(run_or_model, checkpoint, device, trust)
     from_split = data is None
     if data is None:
         if task is None:
