@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ._safeio import MemoryLimitError, check_memory, safe_write
 from .core import DataModelError, WavescopeWarning, from_array, validate
 
 __all__ = ["save", "load", "from_mne", "to_mne", "WavescopeIOError", "HEAD_ORIGIN"]
@@ -70,8 +70,10 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
 
     The file is written to a temporary file in the same folder and moved over ``path``
     only once complete, so an interrupted save never leaves a broken file (an existing
-    file at ``path`` stays as it was). Complex variables are stored as a real/imaginary
-    pair (see the module docstring). ``obj`` is not modified.
+    file at ``path`` stays as it was; see :func:`wavescope._safeio.safe_write`). Every
+    numeric array carries HDF5's Fletcher-32 checksum, verified by :func:`load`. Complex
+    variables are stored as a real/imaginary pair (see the module docstring). ``obj`` is
+    not modified.
 
     Parameters
     ----------
@@ -112,18 +114,11 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
     if not folder.is_dir():
         raise WavescopeIOError(f"cannot save to {path}: folder {folder} does not exist; "
                                "create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine=_ENGINE)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    # HDF5's Fletcher-32 checksum on every numeric array: a damaged file fails on load.
+    encoding = {name: {"fletcher32": True} for name, var in ds.variables.items()
+                if var.dtype.kind in "biufMm" and var.ndim >= 1 and var.size > 0}
+    with safe_write(path) as tmp:
+        ds.to_netcdf(tmp, engine=_ENGINE, encoding=encoding)
     return path
 
 
@@ -151,7 +146,11 @@ def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
     FileNotFoundError
         When ``path`` does not exist.
     WavescopeIOError
-        When the file is not netCDF or is damaged (for example truncated).
+        When the file is not netCDF or is damaged (for example truncated, or its data no
+        longer match the checksum written by :func:`save`).
+    MemoryLimitError
+        When ``chunks`` is None and the arrays would not fit in memory (see
+        :func:`wavescope._safeio.check_memory`).
     """
     path = Path(path)
     if not path.exists():
@@ -163,11 +162,17 @@ def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
         ds = xr.open_dataset(path, engine=_ENGINE, chunks=chunks)
         if chunks is None:
             with ds:
+                sizes = ", ".join(f"{d}={n}" for d, n in ds.sizes.items())
+                check_memory(ds.nbytes, f"reading {path} ({sizes}) into memory",
+                             "open it lazily with load(path, chunks='auto') and select a part")
                 ds.load()
     except (OSError, ValueError, RuntimeError, KeyError, IndexError) as err:
+        if isinstance(err, MemoryLimitError):
+            raise
         raise WavescopeIOError(
             f"cannot read {path} as netCDF ({type(err).__name__}: {err}); the file is not "
-            "netCDF or is damaged (a truncated or partial copy?): copy or save it again"
+            "netCDF or is damaged (a truncated or partial copy, or data that fail their "
+            "checksum?): copy or save it again"
         ) from err
     ds = _decode_complex(ds)
     kind = ds.attrs.get(_KIND_ATTR)
@@ -496,8 +501,3 @@ def to_mne(da: xr.DataArray):
         inst.set_annotations(mne.Annotations(ann["onset"], ann["duration"], ann["description"]))
     return inst
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from . import _safeio
 
 __all__ = [
     "Budget",
@@ -260,43 +260,16 @@ def _json(value):
     raise TypeError(f"cannot store {type(value).__name__} in metrics.json")
 
 
-def _readable(tmp) -> None:
-    """mkstemp makes owner-only files; give the final file the usual permissions."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-
-
 def write_text(path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        _readable(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return _safeio.write_text(path, text)
 
 
 def save_figure(fig, path, dpi: int = 100) -> Path:
     """Save a matplotlib figure as PNG atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        _readable(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    with _safeio.safe_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi)
+    return Path(path)
 
 
 def _rel(qs: Quickstart, *paths) -> list[str]:
