@@ -216,6 +216,8 @@ def test_shuffled_labels_score_chance_and_the_main_row_is_decode():
     rows = table.set_index("decoder")
     assert list(table["decoder"]) == ["spectra", "shuffled", "state_mean_abs",
                                       "normalized_spectra", "peak_frequency"]
+    assert list(table["control"]) == ["decoder", "chance", "non-spectral", "frequency only",
+                                      "frequency only"]
     plain = decode(da, labels, features=feats, seed=1)
     assert rows.loc["spectra", "mean"] == plain["mean"] and plain["mean"] >= 0.9
     assert rows.loc["shuffled", "mean"] == pytest.approx(0.5, abs=0.1)

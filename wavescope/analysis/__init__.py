@@ -3,11 +3,19 @@
 Nothing here knows whether its input came from a network or a brain. Topic modules:
 ``phase`` (analytic signal), ``gradient`` (spatial phase gradient), ``waves`` (PGD,
 plane-wave fit, radial and rotating waves, pattern labels), ``events`` (detect_waves),
-``stats`` (surrogates, p-values), ``flow`` (optical flow, critical points), ``spectral``
+``stats`` (surrogates, p-values), ``delays`` (delays, group speed), ``flow``
+(optical flow, critical points), ``spectral``
 (spectra, k-omega) and ``decoding`` (spectral features, cross-validated decoders).
 """
 
-from .decoding import BASELINES, SpectralFeatures, decode, decode_with_baselines
+from .decoding import (
+    BASELINES,
+    CONTROL_KINDS,
+    SpectralFeatures,
+    decode,
+    decode_with_baselines,
+)
+from .delays import wave_delays
 from .events import detect_waves
 from .flow import critical_points, curl, divergence, optical_flow
 from .gradient import phase_gradient
@@ -30,6 +38,7 @@ from .waves import (
 
 __all__ = [
     "BASELINES",
+    "CONTROL_KINDS",
     "PATTERNS",
     "SpectralFeatures",
     "analytic_signal",
@@ -58,6 +67,7 @@ __all__ = [
     "surrogate_test",
     "surrogates",
     "synchrony",
+    "wave_delays",
     "wave_direction",
     "wave_speed",
     "wavelength",

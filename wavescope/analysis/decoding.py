@@ -25,7 +25,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..core import space_dims, validate
 from .spectral import _psd, _spectrum_options
 
-__all__ = ["BASELINES", "SpectralFeatures", "decode", "decode_with_baselines"]
+__all__ = ["BASELINES", "CONTROL_KINDS", "SpectralFeatures", "decode",
+           "decode_with_baselines"]
 
 POOLS = (None, "mean", "max")
 
@@ -355,6 +356,9 @@ def decode(
 
 
 #: The controls of :func:`decode_with_baselines`: name -> what that decoder reads.
+#: :data:`CONTROL_KINDS` sorts them: ``chance`` (what no information scores),
+#: ``non-spectral`` (what the label is read from without any frequency; a spectral decoder
+#: should beat these), ``frequency only`` (what remains of the spectra without amplitude).
 BASELINES = {
     "shuffled": "shuffled labels (same features and model)",
     "pixel_count": "input pixel count (share of non-zero pixels)",
@@ -363,6 +367,9 @@ BASELINES = {
     "normalized_spectra": "spectra normalised for amplitude",
     "peak_frequency": "peak frequency alone",
 }
+CONTROL_KINDS = {"shuffled": "chance", "pixel_count": "non-spectral",
+                 "input_fft2": "non-spectral", "state_mean_abs": "non-spectral",
+                 "normalized_spectra": "frequency only", "peak_frequency": "frequency only"}
 _NEEDS = {"pixel_count": "inputs", "input_fft2": "inputs", "state_mean_abs": "states",
           "normalized_spectra": "states", "peak_frequency": "states"}
 
@@ -457,6 +464,7 @@ def decode_with_baselines(
     -------
     pandas.DataFrame
         One row per decoder, the decoder under test first: ``decoder``, ``description``,
+        ``control`` (its kind, :data:`CONTROL_KINDS`; "decoder" for the first row),
         ``scoring``, ``mean`` and ``std`` over folds (for ``shuffled``: the mean over
         permutations, the spread over all folds), ``chance``, ``n`` (samples), ``folds``.
     """
@@ -486,10 +494,13 @@ def decode_with_baselines(
     fixed = PredefinedSplit(test_fold)
 
     def row(decoder, description, res):
-        return {"decoder": decoder, "description": description, "scoring": res["scoring"],
+        return {"decoder": decoder, "description": description,
+                "control": CONTROL_KINDS.get(decoder, "decoder"), "scoring": res["scoring"],
                 "mean": float(res["mean"]), "std": float(res["std"]),
                 "chance": float(main["chance"]), "n": n, "folds": len(folds)}
 
+    if name in BASELINES:
+        raise ValueError(f"name {name!r} is a baseline's; choose another")
     rows = [row(name, "the decoder under test", main)]
     for b in baselines:
         if b == "shuffled":
