@@ -37,6 +37,7 @@ __all__ = [
     "validate",
     "save",
     "load",
+    "read",
     "from_mne",
     "to_mne",
     "analysis",
@@ -51,11 +52,12 @@ __all__ = [
 _LAZY = {
     "save": ("wavescope.io", "save"),
     "load": ("wavescope.io", "load"),
+    "read": ("wavescope.io", "read"),
     "from_mne": ("wavescope.io", "from_mne"),
     "to_mne": ("wavescope.io", "to_mne"),
 }
 _SUBMODULES = {"analysis", "datasets", "drums", "plotting", "simulate", "training", "io", "cli",
-               "quickstart"}
+               "quickstart", "readers", "imaging"}
 
 
 def __getattr__(name):

@@ -473,8 +473,11 @@ def as_grid(da: xr.DataArray, *, fill=None) -> xr.DataArray:
         translated = [f"y{iy[k]}x{ix[k]}" for k, n in enumerate(names) if n in bads]
         snapped = da.assign_coords(x=("channel", xs[ix]), y=("channel", ys[iy]))
         out = snapped.drop_vars("channel", errors="ignore").set_index(channel=["y", "x"])
-        out = out.unstack("channel", fill_value=np.nan if fill is None else fill)
-        out = out.sortby(["y", "x"])
+        out = out.unstack("channel").sortby(["y", "x"])  # empty sites NaN (float promoted)
+        if fill is not None and not (isinstance(fill, float) and np.isnan(fill)):
+            present = np.zeros((ys.size, xs.size), dtype=bool)
+            present[iy, ix] = True
+            out = out.where(xr.DataArray(present, dims=("y", "x")), fill)
         order = [d for d in da.dims if d != "channel"] + ["y", "x"]
         out = out.transpose(*order)
     if "bads" in attrs:

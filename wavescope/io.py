@@ -15,9 +15,15 @@ MNE
     ``(trial, time, channel)``; :func:`to_mne` turns one back.
 
 Sensor positions from MNE
-    Analysis works in the plane, so :func:`from_mne` projects the 3-D montage positions
-    (head coordinate frame, metres) with an *azimuthal equidistant projection about the
-    vertex*: about an origin (default :data:`HEAD_ORIGIN`, fixed so that any subset of
+    Analysis works in the plane, so :func:`from_mne` maps the 3-D montage positions (head
+    coordinate frame, metres) onto it, by ``projection``: "auto" (default) takes "plane"
+    when every channel is intracranial (ecog, seeg, dbs) and "sphere" when none is;
+    "plane" puts planar arrays (ECoG grids, Utah arrays) onto their best-fitting plane,
+    keeping their pitch, with in-plane axes fixed from the head axes (see
+    :mod:`wavescope._positions`); "none" keeps the 3-D positions as ``x``, ``y``, ``z``
+    (the analysis then uses ``x`` and ``y`` alone); "sphere" (alias "azimuthal", the
+    former default) projects scalp positions with an *azimuthal equidistant projection
+    about the vertex*: about an origin (default :data:`HEAD_ORIGIN`, fixed so that any subset of
     channels projects identically), an electrode at
     polar angle ``theta`` from +z (the vertex direction) and azimuth ``psi`` goes to
     ``x = rho theta cos psi``, ``y = rho theta sin psi``, where ``rho`` is its distance from
@@ -41,7 +47,7 @@ import xarray as xr
 from ._safeio import MemoryLimitError, check_memory, safe_write
 from .core import DataModelError, WavescopeWarning, from_array, validate
 
-__all__ = ["save", "load", "from_mne", "to_mne", "WavescopeIOError", "HEAD_ORIGIN"]
+__all__ = ["save", "load", "read", "from_mne", "to_mne", "WavescopeIOError", "HEAD_ORIGIN"]
 
 _COMPLEX_DIM = "wavescope_complex"
 _COMPLEX_ATTR = "wavescope_complex"
@@ -274,6 +280,16 @@ def _pair_to_complex(pair: np.ndarray) -> np.ndarray:
     return out
 
 
+def read(path: str | os.PathLike, **kwargs):
+    """Read a recording by its suffix: NWB, TIFF stacks, netCDF, or anything MNE reads.
+
+    See :func:`wavescope.readers.read` (the readers live there).
+    """
+    from .readers import read as _read
+
+    return _read(path, **kwargs)
+
+
 # ----------------------------------------------------------------------------- MNE
 
 
@@ -302,7 +318,11 @@ def _project(pos3d: np.ndarray, origin) -> np.ndarray:
     return np.column_stack([rho * theta * np.cos(psi), rho * theta * np.sin(psi)])
 
 
-def from_mne(raw_or_epochs, *, projection: str = "azimuthal", origin=HEAD_ORIGIN):
+PROJECTIONS = ("auto", "sphere", "plane", "none", "azimuthal")
+_INTRACRANIAL = ("ecog", "seeg", "dbs")
+
+
+def from_mne(raw_or_epochs, *, projection: str = "auto", origin=HEAD_ORIGIN):
     """An MNE Raw or Epochs as an activity.
 
     Parameters
@@ -310,11 +330,14 @@ def from_mne(raw_or_epochs, *, projection: str = "azimuthal", origin=HEAD_ORIGIN
     raw_or_epochs : mne.io.BaseRaw or mne.BaseEpochs
         With a montage giving every channel a position (``inst.set_montage(...)``), and
         channels of one unit (pick one type, e.g. ``inst.pick("eeg")``).
-    projection : {"azimuthal"}
-        How 3-D positions become the 2-D ``x``, ``y`` used by analysis: the azimuthal
-        equidistant projection about the vertex (see the module docstring).
+    projection : {"auto", "sphere", "plane", "none"}
+        How 3-D positions become the ``x``, ``y`` used by analysis (see the module
+        docstring): "auto" chooses "plane" for intracranial channels (ecog, seeg, dbs) and
+        "sphere" for scalp EEG/MEG; "sphere" (alias "azimuthal") is the azimuthal
+        equidistant projection about the vertex; "plane" the best-fitting plane (pitch
+        preserved, metres); "none" keeps 3-D ``x``, ``y``, ``z``.
     origin : (x, y, z) or "auto"
-        Centre of the projection in the head frame, metres. Default :data:`HEAD_ORIGIN`.
+        Centre of the "sphere" projection in the head frame, metres. Default :data:`HEAD_ORIGIN`.
         "auto" fits a sphere to this recording's digitisation with
         :func:`mne.bem.fit_sphere_to_headshape` (then the projection depends on which
         positions were digitised).
@@ -333,8 +356,8 @@ def from_mne(raw_or_epochs, *, projection: str = "azimuthal", origin=HEAD_ORIGIN
     """
     import mne
 
-    if projection != "azimuthal":
-        raise ValueError(f"projection {projection!r} is not known; use 'azimuthal'")
+    if projection not in PROJECTIONS:
+        raise ValueError(f"projection {projection!r} is not known; use one of {PROJECTIONS}")
     is_epochs = isinstance(raw_or_epochs, mne.BaseEpochs)
     if not (is_epochs or isinstance(raw_or_epochs, mne.io.BaseRaw)):
         raise TypeError(
@@ -353,6 +376,15 @@ def from_mne(raw_or_epochs, *, projection: str = "azimuthal", origin=HEAD_ORIGIN
             "inst.set_montage('standard_1005'), or pick positioned channels with inst.pick"
         )
     units = _units_of(chs)
+    types = inst.get_channel_types()
+    if projection == "auto":
+        inside = [t in _INTRACRANIAL for t in types]
+        if any(inside) and not all(inside):
+            raise DataModelError(
+                f"channel types {sorted(set(types))} mix intracranial and scalp sensors; pick "
+                "one kind (inst.pick('ecog')) or give projection='plane' or 'sphere'"
+            )
+        projection = "plane" if all(inside) else "sphere"
     if isinstance(origin, str):
         if origin != "auto":
             raise ValueError(f"origin must be an (x, y, z) triple or 'auto', got {origin!r}")
@@ -367,7 +399,16 @@ def from_mne(raw_or_epochs, *, projection: str = "azimuthal", origin=HEAD_ORIGIN
         origin_arr = np.asarray(origin, dtype=float)
         if origin_arr.shape != (3,) or not np.isfinite(origin_arr).all():
             raise ValueError(f"origin must be a finite (x, y, z) triple, got {origin!r}")
-    xy = _project(pos3d, origin_arr)
+    if projection == "plane":
+        from ._positions import plane_positions
+
+        xy, proj_info = plane_positions(pos3d)
+    elif projection == "none":
+        xy, proj_info = pos3d, {"kind": "none (3-D head-frame positions)", "units": "m"}
+    else:
+        xy = _project(pos3d, origin_arr)
+        proj_info = {"kind": "azimuthal equidistant about the vertex (+z)",
+                     "origin_m": origin_arr.tolist(), "units": "m of arc"}
     sfreq = float(info["sfreq"])
     data = inst.get_data()  # (channel, time) or (trial, channel, time)
     dims = ("trial", "time", "channel") if is_epochs else ("time", "channel")
@@ -393,10 +434,7 @@ def from_mne(raw_or_epochs, *, projection: str = "azimuthal", origin=HEAD_ORIGIN
         ch_type=("channel", np.asarray(inst.get_channel_types(), dtype=str)),
     )
     da.attrs["bads"] = json.dumps(list(info["bads"]))
-    da.attrs["projection"] = json.dumps({
-        "kind": "azimuthal equidistant about the vertex (+z)",
-        "origin_m": origin_arr.tolist(), "units": "m of arc",
-    })
+    da.attrs["projection"] = json.dumps(proj_info)
     da.attrs["fiducials"] = json.dumps(_fiducials(inst))
     if not is_epochs:
         annot = inst.annotations
