@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..core import space_dims, validate
+from ..core import DataModelError, space_dims, validate
 from .spectral import _psd, _spectrum_options
 
 __all__ = ["BASELINES", "CONTROL_KINDS", "SpectralFeatures", "decode",
@@ -307,6 +307,11 @@ def decode(
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (one label or value per sample), got shape {y.shape}")
+    if isinstance(X, xr.DataArray) and "trial" not in X.dims:
+        raise DataModelError(
+            f"X has dims {X.dims} without 'trial': decoding needs one sample per trial "
+            "(stack recordings along a 'trial' dim, e.g. xr.concat(..., dim='trial'))"
+        )
     n_samples = X.sizes["trial"] if isinstance(X, xr.DataArray) else len(X)
     if len(y) != n_samples:
         raise ValueError(f"X holds {n_samples} samples but y has {len(y)} entries")

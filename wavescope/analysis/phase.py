@@ -66,7 +66,9 @@ def analytic_signal(
         Butterworth order.
     flat_samples : int or None
         Runs of at least this many identical consecutive samples (clipping at a rail, zero
-        padding, a dead amplifier) count as missing. ``None`` keeps them.
+        padding, a dead amplifier) count as missing, when they are also longer than the
+        plateaus the series' own quantisation makes (integer or coarsely stored data repeat
+        values where they turn or move slowly; see ``_flat_runs``). ``None`` keeps them.
 
     Returns
     -------
@@ -235,7 +237,13 @@ def _analytic_core(x, *, sos, generalized, min_run):
 def _analytic_block(x: np.ndarray, sos, generalized: bool, min_run) -> np.ndarray:
     missing = ~np.isfinite(x)
     if min_run is not None:
-        missing |= _flat_runs(x, min_run)
+        flat = _flat_runs(x, min_run) & ~missing
+        if flat.any():
+            warnings.warn(
+                f"{int(flat.sum())} samples in runs of >= {min_run} identical values "
+                "(clipping, padding, a dead sensor) are treated as missing; pass "
+                "flat_samples=None to keep them", WavescopeWarning, stacklevel=2)
+        missing |= flat
     dead = missing.all(axis=-1)
     partial = missing.any(axis=-1) & ~dead
     for i in np.flatnonzero(partial):  # bridge gaps so the filter sees a continuous signal
@@ -259,16 +267,39 @@ def _analytic_block(x: np.ndarray, sos, generalized: bool, min_run) -> np.ndarra
 
 
 def _flat_runs(x: np.ndarray, min_run: int) -> np.ndarray:
-    """Samples in runs of >= ``min_run`` identical consecutive values, per row."""
+    """Samples in runs of identical consecutive values too long to be the series' own, per row.
+
+    A run counts when it is at least ``min_run`` samples long and also longer than the
+    plateaus quantisation makes: a series stored in steps of ``q`` (its smallest nonzero
+    change) that moves ``s`` per sample on average and spans
+    ``+-a`` stays on one level for up to about ``sqrt(q a) / s`` samples where it turns (and
+    ``q / s`` on its flanks), so only runs of at least ``max(4 q, 2 sqrt(q a)) / s`` samples
+    are flat (clipping, padding, a dead amplifier). For unquantised data ``q`` is tiny and
+    every run of ``min_run`` counts; a series that never changes is flat throughout.
+    """
     same = np.zeros(x.shape, dtype=bool)
     same[:, 1:] = x[:, 1:] == x[:, :-1]
     if not same.any():
         return same
     out = np.zeros(x.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        steps = np.abs(np.diff(x, axis=-1))
     for i in np.flatnonzero(same.sum(axis=-1) >= min_run - 1):
         starts, stops = _runs(same[i])
-        for s, e in zip(starts, stops, strict=True):
-            if e - s + 1 >= min_run:  # run of equal pairs [s, e) covers samples s-1 .. e-1
+        long = stops - starts + 1 >= min_run  # run of equal pairs [s, e): samples s-1 .. e-1
+        if not long.any():
+            continue
+        free = steps[i][np.isfinite(steps[i])]
+        moving = free[free > 0]
+        if moving.size == 0:  # nothing but the runs: flat throughout
+            limit = 0.0
+        else:
+            q = moving.min()
+            finite = x[i][np.isfinite(x[i])]
+            half_range = 0.5 * float(finite.max() - finite.min())
+            limit = max(4 * q, 2 * np.sqrt(q * half_range)) / free.mean()
+        for s, e in zip(starts[long], stops[long], strict=True):
+            if e - s + 1 >= limit:
                 out[i, s - 1:e] = True
     return out
 

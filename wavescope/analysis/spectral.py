@@ -21,15 +21,20 @@ chunk).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 from scipy import signal
 
-from ..core import DataModelError, as_grid, space_dims, validate
+from ..core import DataModelError, WavescopeWarning, as_grid, space_dims, validate
 
 __all__ = ["spectrum", "dominant_frequency", "band_power", "kw_spectrum", "kw_speed"]
 
 METHODS = ("fft", "welch", "multitaper")
+#: A site missing at most this share of its samples (NaN or inf) has them bridged by linear
+#: interpolation before its spectrum is taken; one missing more gives NaN.
+MAX_MISSING = 0.1
 
 
 # --------------------------------------------------------------------------- helpers
@@ -124,8 +129,42 @@ def _spectrum_options(method, n_times, sfreq, *, window, n_fft, nperseg, noverla
     return opts, freqs[keep], keep
 
 
+def _bridge(x: np.ndarray) -> np.ndarray:
+    """Float copy of ``x`` (..., time) with short gaps bridged and long-gapped rows NaN."""
+    x = np.array(x, dtype=float)
+    rows = x.reshape(-1, x.shape[-1])
+    missing = ~np.isfinite(rows)
+    count = missing.sum(axis=-1)
+    if not count.any():
+        return x
+    n = rows.shape[-1]
+    bridged = (count > 0) & (count <= MAX_MISSING * n)
+    for i in np.flatnonzero(bridged):
+        good = ~missing[i]
+        rows[i, missing[i]] = np.interp(np.flatnonzero(missing[i]), np.flatnonzero(good),
+                                        rows[i, good])
+    lost = count > MAX_MISSING * n
+    rows[lost] = np.nan
+    warnings.warn(
+        f"{int(bridged.sum())} site series with a few missing samples (NaN/inf, at most "
+        f"{MAX_MISSING:.0%}) were bridged by linear interpolation for the spectrum"
+        + (f"; {int(lost.sum())} missing more give NaN" if lost.any() else ""),
+        WavescopeWarning, stacklevel=4)
+    return x
+
+
 def _psd(x, opts, keep):
-    """Power spectra along the last axis of a NumPy array."""
+    """Power spectra along the last axis of a NumPy array (see :func:`spectrum` on gaps)."""
+    x = _bridge(x)
+    p = _psd_core(x, opts, keep)
+    if opts["detrend"] in ("constant", "linear"):  # a constant has no power once detrended:
+        with np.errstate(invalid="ignore"):       # exactly 0, not rounding noise
+            still = np.ptp(x, axis=-1) == 0
+        p[still] = 0.0
+    return p
+
+
+def _psd_core(x, opts, keep):
     method, fs = opts["method"], opts["sfreq"]
     if method == "fft":
         _, p = signal.periodogram(x, fs=fs, window=opts["window"], nfft=opts["nfft"],
@@ -191,7 +230,13 @@ def spectrum(
         Dims ``(..., freq)`` (``time`` replaced by ``freq`` at the end), freq in Hz for
         recordings and cycles per time unit for models; non-time coords and attrs kept,
         ``units`` set to the power units, plus ``spectral_method`` and ``scaling``.
-        Sites holding NaN give NaN.
+
+    Notes
+    -----
+    Missing samples: a site series missing at most :data:`MAX_MISSING` (10 %) of its
+    samples (NaN or inf) has them bridged by linear interpolation, with a
+    :class:`~wavescope.WavescopeWarning`; a site missing more gives NaN at every
+    frequency. A constant site gives power exactly 0 when ``detrend`` removes it.
     """
     validate(da)
     _check_real(da, "spectrum")
@@ -262,8 +307,8 @@ def _peak(p, freqs, refine):
         ok = (i == j) & np.isfinite(a) & np.isfinite(b) & np.isfinite(c)
         step = freqs[np.minimum(i + 1, freqs.size - 1)] - freqs[np.maximum(i - 1, 0)]
         f = np.where(ok, f + _parabolic_offset(a, b, c) * step / 2, f)
-    all_nan = np.isnan(p).all(axis=-1)
-    return np.where(all_nan | ~np.isfinite(filled.max(axis=-1)), np.nan, f)
+    top = filled.max(axis=-1)
+    return np.where(np.isnan(p).all(axis=-1) | ~np.isfinite(top) | (top <= 0), np.nan, f)
 
 
 def dominant_frequency(
@@ -295,7 +340,8 @@ def dominant_frequency(
     -------
     xarray.DataArray
         Peak frequency per site (dims of ``da`` without time/freq), units in attrs; NaN
-        where the spectrum is all NaN or zero.
+        where the spectrum is all NaN or zero (a constant site, a site missing more than
+        10 % of its samples: see :func:`spectrum`).
     """
     defaults = {}
     if method == "fft" and "time" in da.dims:
