@@ -29,6 +29,10 @@ wavescope (and WAVES.md) uses, so it is the like-for-like comparison held to the
 ``scharr_3x3``, its config's default, also averages the gradient over three rows and is
 reported beside it (on noisy frames that smoothing alone turns the flow by a few degrees).
 
+wavescope runs with ``smooth=0`` (single-site differences, as Cobrawap) and the given
+alpha, not its defaults (pooled derivatives, ``alpha="auto"``), which solve a different
+problem; ``benchmarks/bench_flow_speed.py`` measures what those defaults buy.
+
 Run from the repository root (about a minute, most of it Cobrawap)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_flow.py
@@ -94,7 +98,8 @@ def run_wavescope(phases: np.ndarray, alpha: float, max_iter: int, tol: float,
     times = []
     for _ in range(repeats):
         start = time.process_time()
-        flow = optical_flow(z, alpha=alpha, max_iter=max_iter, tol=tol)
+        # single-site differences (smooth=0): the Horn-Schunck problem Cobrawap solves
+        flow = optical_flow(z, alpha=alpha, max_iter=max_iter, tol=tol, smooth=0)
         times.append(time.process_time() - start)
     w = flow["u"].values + 1j * flow["v"].values  # sfreq 1, spacing 1: pixels per frame
     return w, float(np.median(times)) / (phases.shape[0] - 1)

@@ -39,6 +39,7 @@ __all__ = [
     "radial_wave",
     "rotating_wave",
     "standing_wave",
+    "dispersive_wave",
     "noise",
     "combine",
     "sequence",
@@ -397,6 +398,93 @@ def standing_wave(
     return _finish(values, site, sfreq=sfreq, noise_level=noise_level, amplitude=amplitude,
                    seed=seed, space_units=space_units, source=source, time_units=time_units,
                    truth_dict=truth_dict, func="standing_wave")
+
+
+def dispersive_wave(
+    sites,
+    *,
+    n_times: int = 2000,
+    sfreq: float = 200.0,
+    frequencies=None,
+    phase_speed: float = 50.0,
+    group_speed: float = 100.0,
+    direction: float = 0.0,
+    amplitude: float = 1.0,
+    spacing: float | tuple[float, float] = 1.0,
+    noise: float = 0.0,
+    seed: int | None = None,
+    space_units: str = "pixel",
+    source: str = "model",
+    time_units: str | None = None,
+) -> xr.DataArray:
+    """A dispersive plane wave: plane-wave components whose phase speed varies with frequency.
+
+    The sum over ``frequencies`` f_j of ``a cos(omega_j t - k_j khat . r + phi_j)``, with
+    ``a = amplitude / sqrt(n)``, random phases ``phi_j`` (from ``seed``) and the
+    dispersion relation ``k(omega) = omega_0 / phase_speed + (omega - omega_0) /
+    group_speed`` about the mean frequency ``f_0``, i.e. ``omega(k) = omega_0 +
+    group_speed (k - k_0)``, which is not proportional to k. So:
+
+    - the phase speed ``omega / k`` is ``phase_speed`` at ``f_0`` and varies with
+      frequency (rising with it when ``group_speed > phase_speed``);
+    - the group speed ``d omega / dk`` is ``group_speed`` at every frequency: the
+      envelope, and every delay between sites, travels at it.
+
+    Parameters
+    ----------
+    frequencies : sequence of float, optional
+        Component frequencies, cycles per time unit, below ``sfreq / 2``. Default: every
+        ``sfreq / n_times`` from 3 to 9 (a continuous band spectrum, as in recordings; a
+        few lines make the multitaper cross-spectrum phase flat across each line's
+        leakage lobe, which biases delay estimates).
+    phase_speed : float
+        Phase speed at the mean frequency, space units per time unit.
+    group_speed : float
+        Group speed, space units per time unit.
+
+    Other parameters are those of :func:`plane_wave`. ``attrs["truth"]`` holds
+    kind="dispersive", frequencies, reference_frequency (f_0), phase_speed,
+    group_speed, phase_speeds (one per component), wavenumbers (rad per space unit),
+    direction, amplitude, noise and seed.
+    """
+    n_times, sfreq, _, amplitude, noise_level = _check_common(
+        n_times, sfreq, None, amplitude, noise)
+    if frequencies is None:
+        step = sfreq / n_times
+        frequencies = np.arange(3.0, 9.0 + step / 2, step)
+    freqs = np.atleast_1d(np.asarray(frequencies, dtype=float))
+    if freqs.ndim != 1 or freqs.size < 2 or not np.all((freqs > 0) & (freqs < sfreq / 2)):
+        raise ValueError(f"frequencies must hold at least 2 values in (0, sfreq / 2 = "
+                         f"{sfreq / 2:g}), got {frequencies!r}")
+    phase_speed = _positive("phase_speed", phase_speed)
+    group_speed = _positive("group_speed", group_speed)
+    direction = float(direction)
+    site = _Sites(sites, spacing)
+    omega = 2 * np.pi * freqs
+    omega0 = omega.mean()
+    wavenumber = omega0 / phase_speed + (omega - omega0) / group_speed
+    if np.any(wavenumber <= 0):
+        raise ValueError("these speeds give a wavenumber <= 0 at the lowest frequency; "
+                         "narrow the frequencies or bring the two speeds closer")
+    # phases from their own stream of the seed, so the noise is that of the other simulators
+    phases = np.random.default_rng(None if seed is None else [seed, 1]).uniform(
+        -np.pi, np.pi, freqs.size)
+    along = site.xy @ np.array([np.cos(direction), np.sin(direction)])
+    t = _times(n_times, sfreq)
+    values = np.zeros((n_times, site.xy.shape[0]))
+    for w, k, p in zip(omega, wavenumber, phases, strict=True):
+        values += np.cos(w * t - k * along[None, :] + p)
+    values *= amplitude / np.sqrt(freqs.size)
+    truth_dict = {
+        "kind": "dispersive", "frequencies": freqs.tolist(),
+        "reference_frequency": float(omega0 / (2 * np.pi)), "phase_speed": phase_speed,
+        "group_speed": group_speed, "phase_speeds": (omega / wavenumber).tolist(),
+        "wavenumbers": wavenumber.tolist(), "direction": direction, "amplitude": amplitude,
+        "phases": phases.tolist(),
+    }
+    return _finish(values, site, sfreq=sfreq, noise_level=noise_level, amplitude=amplitude,
+                   seed=seed, space_units=space_units, source=source,
+                   time_units=time_units, truth_dict=truth_dict, func="dispersive_wave")
 
 
 def noise(

@@ -67,6 +67,25 @@ def test_noisy_plane_wave_direction_within_few_degrees(direction):
     assert np.median(np.hypot(flow["u"], flow["v"])) == pytest.approx(40.0, rel=0.15)
 
 
+@pytest.mark.parametrize("speed", [10.0, 30.0, 50.0])
+def test_flow_speed_within_10_percent_at_noise_03_on_a_fine_grid(speed):
+    # The case: a slow (1 Hz) wave on a 0.05 mm grid has gradients of 0.006-0.03 rad
+    # per step, below the per-site phase noise; single-site differences with alpha 0.1
+    # gave 4-42 % of the speed (benchmarks/bench_flow_speed.py).
+    sfreq, freq = 50.0, 1.0
+    da = sim.plane_wave((48, 48), n_times=300, sfreq=sfreq, frequency=freq, speed=speed,
+                        direction=0.7, spacing=0.05, noise=0.3, seed=1, space_units="mm",
+                        source="recording")
+    z = ws.analysis.analytic_signal(da, band=(0.5, 1.5)).isel(time=slice(50, -50))
+    flow = optical_flow(z)
+    assert flow.attrs["alpha"] == "auto" and flow.attrs["smooth"] == 3.0
+    assert np.median(np.hypot(flow["u"], flow["v"])) == pytest.approx(speed, rel=0.1)
+    assert angle_between(mean_direction(flow), 0.7) < np.radians(3)
+    # the weight used is the pair's rms phase gradient (rad per grid step)
+    expected = 2 * np.pi * freq / speed * 0.05
+    assert float(flow["alpha"].median()) == pytest.approx(expected, rel=0.1)
+
+
 def test_amplitude_flow_of_a_travelling_real_wave():
     da = sim.plane_wave((24, 24), n_times=N_TIMES, sfreq=SFREQ, frequency=FREQ, speed=40.0,
                         direction=1.1, spacing=0.5)
@@ -174,6 +193,12 @@ def test_bad_inputs_get_clear_errors():
         optical_flow(analytic(grid), on="intensity")
     with pytest.raises(ValueError, match="alpha"):
         optical_flow(analytic(grid), alpha=0)
+    with pytest.raises(ValueError, match="alpha"):
+        optical_flow(analytic(grid), alpha="large")
+    with pytest.raises(ValueError, match="smooth"):
+        optical_flow(analytic(grid), smooth=-1)
+    with pytest.raises(ValueError, match="phase only"):
+        optical_flow(grid, on="amplitude", smooth=2)
     with pytest.raises(ws.DataModelError, match="at least 2 frames"):
         optical_flow(analytic(grid).isel(time=[0]))
     with pytest.raises(ws.DataModelError, match="DataArray"):
