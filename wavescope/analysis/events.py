@@ -45,6 +45,7 @@ def detect_waves(
     surrogate: str = "auto",
     seed: int = 0,
     progress: bool = False,
+    bads=None,
 ) -> xr.Dataset:
     """Detect wave events and test each against surrogates.
 
@@ -74,6 +75,10 @@ def detect_waves(
         Seed of the surrogates.
     progress : bool
         Show a progress bar over surrogate batches.
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out of the phases, scores and surrogates, besides those in
+        ``attrs["bads"]`` (see :func:`wavescope.exclude_bads`: channels dropped, grid
+        sites set to NaN).
 
     Returns
     -------
@@ -92,7 +97,7 @@ def detect_waves(
         ``frame_synchrony``, ``frame_radial``, ``frame_rotation``, ``frame_speed``,
         ``frame_direction``, ``frame_wavelength``.
     """
-    check_activity(da)
+    da = check_activity(da, bads=bads)
     extra = [d for d in da.dims if d not in ("trial", "time", *space_dims(da))]
     if extra:
         raise DataModelError(

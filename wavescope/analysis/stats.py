@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from ..core import DataModelError, space_dims
+from ..core import DataModelError, bad_sites, space_dims
 from ._common import apply_ufunc, check_activity, check_time_chunk, json_attr
 
 __all__ = ["surrogates", "p_value", "surrogate_test"]
@@ -29,7 +29,7 @@ TAILS = ("greater", "less", "two-sided")
 
 
 def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
-               dim: str = "trial") -> xr.DataArray:
+               dim: str = "trial", bads=None) -> xr.DataArray:
     """``n`` surrogates of ``da``, stacked along a new leading ``dim`` (``trial``).
 
     Parameters
@@ -54,6 +54,9 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
         all surrogates in one call; another name keeps ``da``'s own trials apart
         (``surrogates(da, n=1, dim="surrogate").isel(surrogate=0)``: ``da`` with its
         sites shuffled once).
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out, besides those in ``attrs["bads"]`` (see
+        :func:`wavescope.exclude_bads`: channels dropped, grid sites set to NaN).
 
     Returns
     -------
@@ -62,7 +65,7 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
         data that move), ``dim`` = 0 .. n - 1; ``attrs["surrogate"]`` records kind,
         n and seed. Lazy for dask inputs (``phase`` needs ``time`` in one chunk).
     """
-    check_activity(da)
+    da = check_activity(da, bads=bads)
     if dim in da.dims:
         raise DataModelError(
             f"da already has a {dim!r} dim; surrogates are stacked along {dim!r}, so make "
@@ -80,7 +83,10 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
         moved = da.transpose(*order)
         data = moved.data
         flat = data.reshape(*data.shape[: len(order) - len(dims)], -1)
-        perms = np.argsort(rng.random((n, flat.shape[-1])), axis=1)
+        # Bad sites (NaN after check_activity) stay in place, so they stay the bad ones.
+        good = np.flatnonzero(~bad_sites(da).transpose(*dims).values.ravel())
+        perms = np.broadcast_to(np.arange(flat.shape[-1]), (n, flat.shape[-1])).copy()
+        perms[:, good] = good[np.argsort(rng.random((n, good.size)), axis=1)]
         if isinstance(flat, np.ndarray):
             values = np.moveaxis(flat[..., perms], -2, 0)  # (n, ..., sites) in one gather
         else:

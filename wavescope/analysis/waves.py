@@ -63,8 +63,8 @@ PATTERNS = ("none", "planar", "source", "sink", "rotating-cw", "rotating-ccw", "
 # --- input handling -------------------------------------------------------------------------
 
 
-def _checked(z, func: str) -> xr.DataArray:
-    check_activity(z, name="z")
+def _checked(z, func: str, bads=None) -> xr.DataArray:
+    z = check_activity(z, name="z", bads=bads)
     return check_phasic(z, func)
 
 
@@ -139,7 +139,7 @@ def _means(gx: np.ndarray, gy: np.ndarray, unit: bool) -> np.ndarray:
     return out
 
 
-def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False) -> dict:
+def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False, bads=None) -> dict:
     """Frame means of the gradient from a gradient Dataset or (streaming) from z."""
     if isinstance(z_or_gradient, xr.Dataset):
         ds = z_or_gradient
@@ -158,7 +158,7 @@ def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False) -> dict:
             dask="parallelized", output_dtypes=[float] * 5,
         )
         return dict(zip(("gx", "gy", "mag", "ux", "uy"), out, strict=True))
-    z = _checked(z_or_gradient, func)
+    z = _checked(z_or_gradient, func, bads)
     geom = geometry_of(z)
     gx, gy, mag, ux, uy = _per_frame(z, _stats_kernel, 5, {"geom": geom, "unit": unit})
     return {"gx": gx, "gy": gy, "mag": mag, "ux": ux, "uy": uy}
@@ -221,7 +221,7 @@ def _travel_sign(omega: xr.DataArray) -> xr.DataArray:
 # --- public measures ------------------------------------------------------------------------
 
 
-def pgd(z_or_gradient, form: str = "rubino") -> xr.DataArray:
+def pgd(z_or_gradient, form: str = "rubino", *, bads=None) -> xr.DataArray:
     """Phase-gradient directionality per frame, in [0, 1].
 
     Parameters
@@ -234,6 +234,9 @@ def pgd(z_or_gradient, form: str = "rubino") -> xr.DataArray:
         "rubino" (Rubino et al. 2006): ``|<grad phi>| / <|grad phi|>`` over sites.
         "unit": ``|<grad phi / |grad phi|>|``, the order parameter of unit gradient
         vectors. The two give different numbers on the same data; name the one used.
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out, besides those in ``attrs["bads"]`` (see
+        :func:`wavescope.exclude_bads`: channels dropped, grid sites set to NaN).
 
     Returns
     -------
@@ -243,7 +246,7 @@ def pgd(z_or_gradient, form: str = "rubino") -> xr.DataArray:
     """
     if form not in PGD_FORMS:
         raise DataModelError(f"form {form!r} is not known; use one of {PGD_FORMS}")
-    s = _gradient_stats(z_or_gradient, "pgd", unit=form == "unit")
+    s = _gradient_stats(z_or_gradient, "pgd", unit=form == "unit", bads=bads)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.hypot(s["ux"], s["uy"]) if form == "unit" else np.hypot(s["gx"], s["gy"]) / s[
             "mag"]
@@ -400,6 +403,7 @@ def fit_plane_wave(
     k_max: float | None = None,
     oversample: float = 2.0,
     max_iter: int = 20,
+    bads=None,
 ) -> xr.Dataset:
     """Best plane wave per frame by circular-linear regression (Zhang et al. 2018 style).
 
@@ -421,6 +425,9 @@ def fit_plane_wave(
         least 0.4 of the peak for a clean wave; side lobes reach 0.22).
     max_iter : int
         Newton iterations at most.
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out, besides those in ``attrs["bads"]`` (see
+        :func:`wavescope.exclude_bads`: channels dropped, grid sites set to NaN).
 
     Returns
     -------
@@ -432,7 +439,7 @@ def fit_plane_wave(
         correlation of measured and fitted phase), and the fitted gradient ``dphi_dx``,
         ``dphi_dy`` (rad per space unit, ``= -k``).
     """
-    z = _checked(z, "fit_plane_wave")
+    z = _checked(z, "fit_plane_wave", bads)
     if oversample < 2:
         raise DataModelError(f"oversample must be >= 2, got {oversample}")
     geom = geometry_of(z)
@@ -593,6 +600,7 @@ def classify_patterns(
     rotation_threshold: float = 0.5,
     pgd_form: str = "rubino",
     sigma: float | None = None,
+    bads=None,
 ) -> xr.Dataset:
     """Label every frame as one wave pattern, with the scores that decided it.
 
@@ -609,6 +617,9 @@ def classify_patterns(
        for counter-clockwise);
     4. ``none``.
 
+    ``bads`` (str, sequence of str or boolean array) names bad sites to leave out besides
+    those in ``attrs["bads"]`` (see :func:`wavescope.exclude_bads`).
+
     Returns
     -------
     xarray.Dataset
@@ -620,7 +631,7 @@ def classify_patterns(
         (rad per space unit, of the phase-on-distance regression) and ``omega``
         (rad per time unit, the frame's temporal frequency).
     """
-    z = _checked(z, "classify_patterns")
+    z = _checked(z, "classify_patterns", bads)
     for name, value in (("pgd_threshold", pgd_threshold),
                         ("synchrony_threshold", synchrony_threshold),
                         ("radial_threshold", radial_threshold),
