@@ -1,40 +1,54 @@
-"""One training step of the Wave-RNN against a reference written like the original code.
+"""One training step of the sequence models against the Wave-RNN paper's own code.
 
-The reference is the recurrence as the Wave-RNN paper's public code runs it: at every step
-a Linear layer on that step's input, torch's circular ``Conv1d`` on the state, a ReLU, and
-autograd keeping every intermediate. ``wavescope``'s ``WaveRNN`` computes the input
-projection for all steps at once and back-propagates through time by hand, keeping one copy
-of the states. Both get the same weights and the same batch; each runs in its own process,
-so peak memory is measured cleanly: on CPU the growth of the resident set during the step
-(VmHWM after resetting it through /proc/self/clear_refs, minus VmRSS before; Linux), on CUDA
-``max_memory_allocated`` minus the memory allocated before. The sides run alternately
-(``--rounds`` fresh processes each, ``--repeat`` steps per process, the median step of each
-process), so that a shared machine's changing load affects both alike; the medians over
-rounds and the ratio of each round are reported, as in ``bench_nwm.py``. On CPU the time is
-the process's CPU time (one thread), which does not count waiting for a core.
+Side by side, on the paper's sequential-MNIST sizes (784 steps, one input per step, 10
+classes, cross-entropy, Adam step included):
 
-Default size, the paper's sequential-MNIST model: n 256, C 16, batch 128, 784 steps.
+- ``wrnn-B``: ``WaveRNN`` (n 256 x C 16, with the original code's convolution bias and the
+  paper's MLP readout) against the seed code's ``conv_rnn_model.coRNN`` (Keller et al.
+  2024, https://github.com/akandykeller/Wave_RNNs, ``sMNIST/``), batch B = 128 and 32;
+- ``irnn-B``: ``IRNN`` (256 units, MLP readout) against the seed code's
+  ``rnn_model.coRNN`` with ``init="eye"``, ``act="relu"``;
+- ``lstm-B``, ``gru-B``: ``GatedRNN`` against ``torch.nn.LSTM`` / ``GRU`` (time first, as the
+  seed code feeds its models) with the same readout; these need no seed code.
+
+The seed code is kept out of this repository: pass ``--seed-code PATH`` (a checkout of the
+repository, or its git directory, e.g. a bare mirror) or set ``WAVESCOPE_WAVE_RNN_SEED``.
+Its two model files are extracted into a temporary folder and imported from there, untouched;
+the plotting helpers they import from the seed's ``utils`` (wandb, matplotlib, torchvision)
+are replaced by no-ops, and the module-level ``device`` they pick (CUDA whenever present) is
+set to ``--device``. Without the seed code, the rows that need it are skipped with a message.
+
+Both sides get the same weights (ours copied into the seed's model) and the same batch; each
+runs in its own process, so peak memory is measured cleanly: on CPU the growth of the
+resident set during the first timed step (VmHWM after resetting it through
+/proc/self/clear_refs, minus VmRSS before; Linux), on CUDA ``max_memory_allocated`` minus
+the memory allocated before. The sides run alternately (``--rounds`` fresh processes each,
+``--repeat`` steps per process after a short warm-up; a process's time is the median of its
+steps), so that a shared machine's changing load affects both alike. On CPU the time is the
+process's CPU time (one thread), which does not count waiting for a core. Reported: the
+median over rounds with the range, the median of the per-round time ratios with their range,
+the memory ratio, and how far the outputs and gradients of the two sides differ.
 
 Run::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_wavernn.py            # full size, CPU
-    python benchmarks/bench_wavernn.py --device cuda
-    python benchmarks/bench_wavernn.py --steps 100 --batch 32       # a quick look
-
-It prints each side's time and peak memory, their ratios, and how far the outputs and
-gradients of the two differ.
+    OMP_NUM_THREADS=1 python benchmarks/bench_wavernn.py --seed-code PATH     # every row
+    OMP_NUM_THREADS=1 python benchmarks/bench_wavernn.py --seed-code PATH --cases irnn-128
+    python benchmarks/bench_wavernn.py --seed-code PATH --device cuda
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import torch
@@ -43,42 +57,97 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from wavescope.training.models.gated import GatedRNN  # noqa: E402
+from wavescope.training.models.irnn import IRNN  # noqa: E402
 from wavescope.training.models.wavernn import WaveRNN  # noqa: E402
 
+SEED_ENV = "WAVESCOPE_WAVE_RNN_SEED"
+SEED_FILES = ("sMNIST/rnn_model.py", "sMNIST/conv_rnn_model.py")
+CASES = ("wrnn-128", "wrnn-32", "irnn-128", "irnn-32", "lstm-128", "gru-128")
+GOALS = {"wrnn": (0.5, 0.3), "irnn": (1.0, None), "lstm": (1.0, None), "gru": (1.0, None)}
 
-class ReferenceWaveRNN(nn.Module):
-    """The original code's recurrence: per-step input projection and circular Conv1d."""
 
-    def __init__(self, n_in, n_out, n, channels):
+def extract_seed(source: Path, folder: Path) -> None:
+    """Copy the seed's model files from a checkout or a git directory into ``folder``."""
+    for name in SEED_FILES:
+        target = folder / Path(name).name
+        if (source / name).is_file():
+            shutil.copyfile(source / name, target)
+            continue
+        done = subprocess.run(["git", "--git-dir", str(source), "show", f"HEAD:{name}"],
+                              capture_output=True, check=False)
+        if done.returncode:
+            raise FileNotFoundError(
+                f"{source} is neither a checkout of Wave_RNNs nor its git directory "
+                f"(no {name}): {done.stderr.decode().strip()}")
+        target.write_bytes(done.stdout)
+
+
+def _import_seed(folder: str, module: str, device: torch.device):
+    """Import one of the seed's model files, unmodified, from ``folder``."""
+    # The seed's conv_rnn_model imports two plotting helpers from its utils, which needs
+    # wandb, matplotlib and torchvision; a training step never calls them.
+    stub = types.ModuleType("utils")
+    stub.plot_filters = stub.plot_conv_filters = lambda *args, **kwargs: None
+    sys.modules["utils"] = stub
+    sys.path.insert(0, folder)
+    seed = importlib.import_module(module)
+    seed.device = device  # the seed picks CUDA whenever present
+    return seed
+
+
+class TorchGated(nn.Module):
+    """torch's LSTM/GRU fed time first, the last output read out (the reference side)."""
+
+    def __init__(self, layer: nn.Module, readout: nn.Module):
         super().__init__()
-        self.n, self.channels = n, channels
-        self.Wx = nn.Linear(n_in, n * channels)
-        self.Wy = nn.Conv1d(channels, channels, 3, padding=1, padding_mode="circular",
-                            bias=False)
-        self.readout = nn.Linear(n * channels, n_out)
+        self.rnn, self.readout = layer, readout
 
-    def forward(self, x):  # x: (time, batch, n_in), as in the original
-        hy = torch.zeros(x.size(1), self.n * self.channels, device=x.device)
-        for t in range(x.size(0)):
-            hy = torch.relu(self.Wx(x[t]) + self.Wy(hy.view(-1, self.channels, self.n)).flatten(1))
-        return self.readout(hy)
+    def forward(self, x):  # x: (time, batch, n_in)
+        out, _ = self.rnn(x)
+        return self.readout(out[-1])
 
 
-def _models(args):
-    torch.manual_seed(0)
-    # The paper's initialisation (shift and input init), as a training run starts.
-    ours = WaveRNN(1, 10, n=args.n, channels=args.channels)
-    ref = ReferenceWaveRNN(1, 10, args.n, args.channels)
+def _copy(pairs) -> None:
     with torch.no_grad():
-        ref.Wx.weight.copy_(ours.input.weight)
-        ref.Wx.bias.copy_(ours.input.bias)
-        ref.Wy.weight.copy_(ours.recurrent.weight)
-        ref.readout.weight.copy_(ours.readout.weight)
-        ref.readout.bias.copy_(ours.readout.bias)
-    gen = torch.Generator().manual_seed(1)
-    x = torch.rand(args.batch, args.steps, 1, generator=gen)
-    y = torch.randint(0, 10, (args.batch,), generator=gen)
-    return ours, ref, x, y
+        for dst, src in pairs:
+            dst.copy_(src)
+
+
+def _models(args, kind: str, device):
+    """(ours, reference, forward of each, [(name, our param, reference param)])."""
+    torch.manual_seed(0)
+    if kind == "wrnn":
+        ours = WaveRNN(1, 10, n=args.n, channels=args.channels, conv_bias=True, readout="mlp")
+        seed = _import_seed(args.seed_dir, "conv_rnn_model", device)
+        # n_inp, n_hid, n_out, device, n_ch, act, ksize, mlp_decoder, init, freeze_rnn,
+        # freeze_encoder, solo_init: the paper's sMNIST wRNN.
+        ref = seed.coRNN(1, args.n, 10, device, args.channels, "relu", 3, "yes", "fwd",
+                         "no", "no", "yes")
+        pairs = [("V", ours.input.weight, ref.cell.Wx.weight),
+                 ("b", ours.input.bias, ref.cell.Wx.bias),
+                 ("u", ours.recurrent.weight, ref.cell.Wy.weight),
+                 ("u bias", ours.recurrent.bias, ref.cell.Wy.bias)]
+    elif kind == "irnn":
+        ours = IRNN(1, 10, hidden=args.hidden, readout="mlp")
+        seed = _import_seed(args.seed_dir, "rnn_model", device)
+        ref = seed.coRNN(1, args.hidden, 10, device, 1, "relu", 3, "yes", "eye")
+        with torch.no_grad():
+            ref.cell.Wy.bias.zero_()  # the seed's second bias (zero-initialised there too)
+        pairs = [("V", ours.input.weight, ref.cell.Wx.weight),
+                 ("b", ours.input.bias, ref.cell.Wx.bias),
+                 ("U", ours.recurrent.weight, ref.cell.Wy.weight)]
+    else:
+        ours = GatedRNN(1, 10, hidden=args.hidden, cell=kind, readout="mlp")
+        layer = {"lstm": nn.LSTM, "gru": nn.GRU}[kind](1, args.hidden)
+        ref = TorchGated(layer, nn.Sequential(nn.Linear(args.hidden, 100), nn.ReLU(),
+                                              nn.Linear(100, 10)))
+        pairs = [(name, p, getattr(layer, name)) for name, p in ours.rnn.named_parameters()]
+    pairs += [(f"readout {name}", p, ref.readout.state_dict(keep_vars=True)[name])
+              for name, p in ours.readout.named_parameters()]
+    _copy((r, o) for _, o, r in pairs)
+    seed_forward = (lambda x: ref(x)[0]) if kind in ("wrnn", "irnn") else ref
+    return ours, ref, (lambda x: ours(x)), (lambda x: seed_forward(x.transpose(0, 1))), pairs
 
 
 def _status_bytes(field: str) -> int:
@@ -106,21 +175,26 @@ def _peak(device) -> int:
 
 
 def _worker(args) -> None:
-    """Run one side once (after a warm-up at a few steps) and write its results."""
+    """Run one side of one case and write its results."""
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    ours, ref, x, y = _models(args)
-    model = (ours if args.side == "ours" else ref).to(device)
-    x, y = x.to(device), y.to(device)
+    kind, batch = args.case.split("-")
+    ours, ref, fwd_ours, fwd_ref, pairs = _models(args, kind, device)
+    model, forward = (ours, fwd_ours) if args.side == "ours" else (ref, fwd_ref)
+    model.to(device)
+    params = [p for _, o, r in pairs for p in [o if args.side == "ours" else r]]
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(int(batch), args.steps, 1, generator=gen).to(device)
+    y = torch.randint(0, 10, (int(batch),), generator=gen).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def step(inputs):
-        model.zero_grad(set_to_none=True)
-        out = model(inputs if args.side == "ours" else inputs.transpose(0, 1))
-        loss = F.cross_entropy(out, y)
-        loss.backward()
-        return out, loss
+        optimizer.zero_grad(set_to_none=True)
+        out = forward(inputs)
+        F.cross_entropy(out, y).backward()
+        return out
 
-    step(x[:, :3])  # warm-up: kernels, allocator
+    step(x[:, :3])  # warm-up (kernels, allocator), no optimiser step: the weights stay equal
     # On CPU, the process's CPU time: on a shared machine it does not count the time the
     # process waited for a core. On CUDA, wall time after synchronising.
     clock = time.perf_counter if device.type == "cuda" else time.process_time
@@ -128,87 +202,110 @@ def _worker(args) -> None:
     for i in range(args.repeat):
         base = _reset_peak(device)
         start = clock()
-        out, loss = step(x)
+        out = step(x)
+        optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(clock() - start)
         if i == 0:
             peak = _peak(device) - base
-    seconds = statistics.median(times)
-    if args.side == "ours":
-        grads = [ours.input.weight.grad, ours.input.bias.grad, ours.recurrent.weight.grad,
-                 ours.readout.weight.grad]
-    else:
-        grads = [ref.Wx.weight.grad, ref.Wx.bias.grad, ref.Wy.weight.grad, ref.readout.weight.grad]
-    torch.save({"out": out.detach().cpu(), "loss": float(loss),
-                "grads": [g.detach().cpu() for g in grads]}, args.result)
-    print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
+            first = {"out": out.detach().cpu(), "grads": [p.grad.cpu() for p in params]}
+    torch.save(first, args.result)
+    print(json.dumps({"seconds": statistics.median(times), "peak_bytes": peak}))
 
 
-def _run_side(side: str, args, folder: Path) -> dict:
-    result = folder / f"{side}.pt"
-    cmd = [sys.executable, __file__, "--side", side, "--result", str(result),
-           "--steps", str(args.steps), "--batch", str(args.batch), "--n", str(args.n),
-           "--channels", str(args.channels), "--device", args.device,
-           "--threads", str(args.threads), "--repeat", str(args.repeat)]
+def _run_side(case: str, side: str, args, folder: Path) -> dict:
+    result = folder / f"{case}-{side}.pt"
+    cmd = [sys.executable, __file__, "--case", case, "--side", side, "--result", str(result),
+           "--seed-dir", str(folder), "--steps", str(args.steps), "--n", str(args.n),
+           "--channels", str(args.channels), "--hidden", str(args.hidden),
+           "--device", args.device, "--threads", str(args.threads),
+           "--repeat", str(args.repeat)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{case} {side} failed:\n{done.stderr}")
     stats = json.loads(done.stdout.strip().splitlines()[-1])
     stats.update(torch.load(result))
     return stats
 
 
+def _range(values, fmt) -> str:
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
+
+
+def _report(case: str, args, runs: dict, names) -> None:
+    kind = case.split("-")[0]
+    ours, ref = runs["ours"], runs["reference"]
+    gib = 2**30
+    label = {"wrnn": "seed code", "irnn": "seed code"}.get(kind, f"torch.nn.{kind.upper()}")
+    print(f"{case}: batch {case.split('-')[1]}, {args.steps} steps, {args.device}, "
+          f"{args.threads} thread(s), {args.rounds} rounds (median (min-max))")
+    for side, rows in ((label, ref), ("wavescope", ours)):
+        sec = [r["seconds"] for r in rows]
+        mem = [r["peak_bytes"] / gib for r in rows]
+        print(f"  {side:18s} {_range(sec, '{:.3f}'.format)} s   "
+              f"{_range(mem, '{:.2f}'.format)} GiB")
+    ratios = [o["seconds"] / r["seconds"] for o, r in zip(ours, ref, strict=True)]
+    mem_ratio = (statistics.median(o["peak_bytes"] for o in ours)
+                 / statistics.median(r["peak_bytes"] for r in ref))
+    goal_time, goal_mem = GOALS[kind]
+    goals = f"goals <= {goal_time}" + (f" and <= {goal_mem}" if goal_mem else "")
+    print(f"  ratio wavescope / {label}: {_range(ratios, '{:.2f}'.format)} x time, "
+          f"{mem_ratio:.2f} x memory ({goals})")
+    a, b = ours[0], ref[0]
+    diff = float((a["out"] - b["out"]).abs().max())
+    print(f"  outputs: max |diff| {diff:.1e} (max |output| {float(b['out'].abs().max()):.1e})"
+          "; gradients, relative difference: " + ", ".join(
+              f"{name} {float((g - h).norm() / h.norm().clamp_min(1e-30)):.0e}"
+              for name, g, h in zip(names, a["grads"], b["grads"], strict=True)))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed-code", type=Path, default=os.environ.get(SEED_ENV),
+                        help=f"checkout or git directory of Wave_RNNs (or ${SEED_ENV})")
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--steps", type=int, default=784)
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--n", type=int, default=256)
-    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--n", type=int, default=256, help="wRNN units per ring")
+    parser.add_argument("--channels", type=int, default=16, help="wRNN rings")
+    parser.add_argument("--hidden", type=int, default=256, help="iRNN/LSTM/GRU units")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3,
                         help="training steps per process (their median is the process's time)")
     parser.add_argument("--rounds", type=int, default=5,
-                        help="fresh processes per side, run alternately (medians are reported)")
+                        help="fresh processes per side, run alternately")
+    parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--side", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--seed-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.side:
         _worker(args)
         return
 
-    # Alternate the sides, so a change in the machine's load hits both alike.
-    runs = {"reference": [], "ours": []}
+    cases = list(args.cases)
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.rounds):
-            for side in runs:
-                runs[side].append(_run_side(side, args, Path(tmp)))
-    # Outputs and gradients are the same in every round; times and peaks are medians.
-    ref, ours = ({**runs[side][0],
-                  **{key: statistics.median(r[key] for r in runs[side])
-                     for key in ("seconds", "peak_bytes")}}
-                 for side in ("reference", "ours"))
-    gib = 2**30
-    print(f"Wave-RNN training step: n {args.n}, C {args.channels}, batch {args.batch}, "
-          f"{args.steps} steps, {args.device}, {args.threads} thread(s), "
-          f"medians over {args.rounds} rounds")
-    print(f"  reference (original style): {ref['seconds']:8.2f} s  "
-          f"{ref['peak_bytes'] / gib:6.2f} GiB")
-    print(f"  wavescope WaveRNN:           {ours['seconds']:8.2f} s  "
-          f"{ours['peak_bytes'] / gib:6.2f} GiB")
-    per_round = [o["seconds"] / r["seconds"]
-                 for o, r in zip(runs["ours"], runs["reference"], strict=True)]
-    print("  per-round time ratios:       " + ", ".join(f"{v:.2f}" for v in per_round))
-    print(f"  ratio (ours / reference):    {statistics.median(per_round):8.2f} x time  "
-          f"{ours['peak_bytes'] / ref['peak_bytes']:6.2f} x memory  "
-          "(targets <= 0.5 and <= 0.5)")
-    out_diff = float((ours["out"] - ref["out"]).abs().max())
-    scale = float(ref["out"].abs().max())
-    print(f"  outputs: max |diff| {out_diff:.2e} (max |output| {scale:.2e}); "
-          f"loss {ours['loss']:.6f} vs {ref['loss']:.6f}")
-    for name, a, b in zip(["V", "b", "u", "readout"], ours["grads"], ref["grads"], strict=True):
-        rel = float((a - b).norm() / b.norm().clamp_min(1e-30))
-        print(f"  gradient of {name:8s}: relative difference {rel:.2e}")
+        folder = Path(tmp)
+        try:
+            if args.seed_code is None:
+                raise FileNotFoundError("no --seed-code given and $" + SEED_ENV + " is unset")
+            extract_seed(Path(args.seed_code), folder)
+        except FileNotFoundError as err:
+            skipped = [c for c in cases if c.split("-")[0] in ("wrnn", "irnn")]
+            cases = [c for c in cases if c not in skipped]
+            print(f"Seed code unavailable ({err}); skipping {', '.join(skipped) or 'nothing'}. "
+                  "Clone https://github.com/akandykeller/Wave_RNNs and pass its path with "
+                  f"--seed-code (or set ${SEED_ENV}).")
+        for case in cases:
+            runs = {"reference": [], "ours": []}
+            for _ in range(args.rounds):  # alternate, so a change of load hits both alike
+                for side in runs:
+                    runs[side].append(_run_side(case, side, args, folder))
+            args.seed_dir = str(folder)
+            names = [name for name, _, _ in _models(args, case.split("-")[0], "cpu")[4]]
+            _report(case, args, runs, names)
 
 
 if __name__ == "__main__":

@@ -178,8 +178,9 @@ class WaveRNN(nn.Module):
         return (output, hidden) if return_hidden else output
 
 
-def _drive(states: torch.Tensor, x: torch.Tensor, V: torch.Tensor, b) -> None:
-    """Write V x_t + b for every step into ``states`` (T, B, n, C), a strided view.
+def _drive(states: torch.Tensor, x: torch.Tensor, V: torch.Tensor, b, u_bias) -> None:
+    """Write V x_t + b (+ the convolution's bias) for every step into ``states`` (T, B, n, C),
+    a strided view.
 
     With one or two inputs per step (the adding task, pixel sequences) the projection is a
     sum of outer products, written elementwise straight into the buffer; wider inputs take
@@ -190,7 +191,13 @@ def _drive(states: torch.Tensor, x: torch.Tensor, V: torch.Tensor, b) -> None:
     xt = x.transpose(0, 1)  # (T, B, I)
     # V's rows in the buffer's unit order (ring position, then channel), as (I, n C).
     V_nc = V.view(channels, n, n_in).permute(2, 1, 0).reshape(n_in, n * channels)
-    bias = b.view(channels, n).T.reshape(-1) if b is not None else V.new_zeros(n * channels)
+    # Both biases are constant over time: added here once instead of at every step.
+    bias = V.new_zeros((n, channels))
+    if b is not None:
+        bias += b.view(channels, n).T
+    if u_bias is not None:
+        bias += u_bias
+    bias = bias.view(-1)
     flat = states.view(steps, batch, n * channels)  # each (t, b) row is contiguous
     if n_in <= 2:
         for j in range(n_in):
@@ -257,15 +264,13 @@ class _WaveRecurrence(torch.autograd.Function):
         span = batch * width - 2 * pad  # rows every tap can reach
         buf = empty_huge((steps, batch, width, channels), like=x)
         states = buf[:, :, pad : pad + n]
-        _drive(states, x, V, b)
+        _drive(states, x, V, b, u_bias)
         taps = [u[:, :, k].T.contiguous() for k in range(n_taps)]  # (C_in, C_out)
         for t in range(steps):
             h = states[t]
             if t > 0:  # added to the drive in place; the padding rows are refilled below
                 _conv_rows(buf[t].view(-1, channels)[pad : pad + span], taps,
                            buf[t - 1].view(-1, channels), range(n_taps), accumulate=True)
-            if u_bias is not None:
-                h += u_bias
             h.clamp_(min=0)
             _fill_wrap(buf[t], pad)
         last = states[-1].clone()
@@ -291,9 +296,10 @@ class _WaveRecurrence(torch.autograd.Function):
         grad_x = torch.zeros_like(x) if need_x else None
         # The kernel's gradient per tap, (K, C, C): each tap's sum is accumulated in place.
         grad_taps = u.new_zeros((n_taps, channels, channels)) if need_u else None
-        grad_ub = u.new_zeros(channels) if need_ub and ctx.has_u_bias else None
-        # V and b together: d loss / d [V | b] per unit, from the inputs with a ones column.
-        need_Vb = need_V or (need_b and ctx.has_b)
+        need_ub = need_ub and ctx.has_u_bias
+        # V and both biases together: d loss / d [V | b] per unit, from the inputs with a
+        # ones column; the convolution's bias gets the sum of b's over each ring.
+        need_Vb = need_V or (need_b and ctx.has_b) or need_ub
         grad_Vb = V.new_zeros((n_in + 1, width * channels)) if need_Vb else None
         xt = torch.cat([x, x.new_ones(x.shape[:2] + (1,))], dim=2).transpose(0, 1)
         xt = xt.transpose(1, 2)  # (T, I + 1, B)
@@ -320,8 +326,6 @@ class _WaveRecurrence(torch.autograd.Function):
                 _add_kernel_grad(grad_taps, g_rows, buf[t - 1].view(-1, channels))
             if grad_Vb is not None:
                 torch.addmm(grad_Vb, xt[t], g_pad.view(batch, -1), out=grad_Vb)
-            if grad_ub is not None:
-                grad_ub += g.sum((0, 1))
             if grad_x is not None:
                 torch.mm(g.reshape(batch, -1), V_nc, out=grad_x[:, t])
             if t > 0:
@@ -333,13 +337,15 @@ class _WaveRecurrence(torch.autograd.Function):
                 g_pad[:, :pad] = 0
                 g_pad[:, pad + n :] = 0
         grad_u = grad_taps.permute(1, 2, 0).contiguous() if need_u else None
-        grad_V = grad_b = None
+        grad_V = grad_b = grad_ub = None
         if grad_Vb is not None:
             inner = grad_Vb.view(n_in + 1, width, channels)[:, pad : pad + n]  # (I + 1, n, C)
             if need_V:
                 grad_V = inner[:-1].permute(2, 1, 0).reshape(V.shape)
             if need_b and ctx.has_b:
                 grad_b = inner[-1].T.reshape(-1)
+            if need_ub:
+                grad_ub = inner[-1].sum(0)
         return grad_x, grad_V, grad_b, grad_u, grad_ub
 
 
