@@ -368,7 +368,7 @@ BASELINES = {
     "shuffled": "shuffled labels (same features and model)",
     "pixel_count": "input pixel count (share of non-zero pixels)",
     "input_fft2": "input |FFT2|",
-    "state_mean_abs": "time-mean of |state| per unit",
+    "state_mean_abs": "mean of |state| over time and space",
     "normalized_spectra": "spectra normalised for amplitude",
     "peak_frequency": "peak frequency alone",
 }
@@ -395,13 +395,32 @@ def _per_sample(a, name: str, n: int, min_ndim: int) -> np.ndarray:
     return a
 
 
-def _peak_frequency(states) -> np.ndarray:
+def _mean_abs(states, n: int) -> np.ndarray:
+    """Per sample: the mean of ``|state|`` over time and space (an xarray's spatial dims,
+    other dims such as ``feature`` kept; an array's every unit axis)."""
+    if isinstance(states, xr.DataArray):
+        validate(states)
+        if "trial" not in states.dims:
+            raise ValueError(f"states needs a 'trial' dim; got dims {states.dims}")
+        m = np.abs(states).mean(("time", *space_dims(states)))
+        return _per_sample(m, "states", n, 1).reshape(n, -1)
+    return np.abs(_per_sample(states, "states", n, 2)).reshape(n, -1).mean(1, keepdims=True)
+
+
+def _peak_frequency(states, chunk: int = 8) -> np.ndarray:
     """Per sample and pooled block: the frequency of the largest power above DC, f, and
-    f**-2 (a drum's area goes as f**-2), from a Hann-windowed, 8x zero-padded periodogram."""
-    n_times = states.sizes["time"] if isinstance(states, xr.DataArray) else states.shape[1]
-    sf = SpectralFeatures("power", window="hann", n_fft=8 * n_times, pool="mean")
-    power = sf.fit_transform(states)
-    power = power.reshape(len(power), -1, sf.freqs_.size)
+    f**-2 (a drum's area goes as f**-2), from a Hann-windowed, 4x zero-padded periodogram.
+    Samples go ``chunk`` at a time: the padded spectra of every unit are pooled only after
+    the FFT, and all at once they would not fit in memory for large grids."""
+    xarr = isinstance(states, xr.DataArray)
+    n_times = states.sizes["time"] if xarr else states.shape[1]
+    sf = SpectralFeatures("power", window="hann", n_fft=4 * n_times, pool="mean")
+    n = states.sizes["trial"] if xarr else len(states)
+    sf.fit(states.isel(trial=slice(0, 1)) if xarr else states[:1])
+    power = np.concatenate([sf.transform(states.isel(trial=slice(i, i + chunk)) if xarr
+                                         else states[i:i + chunk])
+                            for i in range(0, n, chunk)])
+    power = power.reshape(n, -1, sf.freqs_.size)
     f = sf.freqs_[1 + np.argmax(power[..., 1:], axis=-1)]
     return np.concatenate([f, f**-2.0], axis=1)
 
@@ -437,7 +456,9 @@ def decode_with_baselines(
     ``input_fft2``
         ``|rfft2|`` of each input over its last two axes (the image, translation-free);
     ``state_mean_abs``
-        the time-mean of ``|state|`` of every unit (all the states say without time);
+        the mean of ``|state|`` over time and space (pooled as the spectra are: an
+        xarray's spatial dims, ``feature`` kept; an array's every unit axis): how strongly
+        the states are driven, without any frequency;
     ``normalized_spectra``
         the spectral features with each unit's spectrum divided by its sum
         (:class:`SpectralFeatures` with ``normalize=True``; ``features`` itself when it is
@@ -530,9 +551,7 @@ def decode_with_baselines(
                 img = _per_sample(inputs, "inputs", n, 3)
                 fx = np.abs(np.fft.rfft2(img)).reshape(n, -1)
             elif b == "state_mean_abs":
-                st = (states.transpose("trial", "time", ...)
-                      if isinstance(states, xr.DataArray) else states)
-                fx = np.abs(_per_sample(st, "states", n, 2)).mean(axis=1).reshape(n, -1)
+                fx = _mean_abs(states, n)
             else:  # peak_frequency
                 fx = _peak_frequency(states)
             res = decode(fx, y, cv=fixed, features="passthrough", **common)
