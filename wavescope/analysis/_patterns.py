@@ -20,10 +20,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy import stats
 from scipy.spatial import cKDTree
 
 from ._circular import circ_corr, fisher_lee
 from ._geometry import Geometry, derivative, smoothing_matrix
+from ._planefit import MIN_SCATTER
 
 
 class PatternFinder:
@@ -131,12 +133,17 @@ class PatternFinder:
 
     # --- correlations -----------------------------------------------------------------------
 
-    def radial(self, u: np.ndarray, centre: np.ndarray, grad) -> tuple[np.ndarray, np.ndarray]:
-        """Signed circular-linear correlation of phase with distance, and the slope.
+    def radial(self, u: np.ndarray, centre: np.ndarray, grad) -> tuple[np.ndarray, ...]:
+        """Signed circular-linear correlation of phase with distance, the slope, its
+        standard error, the p-value of a zero slope and the regression's strength R.
 
         The slope starts at the median radial derivative of phase (the gradient projected
         on the direction away from the centre, sites beyond one spacing) and is refined
         by Newton ascent of the regression strength, so no slope lattice is searched.
+        Its SE is that of the plane fit (see ``_planefit``) with distance as the only
+        regressor, ``s2 / (R**2 sum (d - mean d)**2)``; the p-value is two-sided,
+        Student's t with ``n - 2`` degrees of freedom. The centre is fitted to the same
+        data, so the test is somewhat liberal; the correlation threshold guards it.
         """
         valid = np.isfinite(u)
         phi = np.where(valid, np.angle(u), np.nan)
@@ -153,13 +160,18 @@ class PatternFinder:
         d = np.where(np.isfinite(d), d, 0.0)
         slope = _refine_slope(u0, d, np.nan_to_num(start), self.slope_step)
         rho = circ_corr(phi, np.abs(slope)[:, None] * d)
+        se, p, strength = _slope_test(u0, valid, d, slope)
         bad = ~np.isfinite(centre).all(axis=1) | (valid.sum(axis=1) < 3)
-        rho[bad] = np.nan
-        slope[bad] = np.nan
-        return rho, slope
+        for a in (rho, slope, se, p, strength):
+            a[bad] = np.nan
+        return rho, slope, se, p, strength
 
-    def rotational(self, u: np.ndarray, centre: np.ndarray) -> np.ndarray:
-        """Fisher-Lee correlation of phase with the polar angle about ``centre``."""
+    def rotational(self, u: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Fisher-Lee correlation of phase with the polar angle about ``centre``, the
+        p-value of the rotation: the Rayleigh test of ``exp(i (phi - s theta))``, ``s``
+        the sign of the correlation (phase that turns once with the angle is aligned by
+        it; phase unrelated to the angle is not), and that resultant's length R (the
+        strength of the rotating model, comparable with a plane fit's)."""
         valid = np.isfinite(u)
         phi = np.where(valid, np.angle(u), np.nan)
         dx = self.xy[None, :, 0] - centre[:, :1]
@@ -167,8 +179,43 @@ class PatternFinder:
         theta = np.arctan2(dy, dx)
         theta[np.hypot(dx, dy) < 1e-9 * self.spacing] = np.nan  # the centre has no angle
         rho = fisher_lee(phi, theta)
-        rho[~np.isfinite(centre).all(axis=1) | (valid.sum(axis=1) < 3)] = np.nan
-        return rho
+        ok = valid & np.isfinite(theta)
+        aligned = np.where(ok, u * np.exp(-1j * np.sign(rho)[:, None] * np.where(
+            ok, theta, 0.0)), 0.0)
+        resultant, n = np.abs(aligned.sum(axis=1)), ok.sum(axis=1)
+        p = rayleigh_p(resultant, n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            strength = resultant / n
+        bad = ~np.isfinite(centre).all(axis=1) | (valid.sum(axis=1) < 3) | ~np.isfinite(rho)
+        for a in (rho, p, strength):
+            a[bad] = np.nan
+        return rho, p, strength
+
+
+def rayleigh_p(resultant: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """p-value of the Rayleigh test for a resultant length ``|sum exp(i a)|`` of ``n``
+    angles (Zar 1999, eq. 27.4: accurate to n of about 10)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = n.astype(float)
+        return np.minimum(np.exp(np.sqrt(1 + 4 * n + 4 * (n**2 - resultant**2))
+                                 - (1 + 2 * n)), 1.0)
+
+
+def _slope_test(u: np.ndarray, valid: np.ndarray, d: np.ndarray, slope: np.ndarray):
+    """SE, two-sided p-value and strength R of the circular-linear slope of phase on d."""
+    n = valid.sum(axis=1)
+    c = u * np.exp(-1j * slope[:, None] * d)  # 0 at gaps
+    f = c.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        resid = (c * np.conj(f / np.abs(f))[:, None]).imag
+        s2 = np.maximum(np.einsum("ij,ij->i", resid, resid) / (n - 2), MIN_SCATTER**2)
+        dv = np.where(valid, d, 0.0)
+        sdd = np.einsum("ij,ij->i", dv, dv) - dv.sum(axis=1) ** 2 / n
+        strength = np.abs(f) / n
+        se = np.sqrt(s2 / sdd) / strength
+        p = 2 * stats.t.sf(np.abs(slope) / se, np.maximum(n - 2, 1))
+    p[n < 4] = np.nan
+    return se, p, strength
 
 
 def _shaped(phi: np.ndarray, geom: Geometry) -> np.ndarray:

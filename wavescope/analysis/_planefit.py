@@ -16,19 +16,35 @@ wave vector (a, b), so:
 
 With ``oversample`` >= 2 lattice points per main-lobe width (``2 pi / L``) the best
 candidate lies in the main lobe of the global maximum, and Newton climbs to it.
+
+Uncertainty: near its maximum the fit is a least-squares regression of the wrapped
+residuals ``e_j = phi_j - k . r_j - offset`` on position, so (Fisher 1993, the circular
+mean's standard error generalised to a slope; Kempter et al. 2012) the covariance of the
+wave vector is ``s2 / R**2 * inv(S)``, with ``s2 = sum sin(e_j)**2 / (n - 3)`` the
+residual scatter, ``R = mean cos(e_j)`` the fit strength and ``S`` the scatter matrix of
+the valid sites' positions about their mean. It assumes independent residuals across
+sites; spatially correlated noise makes it too narrow.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import fft as sfft
+from scipy import stats
 
 from ._circular import circ_corr_phasors, unit_phasor
 from ._common import frame_blocks
 from ._geometry import Geometry
 
-#: Fitted quantities per frame, in this order.
-FIELDS = ("dphi_dx", "dphi_dy", "offset", "strength", "rho")
+#: Fitted quantities per frame, in this order: the wave vector (= the phase gradient),
+#: the phase at the origin, R, the circular correlation of measured and fitted phase, the
+#: covariance of the wave vector (xx, xy, yy), the synchrony (R of a flat phase), the
+#: number of valid sites, and the p-value of the Wald test of a zero gradient.
+FIELDS = ("dphi_dx", "dphi_dy", "offset", "strength", "rho", "cov_xx", "cov_xy", "cov_yy",
+          "flat", "n_valid", "gradient_p")
+#: Residual phase scatter (rad) below which a fit is taken as exact: the refinement stops
+#: at 1e-7 of the lattice step, so smaller residuals are numerical, not measured.
+MIN_SCATTER = 1e-6
 
 
 class PlaneFitter:
@@ -84,7 +100,7 @@ class PlaneFitter:
                 for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))])
 
     def fit(self, u: np.ndarray) -> np.ndarray:
-        """Fit unit phasors ``u`` (frames, n_sites; NaN = missing) -> (frames, 5), FIELDS."""
+        """Fit unit phasors ``u`` (frames, n_sites; NaN = missing) -> (frames, FIELDS)."""
         valid = np.isfinite(u)
         u = np.where(valid, u, 0.0)
         n_valid = valid.sum(axis=1)
@@ -99,8 +115,34 @@ class PlaneFitter:
             # and exp(i k . (r - centre)) = u conj(c) at every valid site: no new exps
             fitted = u * np.conj(c) * (f / np.abs(f))[:, None]
         out[:, 4] = circ_corr_phasors(u, fitted)
-        out[n_valid < 3] = np.nan
+        out[:, 5:8] = cov = self._covariance(c, f, valid, n_valid)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, 8] = np.abs(u.sum(axis=1)) / n_valid
+        out[:, 9] = n_valid
+        dof = n_valid - (2 if self.geom.kind == "line" else 3)  # residual degrees of freedom
+        out[:, 10] = _wald_p(k, cov, dof, line=self.geom.kind == "line")
+        out[dof < 1, 5:8] = np.nan
+        out[dof < 1, 10] = np.nan
+        out[n_valid < 3, :9] = np.nan
         return out
+
+    def _covariance(self, c, f, valid, n_valid) -> np.ndarray:
+        """Covariance (xx, xy, yy) of the fitted wave vector, (frames, 3); see the module."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            resid = (c * np.conj(f / np.abs(f))[:, None]).imag  # sin(e_j); 0 at gaps
+            dof = n_valid - (2 if self.geom.kind == "line" else 3)
+            s2 = np.maximum(np.einsum("ij,ij->i", resid.real, resid.real) / dof,
+                            MIN_SCATTER**2)
+            strength = np.abs(f) / n_valid
+            m = valid.astype(float) @ self.moments[:, :5]  # sums of x, y, x^2, xy, y^2
+            sxx = m[:, 2] - m[:, 0] ** 2 / n_valid
+            sxy = m[:, 3] - m[:, 0] * m[:, 1] / n_valid
+            syy = m[:, 4] - m[:, 1] ** 2 / n_valid
+            if self.geom.kind == "line":  # a line: no y slope (fixed at 0, no variance)
+                zero = np.zeros_like(sxx)
+                return np.column_stack([s2 / (strength**2 * sxx), zero, zero])
+            scale = s2 / (strength**2 * (sxx * syy - sxy**2))
+            return np.column_stack([scale * syy, -scale * sxy, scale * sxx])
 
     def _factors(self, k: np.ndarray) -> np.ndarray:
         """exp(-i k . (r - centre)) for frames k (m, 2) -> (m, n_sites)."""
@@ -214,6 +256,20 @@ class PlaneFitter:
         return k, c
 
 
+def _wald_p(k: np.ndarray, cov: np.ndarray, dof: np.ndarray, line: bool) -> np.ndarray:
+    """p-value of ``k = 0``: Wald statistic ``W = k' inv(cov) k`` against ``F(q, dof)``
+    (q = 2 slopes, 1 on a line), as the residual scatter in ``cov`` is estimated."""
+    cxx, cxy, cyy = cov.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if line:
+            w, q = k[:, 0] ** 2 / cxx, 1
+        else:
+            w = (cyy * k[:, 0] ** 2 - 2 * cxy * k[:, 0] * k[:, 1] + cxx * k[:, 1] ** 2) / (
+                cxx * cyy - cxy**2)
+            q = 2
+        return stats.f.sf(w / q, q, np.maximum(dof, 1))
+
+
 def _neighbour(index: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Candidate number at lattice cells (i, j), -1 outside the lattice or the disk."""
     n = index.shape[0]
@@ -246,7 +302,7 @@ def phasors(block: np.ndarray) -> np.ndarray:
 
 
 def plane_fit_kernel(z: np.ndarray, *, fitter: PlaneFitter) -> tuple:
-    """apply_ufunc kernel: (..., *space) -> five (...) arrays."""
+    """apply_ufunc kernel: (..., *space) -> one (...) array per entry of FIELDS."""
     space = fitter.geom.shape
     lead = z.shape[: z.ndim - len(space)]
     flat = z.reshape(-1, int(np.prod(space)))

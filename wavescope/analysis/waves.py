@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
+from scipy.special import ndtri
 
 from ..core import DataModelError, space_dims
 from ._circular import TWO_PI
@@ -183,34 +184,48 @@ def _attrs_from(obj) -> dict:
 
 
 def _omega_kernel(z: np.ndarray, *, n_space: int, sfreq: float):
-    """Per frame: circular mean over sites of the phase advance to the next sample,
-    as angular frequency (rad per time unit); the last sample repeats the previous."""
+    """Per frame: circular mean over sites of the phase advance to the next sample, as
+    angular frequency (rad per time unit), and its standard error from the spread of
+    the sites' advances (as for a circular mean); the last sample repeats the previous."""
     lead = z.shape[: z.ndim - 1 - n_space]
     n_t = z.shape[len(lead)]
     flat = z.reshape(-1, n_t, int(np.prod(z.shape[len(lead) + 1:])))
     out = np.full((flat.shape[0], n_t), np.nan)
+    se = np.full((flat.shape[0], n_t), np.nan)
     for i in range(flat.shape[0]):
         for sl in frame_blocks(n_t - 1, flat.shape[2]):
             u = phasors(flat[i, sl.start:sl.stop + 1])
             prod = u[1:] * np.conj(u[:-1])
-            prod[~np.isfinite(prod)] = 0.0
-            out[i, sl] = np.angle(prod.sum(axis=1)) * sfreq
-            out[i, sl][np.abs(prod).sum(axis=1) == 0] = np.nan
+            ok = np.isfinite(prod)
+            prod[~ok] = 0.0
+            total = prod.sum(axis=1)
+            n = ok.sum(axis=1)
+            out[i, sl] = np.angle(total) * sfreq
+            with np.errstate(invalid="ignore", divide="ignore"):
+                resid = prod * np.conj(total / np.abs(total))[:, None]
+                scatter = np.sum(resid.imag**2, axis=1) / (n - 1)
+                se[i, sl] = sfreq * np.sqrt(scatter / n) / (resid.real.sum(axis=1) / n)
+            out[i, sl][n == 0] = np.nan
+            se[i, sl][n < 2] = np.nan
         out[i, -1] = out[i, -2] if n_t > 1 else np.nan
-    return out.reshape(*lead, n_t)
+        se[i, -1] = se[i, -2] if n_t > 1 else np.nan
+    return out.reshape(*lead, n_t), se.reshape(*lead, n_t)
 
 
-def _frame_omega(z: xr.DataArray) -> xr.DataArray:
+def _frame_omega(z: xr.DataArray, *, with_se: bool = False):
+    """Temporal frequency per frame (rad per time unit); with ``with_se`` also its SE."""
     check_time_chunk(z)
     if z.sizes["time"] < 2:
         raise DataModelError("the temporal frequency needs at least 2 time samples")
     dims = ["time", *space_dims(z)]
     out = apply_ufunc(
-        _omega_kernel, z, input_core_dims=[dims], output_core_dims=[["time"]],
+        _omega_kernel, z, input_core_dims=[dims], output_core_dims=[["time"], ["time"]],
         kwargs={"n_space": len(dims) - 1, "sfreq": float(z.attrs["sfreq"])},
-        dask="parallelized", output_dtypes=[float],
+        dask="parallelized", output_dtypes=[float, float],
     )
-    return out.transpose(*[d for d in z.dims if d not in dims[1:]])
+    order = [d for d in z.dims if d not in dims[1:]]
+    omega, se = (o.transpose(*order) for o in out)
+    return (omega, se) if with_se else omega
 
 
 def _travel_sign(omega: xr.DataArray) -> xr.DataArray:
@@ -403,14 +418,26 @@ def fit_plane_wave(
     k_max: float | None = None,
     oversample: float = 2.0,
     max_iter: int = 20,
+    confidence: float = 0.95,
     bads=None,
 ) -> xr.Dataset:
-    """Best plane wave per frame by circular-linear regression (Zhang et al. 2018 style).
+    """Best plane wave per frame by circular-linear regression (Zhang et al. 2018 style),
+    with standard errors, confidence intervals and a test of a zero gradient.
 
     Maximises ``R(a, b) = |mean_j exp(i (phi_j - a x_j - b y_j))|`` over the phase
     gradient (a, b): a coarse search (a zero-padded 2-D FFT on uniform grids; a lattice
     of candidates ``oversample`` times finer than R's main lobe on irregular positions)
     then safeguarded Newton refinement, vectorised over frames. NaN sites are skipped.
+
+    Uncertainty is analytic: near the maximum the fit is a regression of the wrapped
+    residuals on position, so the gradient's covariance is ``s2 / R**2 * inv(S)``
+    (``s2`` the residual scatter ``sum sin(e)**2 / (n - 3)``, ``S`` the scatter matrix
+    of the sites' positions), assuming residuals independent across sites (spatially
+    correlated noise makes the intervals too narrow). Speed, direction and wavelength
+    intervals follow by the delta method; they are symmetric in the spatial frequency
+    (and in the slowness ``|k| / |omega|``, whose error adds that of ``omega``), so on
+    speed and wavelength they are asymmetric and reach ``inf`` where the gradient cannot
+    be told from zero.
 
     Parameters
     ----------
@@ -425,6 +452,8 @@ def fit_plane_wave(
         least 0.4 of the peak for a clean wave; side lobes reach 0.22).
     max_iter : int
         Newton iterations at most.
+    confidence : float
+        Coverage of the ``*_low`` / ``*_high`` intervals, in (0, 1).
     bads : str, sequence of str or boolean array, optional
         Bad sites to leave out, besides those in ``attrs["bads"]`` (see
         :func:`wavescope.exclude_bads`: channels dropped, grid sites set to NaN).
@@ -432,39 +461,133 @@ def fit_plane_wave(
     Returns
     -------
     xarray.Dataset
-        Per frame: ``direction`` (rad, CCW from +x, of travel), ``spatial_frequency``
-        (cycles per space unit, ``|k| / 2 pi``), ``wavelength`` (space units), ``speed``
-        (space units per time unit, ``|omega| / |k|``), ``offset`` (rad: the fitted phase
-        at the coordinate origin), ``strength`` (R in [0, 1]), ``rho`` (circular
-        correlation of measured and fitted phase), and the fitted gradient ``dphi_dx``,
-        ``dphi_dy`` (rad per space unit, ``= -k``).
+        Per frame:
+
+        - ``direction`` (rad, CCW from +x, of travel), ``spatial_frequency`` (cycles per
+          space unit, ``|k| / 2 pi``), ``wavelength`` (space units), ``speed`` (space
+          units per time unit, ``|omega| / |k|``), ``offset`` (rad: the fitted phase at
+          the coordinate origin);
+        - fit quality: ``strength`` (R in [0, 1]: 1 minus the residual scatter; a
+          synchronous field has R near 1 whatever its gradient), ``rho`` (circular
+          correlation of measured and fitted phase), ``explained`` (``(R - R0) /
+          (1 - R0)`` with ``R0`` the synchrony, the R of a flat phase: the share of the
+          phase scatter about the common phase that the gradient removes; 0 for a
+          synchronous field, 1 for a noiseless plane wave at any wavelength);
+        - ``gradient_p``: p-value of the Wald test of a zero gradient (``F(2, n - 3)``);
+          small where a gradient is measured, even for waves much longer than the array;
+        - ``dphi_dx``, ``dphi_dy`` (rad per space unit, ``= -k``), their standard errors
+          ``dphi_dx_se``, ``dphi_dy_se`` and correlation ``dphi_corr``; ``omega`` and
+          ``omega_se`` (rad per time unit, the frame's temporal frequency and its SE);
+        - intervals at ``confidence``: ``direction_low`` / ``direction_high`` (the arc
+          from low counter-clockwise to high, wrapped to (-pi, pi]; NaN where it would
+          cover the whole circle) with ``direction_se`` (rad), ``speed_low`` /
+          ``speed_high`` and ``wavelength_low`` / ``wavelength_high`` (``inf`` for the
+          upper end where the gradient is not resolved).
     """
     z = _checked(z, "fit_plane_wave", bads)
     if oversample < 2:
         raise DataModelError(f"oversample must be >= 2, got {oversample}")
+    _check_confidence(confidence)
     geom = geometry_of(z)
     fitter = PlaneFitter(geom, k_max, oversample, max_iter)
     parts = dict(zip(FIELDS, _per_frame(z, plane_fit_kernel, len(FIELDS), {"fitter": fitter}),
                      strict=True))
-    omega = _frame_omega(z)
+    omega, omega_se = _frame_omega(z, with_se=True)
     sign = _travel_sign(omega)
-    kmag = np.hypot(parts["dphi_dx"], parts["dphi_dy"])
     su = z.attrs.get("space_units")
+    wave = _wave_intervals(parts["dphi_dx"], parts["dphi_dy"], parts["cov_xx"],
+                           parts["cov_xy"], parts["cov_yy"], omega, omega_se, sign,
+                           confidence)
+    speed_units = space_units_per_time(z)
     with np.errstate(divide="ignore", invalid="ignore"):
+        flat = parts["flat"]
+        explained = xr.where(1 - flat > 1e-12, (parts["strength"] - flat) / (1 - flat), 0.0)
+        explained = explained.where(np.isfinite(parts["strength"]))
         ds = xr.Dataset({
-            "direction": np.arctan2(-sign * parts["dphi_dy"], -sign * parts["dphi_dx"])
-            .assign_attrs(units="rad"),
-            "spatial_frequency": (kmag / TWO_PI).assign_attrs(units=f"1/{su}"),
-            "wavelength": (TWO_PI / kmag).assign_attrs(units=su),
-            "speed": (np.abs(omega) / kmag).assign_attrs(units=space_units_per_time(z)),
+            "direction": wave["direction"].assign_attrs(units="rad"),
+            "spatial_frequency": (wave["kmag"] / TWO_PI).assign_attrs(units=f"1/{su}"),
+            "wavelength": wave["wavelength"].assign_attrs(units=su),
+            "speed": wave["speed"].assign_attrs(units=speed_units),
             "offset": parts["offset"].assign_attrs(units="rad"),
             "strength": parts["strength"].assign_attrs(units="1"),
             "rho": parts["rho"].assign_attrs(units="1"),
+            "explained": explained.assign_attrs(units="1"),
+            "gradient_p": parts["gradient_p"].assign_attrs(units="1"),
             "dphi_dx": parts["dphi_dx"].assign_attrs(units=f"rad/{su}"),
             "dphi_dy": parts["dphi_dy"].assign_attrs(units=f"rad/{su}"),
+            "dphi_dx_se": np.sqrt(parts["cov_xx"]).assign_attrs(units=f"rad/{su}"),
+            "dphi_dy_se": np.sqrt(parts["cov_yy"]).assign_attrs(units=f"rad/{su}"),
+            "dphi_corr": (parts["cov_xy"] / np.sqrt(parts["cov_xx"] * parts["cov_yy"]))
+            .fillna(0.0).where(np.isfinite(parts["cov_xx"])).assign_attrs(units="1"),
+            "omega": omega.assign_attrs(units=f"rad/{z.attrs.get('time_units')}"),
+            "omega_se": omega_se.assign_attrs(units=f"rad/{z.attrs.get('time_units')}"),
+            "direction_se": wave["direction_se"].assign_attrs(units="rad"),
+            "direction_low": wave["direction_low"].assign_attrs(units="rad"),
+            "direction_high": wave["direction_high"].assign_attrs(units="rad"),
+            "speed_low": wave["speed_low"].assign_attrs(units=speed_units),
+            "speed_high": wave["speed_high"].assign_attrs(units=speed_units),
+            "wavelength_low": wave["wavelength_low"].assign_attrs(units=su),
+            "wavelength_high": wave["wavelength_high"].assign_attrs(units=su),
         })
-    ds.attrs = derived_attrs(z, method="circular-linear regression, coarse search + Newton")
+    ds.attrs = derived_attrs(z, method="circular-linear regression, coarse search + Newton",
+                             confidence=float(confidence))
     return ds
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise DataModelError(f"confidence must lie in (0, 1), got {confidence}")
+
+
+def _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, sign, confidence) -> dict:
+    """Direction, speed and wavelength of a phase gradient (gx, gy) with covariance
+    (cxx, cxy, cyy), and their delta-method intervals (see :func:`fit_plane_wave`).
+
+    Works elementwise on NumPy or xarray inputs. The spatial frequency ``|k|`` gets the
+    interval ``|k| (1 -+ z r_k)``, ``r_k`` its relative SE; the slowness likewise with
+    ``r = sqrt(r_k**2 + (omega_se / omega)**2)``; inverting them gives wavelength and
+    speed intervals (upper end ``inf`` once ``z r >= 1``).
+    """
+    q = float(ndtri(0.5 + confidence / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kmag = np.hypot(gx, gy)
+        k2 = kmag * kmag
+        var_k = (gx * gx * cxx + 2 * gx * gy * cxy + gy * gy * cyy) / k2
+        var_dir = (gy * gy * cxx - 2 * gx * gy * cxy + gx * gx * cyy) / (k2 * k2)
+        rel_k = np.sqrt(var_k) / kmag
+        rel_s = np.sqrt(rel_k * rel_k + (omega_se / omega) ** 2)
+        direction = np.arctan2(-sign * gy, -sign * gx)
+        speed = np.abs(omega) / kmag
+        wl = TWO_PI / kmag
+        dir_se = np.sqrt(var_dir)
+        half = q * dir_se
+        out = {
+            "kmag": kmag, "direction": direction, "speed": speed, "wavelength": wl,
+            "direction_se": dir_se,
+            "direction_low": _wrap_angle(direction - half),
+            "direction_high": _wrap_angle(direction + half),
+            "speed_low": speed / (1 + q * rel_s),
+            "speed_high": speed / (1 - q * rel_s),
+            "wavelength_low": wl / (1 + q * rel_k),
+            "wavelength_high": wl / (1 - q * rel_k),
+        }
+    wide = ~(half < np.pi)
+    for key in ("direction_low", "direction_high"):
+        out[key] = _where(wide, np.nan, out[key])
+    out["speed_high"] = _where(q * rel_s >= 1, np.inf, out["speed_high"])
+    out["wavelength_high"] = _where(q * rel_k >= 1, np.inf, out["wavelength_high"])
+    for key in ("speed_high", "wavelength_high"):
+        out[key] = _where(np.isnan(rel_s if key == "speed_high" else rel_k), np.nan, out[key])
+    return out
+
+
+def _where(cond, a, b):
+    return xr.where(cond, a, b) if isinstance(b, xr.DataArray) else np.where(cond, a, b)
+
+
+def _wrap_angle(a):
+    """Angles wrapped to (-pi, pi] (ufuncs only, so xarray inputs stay xarray)."""
+    return np.arctan2(np.sin(a), np.cos(a))
 
 
 # --- radial and rotating waves -------------------------------------------------------------
@@ -472,7 +595,7 @@ def fit_plane_wave(
 
 def _centre_kernel(z: np.ndarray, *, finder: PatternFinder, want: str, centre):
     flat, lead = _flat_frames(z, finder.geom)
-    n_out = {"radial": 4, "rotation": 3, "both": 7}[want]
+    n_out = {"radial": 7, "rotation": 5, "both": 12}[want]
     out = np.full((n_out, flat.shape[0]), np.nan)
     for sl in frame_blocks(flat.shape[0], finder.geom.n_sites, 1 << 14):
         u = phasors(flat[sl])
@@ -491,11 +614,10 @@ def _centre_kernel(z: np.ndarray, *, finder: PatternFinder, want: str, centre):
             else:
                 c = finder.locate(div if kind == "radial" else curl)
             if kind == "radial":
-                rho, slope = finder.radial(u, c, grad)
-                out[row:row + 4, sl] = [rho, slope, c[:, 0], c[:, 1]]
-                row += 4
+                out[row:row + 7, sl] = [*finder.radial(u, c, grad), c[:, 0], c[:, 1]]
+                row += 7
             else:
-                out[row:row + 3, sl] = [finder.rotational(u, c), c[:, 0], c[:, 1]]
+                out[row:row + 5, sl] = [*finder.rotational(u, c), c[:, 0], c[:, 1]]
     return tuple(o.reshape(lead) for o in out)
 
 
@@ -544,16 +666,22 @@ def radial_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = N
         Per frame: ``rho`` in [-1, 1] (Kempter et al. 2012 circular-linear correlation
         of phase with distance after circular-linear regression): negative when phase
         falls with distance, i.e. crests move outward (a source) when the phase
-        advances, positive for a sink; ``slope`` (rad per space unit), ``centre_x``,
-        ``centre_y``.
+        advances, positive for a sink; ``slope`` (rad per space unit), its standard
+        error ``slope_se`` and ``p`` (two-sided t-test of a zero slope, ``n - 2``
+        degrees of freedom; liberal where the centre is fitted to the same frame),
+        ``strength`` (R of the regression, comparable with a plane fit's),
+        ``centre_x``, ``centre_y``.
     """
     z = _checked(z, "radial_correlation")
     finder = _finder(z, sigma)
-    rho, slope, cx, cy = _per_frame(z, _centre_kernel, 4, {
+    rho, slope, se, p, strength, cx, cy = _per_frame(z, _centre_kernel, 7, {
         "finder": finder, "want": "radial", "centre": _centre_arg(centre)})
     su = z.attrs.get("space_units")
     ds = xr.Dataset({"rho": rho.assign_attrs(units="1"),
                      "slope": slope.assign_attrs(units=f"rad/{su}"),
+                     "slope_se": se.assign_attrs(units=f"rad/{su}"),
+                     "p": p.assign_attrs(units="1"),
+                     "strength": strength.assign_attrs(units="1"),
                      "centre_x": cx.assign_attrs(units=su),
                      "centre_y": cy.assign_attrs(units=su)})
     ds.attrs = derived_attrs(z)
@@ -574,14 +702,19 @@ def rotational_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None
         Per frame: ``rho`` in [-1, 1] (Fisher & Lee 1983 correlation of phase with the
         polar angle about the centre, angles CCW from +x): -1 for
         ``phi = omega t - theta``, which rotates counter-clockwise when the phase
-        advances; +1 clockwise. ``centre_x``, ``centre_y``.
+        advances; +1 clockwise. ``p``: Rayleigh test of the phase with the rotation
+        removed, ``exp(i (phi - sign(rho) theta))`` (small where the phase turns once
+        about the centre; liberal where the centre is fitted to the same frame) and
+        ``strength``, that resultant's length. ``centre_x``, ``centre_y``.
     """
     z = _checked(z, "rotational_correlation")
     finder = _finder(z, sigma)
-    rho, cx, cy = _per_frame(z, _centre_kernel, 3, {
+    rho, p, strength, cx, cy = _per_frame(z, _centre_kernel, 5, {
         "finder": finder, "want": "rotation", "centre": _centre_arg(centre)})
     su = z.attrs.get("space_units")
     ds = xr.Dataset({"rho": rho.assign_attrs(units="1"),
+                     "p": p.assign_attrs(units="1"),
+                     "strength": strength.assign_attrs(units="1"),
                      "centre_x": cx.assign_attrs(units=su),
                      "centre_y": cy.assign_attrs(units=su)})
     ds.attrs = derived_attrs(z)
@@ -600,114 +733,206 @@ def classify_patterns(
     rotation_threshold: float = 0.5,
     pgd_form: str = "rubino",
     sigma: float | None = None,
+    strength_threshold: float = 0.7,
+    alpha: float = 0.01,
+    confidence: float = 0.95,
     bads=None,
 ) -> xr.Dataset:
-    """Label every frame as one wave pattern, with the scores that decided it.
+    """Label every frame as one wave pattern, with the scores and tests that decided it.
 
-    Rules, in order (thresholds are parameters; 0.85 for PGD and synchrony are the
-    field's usual choices):
+    A pattern needs a consistent shape *and* a measured one: each spatial pattern has a
+    threshold on how well it describes the phase map and a test that its slope is not
+    zero (at level ``alpha``), so the decision holds at any wavelength-to-array ratio.
+    A plane wave much longer than the array is nearly in phase everywhere (synchrony
+    near 1, PGD lost in noise), yet its gradient is measured; synchrony is what is left
+    when no gradient is. Rules, in order:
 
-    1. ``synchronous`` if synchrony >= ``synchrony_threshold`` (a wave much longer than
-       the array is indistinguishable from synchrony, and its PGD is meaningless);
-    2. ``planar`` if PGD (``pgd_form``) >= ``pgd_threshold``;
-    3. otherwise the stronger of the radial and rotational scores, if it reaches its
-       threshold: ``source`` / ``sink`` from the radial correlation (outward travel:
-       ``-sign(omega) rho_radial >= radial_threshold``), ``rotating-ccw`` /
-       ``rotating-cw`` from the rotational one (``-sign(omega) rho_rotation`` positive
-       for counter-clockwise);
+    1. ``planar``: the plane fit (:func:`fit_plane_wave`) has ``strength`` (R) >=
+       ``strength_threshold`` or the PGD (``pgd_form``) >= ``pgd_threshold`` (the
+       field's usual 0.85; local gradients aligned), and its gradient differs from
+       zero: Wald-test ``gradient_p < alpha``;
+    2. otherwise the stronger of the radial and rotational scores, if it reaches its
+       threshold and its test passes: ``source`` / ``sink`` from the radial correlation
+       (outward travel: ``-sign(omega) rho_radial >= radial_threshold``, radial slope
+       against its SE ``radial_p < alpha``), ``rotating-ccw`` / ``rotating-cw`` from the
+       rotational one (``-sign(omega) rho_rotation`` positive for counter-clockwise,
+       Rayleigh test ``rotation_p < alpha``);
+    3. ``synchronous`` if synchrony >= ``synchrony_threshold`` (the field's usual 0.85):
+       in step across sites with no measurable gradient;
     4. ``none``.
 
-    ``bads`` (str, sequence of str or boolean array) names bad sites to leave out besides
-    those in ``attrs["bads"]`` (see :func:`wavescope.exclude_bads`).
+    Parameters
+    ----------
+    z : xarray.DataArray
+        Analytic signal or phase (with ``time``).
+    pgd_threshold, synchrony_threshold, radial_threshold, rotation_threshold : float
+        In [0, 1]; see the rules.
+    pgd_form : {"rubino", "unit"}
+        Form of the PGD (:func:`pgd`).
+    sigma : float, optional
+        Smoothing width for the centres (see :func:`radial_correlation`).
+    strength_threshold : float
+        Smallest plane-fit R, in [0, 1]. R is about ``exp(-s**2 / 2)`` for residual
+        phase scatter ``s`` (rad): 0.7 admits about 0.85 rad (49 degrees) and lies far
+        above the R of the best plane through independent phases (about
+        ``sqrt(log(n) / n)``: 0.3 on 64 sites, 0.45 on 16).
+    alpha : float
+        Level of the slope tests, in (0, 1). The tests assume independent noise across
+        sites (spatially correlated noise makes them liberal); detect_waves' surrogates
+        then test the events.
+    confidence : float
+        Coverage of the speed, direction and wavelength intervals.
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out besides those in ``attrs["bads"]`` (see
+        :func:`wavescope.exclude_bads`).
 
     Returns
     -------
     xarray.Dataset
         Per frame: ``pattern`` (str, one of :data:`PATTERNS`), ``score`` (the value that
-        decided it, compared with its threshold; NaN for ``none``), ``pgd``,
-        ``synchrony``, ``radial`` (``-sign(omega) rho_radial``: > 0 outward), ``rotation``
-        (``-sign(omega) rho_rotation``: > 0 counter-clockwise), ``centre_x``,
-        ``centre_y`` (of the radial or rotating pattern, else NaN), ``radial_slope``
-        (rad per space unit, of the phase-on-distance regression) and ``omega``
-        (rad per time unit, the frame's temporal frequency).
+        decided it, compared with its threshold: ``strength`` for planar, the oriented
+        correlation for sources, sinks and rotations, ``synchrony`` for synchronous;
+        NaN for ``none``), ``pgd``, ``synchrony``, ``strength``, ``explained`` and
+        ``gradient_p`` (of the plane fit, see :func:`fit_plane_wave`), ``radial``
+        (``-sign(omega) rho_radial``: > 0 outward), ``radial_p``, ``rotation``
+        (``-sign(omega) rho_rotation``: > 0 counter-clockwise), ``rotation_p``,
+        ``centre_x``, ``centre_y`` (of the radial or rotating pattern, else NaN),
+        ``radial_slope`` and ``radial_slope_se`` (rad per space unit, of the
+        phase-on-distance regression), ``dphi_dx``, ``dphi_dy``, ``dphi_dx_se``,
+        ``dphi_dy_se``, ``dphi_corr`` (the plane fit's gradient), ``omega`` and
+        ``omega_se`` (rad per time unit, the frame's temporal frequency). Then the wave
+        quantities *of the label*: ``speed``, ``direction``, ``wavelength`` with
+        ``*_low`` / ``*_high`` intervals at ``confidence`` (as in
+        :func:`fit_plane_wave`): from the plane fit for planar frames, from the radial
+        slope for sources and sinks (``|omega| / |slope|``, no direction), NaN for
+        synchronous, rotating and unlabelled frames, which have none.
     """
     z = _checked(z, "classify_patterns", bads)
     for name, value in (("pgd_threshold", pgd_threshold),
                         ("synchrony_threshold", synchrony_threshold),
                         ("radial_threshold", radial_threshold),
-                        ("rotation_threshold", rotation_threshold)):
+                        ("rotation_threshold", rotation_threshold),
+                        ("strength_threshold", strength_threshold)):
         if not 0 <= value <= 1:
             raise DataModelError(f"{name} must lie in [0, 1], got {value}")
-    scores = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma)
-    thresholds = (synchrony_threshold, pgd_threshold, radial_threshold, rotation_threshold)
+    if not 0 < alpha < 1:
+        raise DataModelError(f"alpha must lie in (0, 1), got {alpha}")
+    _check_confidence(confidence)
+    s = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma, confidence=confidence)
+    thresholds = (synchrony_threshold, pgd_threshold, strength_threshold, radial_threshold,
+                  rotation_threshold, alpha)
     code, score, cx, cy = apply_ufunc(
-        _label_kernel, scores["synchrony"], scores["pgd"], scores["radial"],
-        scores["rotation"], scores["rad_cx"], scores["rad_cy"], scores["rot_cx"],
-        scores["rot_cy"], kwargs={"thresholds": thresholds}, output_core_dims=[[]] * 4,
-        dask="parallelized", output_dtypes=[np.int8, float, float, float],
+        _label_kernel, s["synchrony"], s["pgd"], s["strength"], s["gradient_p"],
+        s["radial"], s["radial_p"], s["radial_strength"], s["rotation"], s["rotation_p"],
+        s["rotation_strength"], s["rad_cx"],
+        s["rad_cy"], s["rot_cx"], s["rot_cy"], kwargs={"thresholds": thresholds},
+        output_core_dims=[[]] * 4, dask="parallelized",
+        output_dtypes=[np.int8, float, float, float],
     )
     labels = np.array(PATTERNS)
     pattern = apply_ufunc(lambda c: labels[c], code, dask="parallelized",
-                             output_dtypes=[labels.dtype])
-    su = z.attrs.get("space_units")
+                          output_dtypes=[labels.dtype])
+    planar = code == PATTERNS.index("planar")
+    radial = (code == PATTERNS.index("source")) | (code == PATTERNS.index("sink"))
+    su, tu = z.attrs.get("space_units"), z.attrs.get("time_units")
+    slope = np.abs(s["rad_slope"])
+    zero = xr.zeros_like(slope)
+    rad = _wave_intervals(slope, zero, s["rad_slope_se"] ** 2, zero, zero, s["omega"],
+                          s["omega_se"], 1.0, confidence)
+    wave = {}
+    for key, units in (("speed", f"{su}/{tu}"), ("direction", "rad"), ("wavelength", su)):
+        for end in ("", "_low", "_high"):
+            name = key + end
+            value = s["plane"][name].where(planar)
+            if key != "direction":
+                value = value.fillna(rad[name].where(radial))
+            wave[name] = value.assign_attrs(units=units)
     ds = xr.Dataset({
         "pattern": pattern,
         "score": score.assign_attrs(units="1"),
-        "pgd": scores["pgd"].assign_attrs(units="1", pgd_form=pgd_form),
-        "synchrony": scores["synchrony"].assign_attrs(units="1"),
-        "radial": scores["radial"].assign_attrs(units="1"),
-        "rotation": scores["rotation"].assign_attrs(units="1"),
+        "pgd": s["pgd"].assign_attrs(units="1", pgd_form=pgd_form),
+        "synchrony": s["synchrony"].assign_attrs(units="1"),
+        "strength": s["strength"].assign_attrs(units="1"),
+        "explained": s["plane"]["explained"],
+        "gradient_p": s["gradient_p"].assign_attrs(units="1"),
+        "radial": s["radial"].assign_attrs(units="1"),
+        "radial_p": s["radial_p"].assign_attrs(units="1"),
+        "rotation": s["rotation"].assign_attrs(units="1"),
+        "rotation_p": s["rotation_p"].assign_attrs(units="1"),
         "centre_x": cx.assign_attrs(units=su),
         "centre_y": cy.assign_attrs(units=su),
-        "radial_slope": scores["rad_slope"].assign_attrs(units=f"rad/{su}"),
-        "omega": scores["omega"].assign_attrs(units=f"rad/{z.attrs.get('time_units')}"),
+        "radial_slope": s["rad_slope"].assign_attrs(units=f"rad/{su}"),
+        "radial_slope_se": s["rad_slope_se"].assign_attrs(units=f"rad/{su}"),
+        **{k: s["plane"][k] for k in ("dphi_dx", "dphi_dy", "dphi_dx_se", "dphi_dy_se",
+                                      "dphi_corr", "omega", "omega_se")},
+        **wave,
     })
     ds.attrs = derived_attrs(
         z, pgd_threshold=pgd_threshold, synchrony_threshold=synchrony_threshold,
         radial_threshold=radial_threshold, rotation_threshold=rotation_threshold,
+        strength_threshold=strength_threshold, alpha=alpha, confidence=confidence,
         pgd_form=pgd_form, patterns=" ".join(PATTERNS))
     return ds
 
 
-def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None) -> dict:
+def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None,
+                    confidence: float = 0.95) -> dict:
     """Every per-frame score :func:`classify_patterns` needs (lazy for dask)."""
     geom = geometry_of(z)
-    out = {"pgd": pgd(z, form=pgd_form), "synchrony": synchrony(z)}
-    omega = _frame_omega(z)
-    sign = _travel_sign(omega)
+    plane = fit_plane_wave(z, confidence=confidence)
+    out = {"pgd": pgd(z, form=pgd_form), "synchrony": synchrony(z), "plane": plane,
+           "strength": plane["strength"], "gradient_p": plane["gradient_p"],
+           "omega": plane["omega"], "omega_se": plane["omega_se"]}
+    sign = _travel_sign(plane["omega"])
     if geom.kind == "line":
         nan = xr.full_like(out["pgd"], np.nan)
         out.update(radial=nan, rotation=nan, rad_cx=nan, rad_cy=nan, rot_cx=nan, rot_cy=nan,
-                   rad_slope=nan)
+                   rad_slope=nan, rad_slope_se=nan, radial_p=nan, rotation_p=nan,
+                   radial_strength=nan, rotation_strength=nan)
     else:
         finder = PatternFinder(geom, sigma)
-        rad, slope, rcx, rcy, rot, ocx, ocy = _per_frame(
-            z, _centre_kernel, 7, {"finder": finder, "want": "both", "centre": "fit"})
+        rad, slope, se, rad_p, rad_r, rcx, rcy, rot, rot_p, rot_r, ocx, ocy = _per_frame(
+            z, _centre_kernel, 12, {"finder": finder, "want": "both", "centre": "fit"})
         out.update(radial=-sign * rad, rotation=-sign * rot, rad_cx=rcx, rad_cy=rcy,
-                   rot_cx=ocx, rot_cy=ocy, rad_slope=slope)
-    out["omega"] = omega
+                   rot_cx=ocx, rot_cy=ocy, rad_slope=slope, rad_slope_se=se,
+                   radial_p=rad_p, rotation_p=rot_p, radial_strength=rad_r,
+                   rotation_strength=rot_r)
     return out
 
 
-def _label_kernel(sync, pgd_, radial, rotation, rcx, rcy, ocx, ocy, *, thresholds):
-    t_sync, t_pgd, t_rad, t_rot = thresholds
+def _label_kernel(sync, pgd_, strength, gradient_p, radial, radial_p, radial_r, rotation,
+                  rotation_p, rotation_r, rcx, rcy, ocx, ocy, *, thresholds):
+    t_sync, t_pgd, t_strength, t_rad, t_rot, alpha = thresholds
     code = np.zeros(np.shape(sync), dtype=np.int8)
     score = np.full(np.shape(sync), np.nan)
     cx = np.full(np.shape(sync), np.nan)
     cy = np.full(np.shape(sync), np.nan)
-    rad_abs = np.nan_to_num(np.abs(radial), nan=-1.0)
-    rot_abs = np.nan_to_num(np.abs(rotation), nan=-1.0)
+
+    def at_least(a, t):  # NaN never passes
+        return np.nan_to_num(np.asarray(a, dtype=float), nan=-np.inf) >= t
+
+    def below(p):
+        return np.nan_to_num(np.asarray(p, dtype=float), nan=np.inf) < alpha
+
+    rad_abs = np.where(below(radial_p), np.nan_to_num(np.abs(radial), nan=-1.0), -1.0)
+    rot_abs = np.where(below(rotation_p), np.nan_to_num(np.abs(rotation), nan=-1.0), -1.0)
     radial_wins = (rad_abs >= rot_abs) & (rad_abs >= t_rad)
     rotation_wins = (rot_abs > rad_abs) & (rot_abs >= t_rot)
-    is_sync = np.nan_to_num(sync, nan=-1.0) >= t_sync
-    planar = ~is_sync & (np.nan_to_num(pgd_, nan=-1.0) >= t_pgd)
-    rest = ~is_sync & ~planar
+    # a plane describes part of a rotating (or radial) map too: planar only where no
+    # qualifying radial or rotating model describes the phase better
+    rival = np.where(radial_wins, np.asarray(radial_r, dtype=float),
+                     np.where(rotation_wins, np.asarray(rotation_r, dtype=float), -np.inf))
+    planar = ((at_least(strength, t_strength) | at_least(pgd_, t_pgd)) & below(gradient_p)
+              & at_least(strength, np.nan_to_num(rival, nan=-np.inf)))
+    radial_wins &= ~planar
+    rotation_wins &= ~planar
+    is_sync = ~planar & ~radial_wins & ~rotation_wins & at_least(sync, t_sync)
     for mask, c, value, x, y in (
-        (rest & radial_wins & (radial > 0), 2, radial, rcx, rcy),
-        (rest & radial_wins & (radial < 0), 3, -np.asarray(radial), rcx, rcy),
-        (rest & rotation_wins & (rotation < 0), 4, -np.asarray(rotation), ocx, ocy),
-        (rest & rotation_wins & (rotation > 0), 5, rotation, ocx, ocy),
-        (planar, 1, pgd_, None, None),
+        (radial_wins & (radial > 0), 2, radial, rcx, rcy),
+        (radial_wins & (radial < 0), 3, -np.asarray(radial), rcx, rcy),
+        (rotation_wins & (rotation < 0), 4, -np.asarray(rotation), ocx, ocy),
+        (rotation_wins & (rotation > 0), 5, rotation, ocx, ocy),
+        (planar, 1, strength, None, None),
         (is_sync, 6, sync, None, None),
     ):
         code[mask] = c
