@@ -92,6 +92,20 @@ def test_channels_trials_and_missing_sites():
     assert float(both["speed"]) == pytest.approx(100.0, rel=0.05)
 
 
+def test_a_flagged_bad_site_with_an_artefact_changes_nothing():
+    da = dispersive(noise=0.5)
+    clean = wave_delays(da, BAND, reference="y0x0")
+    broken = da.copy()
+    broken[:, 3, 4] = broken[:, 3, 4] * 100 + 50 * np.sin(np.arange(4000) * 0.3)
+    with pytest.warns(ws.WavescopeWarning, match="y3x4"):
+        out = wave_delays(broken, BAND, reference="y0x0", bads=["y3x4"])
+    assert np.isnan(out["delay"][3, 4])
+    assert float(out["speed"]) == pytest.approx(float(clean["speed"]), rel=0.01)
+    keep = np.ones((8, 8), bool)
+    keep[3, 4] = False
+    np.testing.assert_allclose(out["delay"].values[keep], clean["delay"].values[keep])
+
+
 def test_bad_inputs_get_clear_errors():
     da = dispersive(noise=0.5)
     with pytest.raises(ws.DataModelError, match="band"):

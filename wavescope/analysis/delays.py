@@ -29,6 +29,7 @@ __all__ = ["wave_delays"]
 # give infinite weights (the fit's intervals come from the residuals, not these weights).
 _MAX_COHERENCE2 = 1 - 1e-9
 _REFINE_STEPS = 3
+_SCORE_VALUES = 1 << 22
 
 
 def wave_delays(
@@ -263,8 +264,11 @@ def _phase_slope(coherency, w, freqs, max_delay):
     step = 1 / (8 * (freqs[-1] - freqs[0]))
     grid = np.arange(-max_delay, max_delay + step / 2, step)
     steer = np.exp(2j * np.pi * freqs[:, None] * grid[None, :])  # (freq, delay)
-    score = np.abs((w * u) @ steer)
-    tau = grid[np.argmax(score, axis=1)]
+    tau = np.empty(len(u))
+    per_block = max(1, _SCORE_VALUES // grid.size)  # bounds the (site, delay) scores
+    for start in range(0, len(u), per_block):
+        block = slice(start, start + per_block)
+        tau[block] = grid[np.argmax(np.abs((w[block] * u[block]) @ steer), axis=1)]
     fbar = (w * freqs).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-300)
     fc = freqs[None, :] - fbar[:, None]
     sxx = np.maximum((w * fc**2).sum(axis=1), 1e-300)
