@@ -280,3 +280,83 @@ def test_local_pgd_errors_name_the_problem():
     flat = z.stack(site=("y", "x")).reset_index("site")
     with pytest.raises(ws.DataModelError, match="needs a grid"):
         local_pgd(flat)
+
+
+def test_a_wave_much_longer_than_the_array_is_planar_not_synchronous():
+    # the case: noiseless 4.4 Hz at 80 mm/s on a 10 x 10 grid of 0.4 mm pitch, a
+    # wavelength of 18 mm, 5 times the array (3.6 mm): synchrony and PGD near 1
+    da = ws.simulate.plane_wave((10, 10), n_times=4000, sfreq=1000.0, frequency=4.4,
+                                speed=80.0, direction=0.5, spacing=0.4, space_units="mm",
+                                source="recording")
+    z = analytic_signal(da, band=(2.0, 8.0)).isel(time=slice(1000, 3000))
+    c = classify_patterns(z)
+    assert float(c["synchrony"].min()) > 0.85
+    assert set(c["pattern"].values) == {"planar"}
+    np.testing.assert_allclose(c["score"].values, c["strength"].values)
+    assert float(c["speed"].median()) == pytest.approx(80.0, rel=1e-3)
+    assert c["speed"].attrs["units"] == "mm/s"
+    assert ((c["speed_low"] <= c["speed"]) & (c["speed"] <= c["speed_high"])).all()
+    fit = fit_plane_wave(z)
+    assert float(fit["explained"].min()) > 0.999  # the gradient explains all the scatter
+    assert float(fit["gradient_p"].max()) < 1e-12
+
+
+def test_fit_intervals_widen_with_noise_and_open_up_without_a_gradient(sites):
+    where, _ = sites
+    sharp = fit_plane_wave(analytic(ws.simulate.plane_wave(
+        where, speed=40.0, direction=1.0, noise=0.1, seed=20, **SIM)))
+    noisy = fit_plane_wave(analytic(ws.simulate.plane_wave(
+        where, speed=40.0, direction=1.0, noise=1.0, seed=20, **SIM)))
+    width = {name: float((f["speed_high"] - f["speed_low"]).median())
+             for name, f in (("sharp", sharp), ("noisy", noisy))}
+    assert width["noisy"] > 3 * width["sharp"] > 0
+    for f in (sharp, noisy):
+        se = f["direction_se"]
+        assert (se > 0).all() and float(se.median()) < np.radians(5)
+    # a zero-lag oscillation has no gradient to measure: the upper ends are unbounded
+    flat = fit_plane_wave(analytic(ws.simulate.plane_wave(where, speed=1e12, noise=0.3,
+                                                          seed=21, **SIM)))
+    # where |k| / SE is Rayleigh-distributed, |k| - 1.96 SE <= 0 in 1 - exp(-1.96**2 / 2)
+    # = 85 % of frames, and the direction's half-width 1.96 SE / |k| is 95 deg at median
+    assert float(flat["gradient_p"].median()) > 0.1
+    assert float(np.isinf(flat["speed_high"]).mean()) > 0.7
+    assert float(np.isinf(flat["wavelength_high"]).mean()) > 0.7
+    assert float((1.96 * flat["direction_se"]).median()) > np.radians(45)
+    assert float(flat["explained"].median()) < 0.1  # R near 1, but not the gradient's
+
+
+def test_pattern_tests_tell_patterns_from_flat_phase(sites):
+    where, middle = sites
+    src = analytic(ws.simulate.radial_wave(where, speed=20.0, centre=middle, noise=0.2,
+                                           seed=22, **SIM))
+    rad = radial_correlation(src)
+    assert float(rad["p"].max()) < 1e-6
+    assert float((np.abs(rad["slope"]) / rad["slope_se"]).min()) > 5
+    c = classify_patterns(src)
+    assert np.nanmedian(c["speed"]) == pytest.approx(20.0, rel=0.05)  # radial speed
+    assert np.isnan(c["direction"]).all()  # a source has no single direction
+    rot = analytic(ws.simulate.rotating_wave(where, centre=middle, noise=0.2, seed=23, **SIM))
+    r = rotational_correlation(rot)
+    assert float(r["p"].max()) < 1e-6 and float(r["strength"].min()) > 0.9
+    labels = classify_patterns(rot)
+    assert np.isnan(labels["speed"]).all() and np.isnan(labels["wavelength"]).all()
+    flat = analytic(ws.simulate.plane_wave(where, speed=1e12, noise=0.3, seed=24, **SIM))
+    assert float(np.mean(rotational_correlation(flat, centre=middle)["p"] < 0.01)) < 0.05
+
+
+def test_classify_patterns_thresholds_are_parameters():
+    z = analytic(ws.simulate.plane_wave((8, 8), speed=40.0, direction=0.5, noise=0.2,
+                                        seed=25, **SIM))
+    c = classify_patterns(z, strength_threshold=0.6, alpha=0.05, confidence=0.9)
+    assert c.attrs["strength_threshold"] == 0.6 and c.attrs["alpha"] == 0.05
+    assert c.attrs["confidence"] == 0.9
+    wide = classify_patterns(z, confidence=0.99)
+    assert ((wide["speed_high"] - wide["speed_low"]) > (c["speed_high"] - c["speed_low"])).all()
+    assert set(classify_patterns(z, strength_threshold=1.0, pgd_threshold=1.0)["pattern"]
+               .values) <= {"synchronous", "none", "source", "sink", "rotating-cw",
+                            "rotating-ccw"}
+    for kwargs, match in ((dict(alpha=0.0), "alpha"), (dict(strength_threshold=2.0),
+                                                       "strength_threshold"),
+                          (dict(confidence=1.0), "confidence")):
+        with pytest.raises(ws.DataModelError, match=match):
+            classify_patterns(z, **kwargs)
