@@ -148,3 +148,21 @@ def test_noise_alone_is_rarely_a_wave(name):
 
 def _warns_of_dead_corners(name):
     return pytest.warns(ws.WavescopeWarning) if name == "corners" else nullcontext()
+
+
+@pytest.mark.parametrize("ratio", [1, 10])
+def test_events_carry_intervals_that_hold_the_truth(ratio):
+    da, wavelength = simulate("irregular", ratio, n_trials=1, n_times=300)
+    ev = detect_waves(da, band=BAND, n_surrogates=0)
+    planar = ev.where(ev["pattern"] == "planar", drop=True)
+    assert planar.sizes["event"] >= 1
+    assert float(planar["duration"].max()) > 2.5  # one event over the whole wave
+    speed = wavelength * FREQ
+    longest = planar.isel(event=int(np.argmax(planar["duration"].values)))
+    assert float(longest["speed"]) == pytest.approx(speed, rel=0.05)
+    assert angle_error_deg(float(longest["direction"]), DIRECTION) < 3.0
+    assert float(longest["speed_low"]) <= speed <= float(longest["speed_high"])
+    assert float(longest["wavelength_low"]) <= wavelength <= float(longest["wavelength_high"])
+    low, high = float(longest["direction_low"]), float(longest["direction_high"])
+    assert np.mod(DIRECTION - low, 2 * np.pi) <= np.mod(high - low, 2 * np.pi)
+    assert ev["speed_low"].attrs["units"] == ev["speed"].attrs["units"]
