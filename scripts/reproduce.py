@@ -53,21 +53,31 @@ from wavescope.training.sweeps import expand_sweep, sweep  # noqa: E402
 
 SEGMENTATION = ("test_fg_accuracy", "test_paper_fg_iou", "test_miou", "test_pixel_accuracy")
 
-#: Per table: its papers' orderings. Each ordering lists groups of rows from best to worst
-#: on one metric: every row of a group must beat every row of the next ("≈" within a group).
+#: Per table: its papers' orderings and numbers (RESULTS.md; segmentation: fg accuracy /
+#: paper_fg_iou at 300 epochs). Each ordering lists groups of rows from best to worst on one
+#: metric: every row of a group must beat every row of the next ("≈" within a group).
 TABLES = {
     "tetrominoes": {"orderings": [
         {"metric": "test_paper_fg_iou", "better": "higher",
-         "groups": [["NWM, linear"], ["ConvLSTM, linear"], ["CNN-8"]]}]},
+         "groups": [["NWM, linear"], ["ConvLSTM, linear"], ["CNN-8"]]}],
+        "paper": {"NWM, linear": "0.99 / 0.98", "ConvLSTM, linear": "0.97 / 0.94",
+                  "CNN-8": "0.74 / 0.64"}},
     "readouts": {"orderings": [
         {"metric": "test_paper_fg_iou", "better": "higher",
-         "groups": [["NWM, linear"], ["NWM, fft"], ["NWM, last", "NWM, mean", "NWM, max"]]}]},
+         "groups": [["NWM, linear"], ["NWM, fft"], ["NWM, last", "NWM, mean", "NWM, max"]]}],
+        "paper": {"NWM, linear": "0.99 / 0.98", "NWM, fft": "0.98 / 0.97",
+                  "NWM, last": "0.94 / 0.90"}},
     "fashion_mnist": {"orderings": [
         {"metric": "test_paper_fg_iou", "better": "higher",
-         "groups": [["NWM, linear"], ["ConvLSTM, linear"], ["CNN-16"]]}]},
+         "groups": [["NWM, linear"], ["ConvLSTM, linear"], ["CNN-16"]]}],
+        "paper": {"NWM, linear": "MNIST 0.90 / 0.85", "ConvLSTM, linear": "MNIST 0.79 / 0.73",
+                  "CNN-16": "MNIST 0.57 / 0.50"}},
     "multi_mnist": {"orderings": [
         {"metric": "test_fg_accuracy", "better": "higher",
-         "groups": [["U-Net c=5"], ["U-Net c=4"], ["NWM"], ["U-Net c=3"], ["U-Net c=2"]]}]},
+         "groups": [["U-Net c=5"], ["U-Net c=4"], ["NWM"], ["U-Net c=3"], ["U-Net c=2"]]}],
+        "paper": {"NWM": "MNIST 0.955 / 0.928", "U-Net c=2": "MNIST 0.663 / 0.602",
+                  "U-Net c=3": "MNIST 0.900 / 0.866", "U-Net c=4": "MNIST 0.972 / 0.960",
+                  "U-Net c=5": "MNIST 0.979 / 0.969"}},
     "sequences": {"orderings": [
         *({"metric": "solved_step", "better": "lower",
            "groups": [[f"adding T={T}: wRNN"], [f"adding T={T}: iRNN"]]} for T in (100, 400, 1000)),
@@ -76,7 +86,10 @@ TABLES = {
         {"metric": "solved_step", "better": "lower",
          "groups": [["adding T=100: wRNN"], ["adding T=100: wRNN, identity recurrent init",
                                              "adding T=100: wRNN, no input init"]]},
-    ]},
+    ], "paper": {"adding T=100: wRNN": "300 iterations", "adding T=100: iRNN": "14,000",
+                 "adding T=1000: wRNN": "MSE 6e-5", "adding T=1000: iRNN": "MSE 0.16",
+                 **{f"copy T={T}: wRNN": "≈ 1e-10 … 1e-11" for T in (10, 30, 80)},
+                 **{f"copy T={T}: iRNN": "≈ 1e-3 … 1e-4" for T in (10, 30, 80)}}},
 }
 
 _NAMES = {"nwm": "NWM", "convlstm": "ConvLSTM", "cnn": "CNN", "unet": "U-Net",
@@ -181,8 +194,9 @@ def _n_params(config: TrainConfig) -> int | None:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def table_rows(configs: list[TrainConfig]) -> list[dict]:
-    """Group run records by row (label) and summarise each over its seeds."""
+def table_rows(configs: list[TrainConfig], paper: dict | None = None) -> list[dict]:
+    """Group run records by row (label) and summarise each over its seeds; ``paper``: the
+    papers' number of a row, by label."""
     groups: dict[str, list[TrainConfig]] = {}
     for c in configs:
         groups.setdefault(label(c), []).append(c)
@@ -193,7 +207,8 @@ def table_rows(configs: list[TrainConfig]) -> list[dict]:
         metric_keys = [k for k in dict.fromkeys(k for r in done for k in r)
                        if k.startswith(("test_", "final_")) or k == "solved_step"]
         metric_keys = [k for k in metric_keys if k != "test_collapsed"]
-        row = {"label": name, "budget": _budget(cs[0]), "n_params": _n_params(cs[0]),
+        row = {"label": name, "paper": (paper or {}).get(name), "budget": _budget(cs[0]),
+               "n_params": _n_params(cs[0]),
                "seeds_planned": [c.seed for c in cs], "seeds_finished": [r["seed"] for r in done],
                "metrics": {k: _stats([r.get(k) for r in done]) for k in metric_keys},
                "collapse_rate": (float(np.mean([r["test_collapsed"] for r in done]))
@@ -273,9 +288,9 @@ def reproduce(args) -> dict:
     t0 = time.perf_counter()
     if not args.collect_only:
         sweep(spec, n_jobs=args.n_jobs, backend=args.backend)
-    rows = table_rows(configs)
+    rows = table_rows(configs, TABLES[args.table].get("paper"))
     record = {
-        "table": args.table, "title": spec.get("name", args.table),
+        "kind": "reproduce", "table": args.table, "title": spec.get("name", args.table),
         "config": str(Path(args.spec).resolve() if args.spec else
                       f"configs/reproduce_{args.table}.json"),
         "command": " ".join(["python", "scripts/reproduce.py", *args.argv]),

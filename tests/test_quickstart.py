@@ -64,10 +64,18 @@ def test_small_run_states_real_numbers(small_run):
     model = steps["waves"]["results"]["model"]
     assert model["local_pgd"] > model["local_pgd_shuffled"]
     assert np.isfinite(model["kw_speed"]) and model["kw_speed"] > 0
-    # decoding: the area is heard from both the drum and the network
-    rows = {(r["source"], r["target"]): r for r in steps["spectra"]["results"]["decoding"]}
-    assert rows[("fixed drum", "area")]["mean"] > 0.8
-    assert rows[("NWM hidden states", "area")]["mean"] > 0.5
+    # decoding: the area is heard from both the drum and the network, beside controls in
+    # the same folds: shuffled labels near chance, the input's pixel count gives the area
+    table = steps["spectra"]["results"]["decoding"]
+    rows = {(r["source"], r["target"], r["decoder"]): r for r in table}
+    assert len(rows) == len(table)
+    assert rows[("fixed drum", "area", "spectra")]["mean"] > 0.8
+    assert rows[("NWM hidden states", "area", "spectra")]["mean"] > 0.5
+    assert rows[("input image", "area", "pixel_count")]["mean"] > 0.9
+    for source in ("NWM hidden states", "fixed drum"):
+        shuffled = rows[(source, "shape", "shuffled")]
+        assert abs(shuffled["mean"] - shuffled["chance"]) < 0.15
+        assert rows[(source, "area", "shuffled")]["mean"] < 0.2
     for r in rows.values():
         assert r["n"] == qsm.SMALL.n_export
     # the bundled EEG: alpha, and significant wave events with speeds in m/s
@@ -78,7 +86,17 @@ def test_small_run_states_real_numbers(small_run):
     # the summary states them
     assert f"{train['test']['pixel_accuracy']:.3f}" in text and f"{bg:.3f}" in text
     assert f"{eeg['mean_pgd']:.2f}" in text and "m/s" in text
-    assert f"{rows[('fixed drum', 'area')]['mean']:.2f}" in text
+    assert f"{rows[('fixed drum', 'area', 'spectra')]['mean']:.2f}" in text
+    assert text.count("Controls in the same folds") == 4
+    count = rows[("input image", "area", "pixel_count")]
+    assert f"{count['description']} {count['mean']:.2f}" in text
+    # a spectral decoder that a control matches or beats is reported as such
+    beaten = sum(any(c["mean"] >= r["mean"] for c in table if c["target"] == r["target"]
+                     and c["source"] in (r["source"], "input image")
+                     and c["control"] == "non-spectral")
+                 for r in table if r["decoder"] == "spectra")
+    assert text.count("The spectra do not beat") == beaten
+    assert text.count("The spectra beat every non-spectral control") == 4 - beaten
     assert "Not run yet" not in text
 
 

@@ -617,7 +617,7 @@ def step_spectra(qs: Quickstart) -> StepResult:
     """Spectra of the hidden states, and cross-validated decoding of each image's shape and
     area from the spectra of the trained NWM and of the fixed drum of the same mask."""
     from . import io
-    from .analysis import SpectralFeatures, decode, dominant_frequency, spectrum
+    from .analysis import SpectralFeatures, decode_with_baselines, dominant_frequency, spectrum
 
     b = qs.budget
     ds = io.load(qs.need("hidden_states.nc", "export"))
@@ -631,32 +631,56 @@ def step_spectra(qs: Quickstart) -> StepResult:
     shape, area = ds["shape"].values, ds["area"].values.astype(float)
     drum = drum_of_masks(ds["label"].values > 0, b.drum_steps, progress=qs.progress)
     # Area from the absolute frequencies (pooled log-FFT); shape from the spectrum relative
-    # to its peak, which does not change with size (see relative_spectrum).
+    # to its peak, which does not change with size (see relative_spectrum). Each decoder
+    # stands beside its controls in the same folds (decode_with_baselines); the input
+    # image's controls are scored once, with the NWM.
     pooled = SpectralFeatures(pool="mean", log=True)
     cv = _folds(shape)
     rows = []
     for source, data in (("NWM hidden states", hidden), ("fixed drum", drum)):
-        for target, y, task, X, features in (
-                ("shape", shape, "classification", relative_spectrum(data), "passthrough"),
-                ("area", area, "regression", data, pooled)):
-            r = decode(X, y, task=task, features=features, cv=cv, seed=qs.seed)
-            rows.append({"source": source, "target": target, "scoring": r["scoring"],
-                         "mean": float(r["mean"]), "std": float(r["std"]),
-                         "chance": float(r["chance"]), "n": int(len(y)), "folds": cv})
+        inputs = ds["input"] if source == "NWM hidden states" else None
+        for target, y, task, X, features, what in (
+                ("shape", shape, "classification", relative_spectrum(data), "passthrough",
+                 "log spectrum relative to its peak"),
+                ("area", area, "regression", data, pooled, "pooled log-FFT")):
+            table = decode_with_baselines(X, y, states=data, inputs=inputs, task=task,
+                                          features=features, cv=cv, seed=qs.seed)
+            table.loc[0, "description"] = what
+            for r in table.to_dict("records"):
+                src = "input image" if r["decoder"] in _INPUT_BASELINES else source
+                rows.append({"source": src, "target": target, **r})
     path_dec = write_text(qs.path("decoding.csv"), _csv(rows))
     fu = spec["freq"].attrs.get("units", "")
     res = {"peak_frequency": f0, "freq_units": fu, "decoding": rows}
     n = len(shape)
     lines = [f"Hidden-state spectra: peak at {f0:.3g} {fu} (time in steps x dt)."]
     for r in rows:
-        vs = f" (chance {r['chance']:.2f})" if r["target"] == "shape" else ""
-        score = {"r2": "R²"}.get(r["scoring"], r["scoring"])
-        lines.append(f"Decoding {r['target']} from {r['source']} spectra: {score} "
-                     f"**{r['mean']:.2f}** +- {r['std']:.2f}{vs} - budget: {n} test images, "
-                     f"{cv}-fold CV, "
-                     + ("log spectrum relative to its peak, logistic regression."
-                        if r["target"] == "shape" else "pooled log-FFT, ridge."))
+        if r["decoder"] == "spectra":
+            lines += _decoding_lines(r, rows, n, cv)
     return StepResult(res, _rel(qs, path_spec, path_dec), lines)
+
+
+#: Controls of :func:`~wavescope.analysis.decode_with_baselines` that read the input image.
+_INPUT_BASELINES = ("pixel_count", "input_fft2")
+
+
+def _decoding_lines(main: dict, rows: list[dict], n: int, cv: int) -> list[str]:
+    """The summary's sentences on one spectral decoder: its score, its controls, and
+    whether it beats them."""
+    score = {"r2": "R²"}.get(main["scoring"], main["scoring"])
+    vs = f" (chance {main['chance']:.2f})" if main["target"] == "shape" else ""
+    controls = [r for r in rows if r["target"] == main["target"] and r["decoder"] != "spectra"
+                and r["source"] in (main["source"], "input image")]
+    listed = "; ".join(f"{r['description']} {r['mean']:.2f}" for r in controls)
+    beaten = [r for r in controls if r["control"] == "non-spectral" and r["mean"] >= main["mean"]]
+    verdict = ("**The spectra do not beat** " + ", ".join(
+        f"{r['description']} ({r['mean']:.2f})" for r in beaten) + "." if beaten else
+        "The spectra beat every non-spectral control.")
+    return [f"Decoding {main['target']} from {main['source']} spectra: {score} "
+            f"**{main['mean']:.2f}** +- {main['std']:.2f}{vs} - budget: {n} test images, "
+            f"{cv}-fold CV, {main['description']}, "
+            + ("logistic regression." if main["target"] == "shape" else "ridge.")
+            + f" Controls in the same folds ({score}): {listed}. {verdict}"]
 
 
 #: Frequencies of :func:`relative_spectrum`, as multiples of each series' peak frequency.
@@ -725,11 +749,16 @@ def _folds(labels: np.ndarray, most: int = 5) -> int:
     return int(max(2, min(most, counts.min())))
 
 
+def _cell(value) -> str:
+    text = str(value)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
 def _csv(rows: list[dict]) -> str:
     keys = list(rows[0])
     lines = [",".join(keys)]
     for r in rows:
-        lines.append(",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k])
+        lines.append(",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else _cell(r[k])
                               for k in keys))
     return "\n".join(lines) + "\n"
 
@@ -866,24 +895,32 @@ def relative_spectra_figure(sources: dict, names: np.ndarray):
 
 
 def decoding_figure(rows: list[dict]):
-    """Cross-validated decoding scores, NWM vs fixed drum, shape and area."""
+    """Cross-validated decoding scores of shape and area: the spectral decoders of the NWM
+    and of the fixed drum beside their controls (same folds)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgba
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.0, 3.0), layout="constrained")
+    colours = {"NWM hidden states": "tab:blue", "fixed drum": "tab:orange",
+               "input image": "0.55"}
+    n_bars = max(sum(r["target"] == t for r in rows) for t in ("shape", "area"))
+    fig = Figure(figsize=(11.0, 1.2 + 0.28 * n_bars), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2)
+    axes = fig.subplots(1, 2, sharey=False)
     for ax, target in zip(axes, ("shape", "area"), strict=True):
-        sel = [r for r in rows if r["target"] == target]
-        names = [r["source"] for r in sel]
-        ax.bar(names, [r["mean"] for r in sel], yerr=[r["std"] for r in sel],
-               color=["tab:blue", "tab:orange"][:len(sel)], capsize=4)
+        sel = [r for r in rows if r["target"] == target][::-1]  # first row on top
+        names = [f"{r['source']}: {'spectra' if r['decoder'] == 'spectra' else r['description']}"
+                 for r in sel]
+        ax.barh(names, [r["mean"] for r in sel], xerr=[r["std"] for r in sel], capsize=3,
+                color=[to_rgba(colours.get(r["source"], "0.3"),
+                               1.0 if r["decoder"] == "spectra" else 0.5) for r in sel])
+        ax.tick_params(axis="y", labelsize="x-small")
         if target == "shape":
-            ax.axhline(sel[0]["chance"], color="0.4", ls=":", label="chance")
+            ax.axvline(sel[0]["chance"], color="0.4", ls=":", label="chance")
             ax.legend(fontsize="small")
-        ax.set(ylabel=f"{sel[0]['scoring']} (fraction)" if target == "shape" else
-               "R² (fraction of variance)", title=f"{target} from spectra",
-               ylim=(min(0.0, *[r["mean"] for r in sel]), 1.0))
+        ax.set(xlabel=f"{sel[0]['scoring']} (fraction)" if target == "shape" else
+               "R² (fraction of variance)", title=f"{target}: spectra and controls",
+               xlim=(min(0.0, *[r["mean"] for r in sel]), 1.0))
     return fig
 
 
