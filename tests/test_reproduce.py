@@ -12,8 +12,8 @@ from wavescope.training.sweeps import expand_sweep
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
+def _script(name="reproduce"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -80,6 +80,14 @@ def test_reproduce_runs_a_table_resumes_and_reports_partial_runs(tmp_path):
     (ordering,) = written["orderings"]
     assert ordering["claim"] == "NWM, linear > ConvLSTM, linear > CNN-8"
     assert isinstance(ordering["holds"], bool)
+    assert written["kind"] == "reproduce" and written["rows"][0]["paper"] == "0.99 / 0.98"
+    # the README's block for the table: every row, its mean ± sd with each seed, the verdict
+    block = _script("readme_results").render("tetrominoes", results)
+    st = written["rows"][0]["metrics"]["test_paper_fg_iou"]
+    seeds = ", ".join(f"{r['test_paper_fg_iou']:.3f}" for r in written["rows"][0]["runs"])
+    assert f"{st['mean']:.3f} ± {st['sd']:.3f} ({seeds})" in block
+    assert "| CNN-8 |" in block and "3/3" in block and "1/1 epochs" in block
+    assert ("**holds**" if ordering["holds"] else "**does not hold**") in block
 
     # a second call finds the runs finished: nothing is retrained, the numbers are the same
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob("metrics.csv")}
