@@ -38,7 +38,14 @@ from matplotlib.figure import Figure
 
 import wavescope as ws
 from wavescope import drums, plotting, simulate
-from wavescope.analysis import SpectralFeatures, decode, kw_spectrum, kw_speed, spectrum
+from wavescope.analysis import (
+    SpectralFeatures,
+    decode,
+    decode_with_baselines,
+    kw_spectrum,
+    kw_speed,
+    spectrum,
+)
 
 SMALL = os.environ.get("WAVESCOPE_TUTORIAL_SIZE", "full") == "small"
 FIGURES = Path(os.environ.get("WAVESCOPE_FIGURES", "docs/figures"))
@@ -145,6 +152,22 @@ for init in ("uniform", "random"):
     if init == "uniform":
         d_uniform = d
 
+# %% [markdown]
+# What tells these shapes apart? `decode_with_baselines` scores the same decoder beside
+# controls in the same folds: shuffled labels (chance); the non-spectral controls, the
+# mask's pixel count (equal here, so it knows little), the mask's |FFT2| (the image itself)
+# and the time-mean of |state|; and what frequency alone carries, the spectra with their
+# amplitude removed and the peak frequency alone.
+
+# %%
+controls = decode_with_baselines(d_uniform, labels, inputs=masks, features=features,
+                                 cv=4 if SMALL else 5)
+print(controls[["decoder", "description", "mean", "std"]].round(3).to_string(index=False))
+c = controls.set_index("decoder")["mean"]
+assert abs(c["shuffled"] - 1 / 5) < 0.15, "shuffled labels must score chance"
+assert c["pixel_count"] < c["spectra"] - 0.2, "equal areas: the pixel count cannot do it"
+assert c["normalized_spectra"] > 0.8, "the shape is in where the power lies, not how much"
+
 by_shape = spectrum(d_uniform, "fft", window="hann").mean(("y", "x"))
 by_shape = by_shape.assign_coords(shape=("trial", labels)).groupby("shape").mean()
 fig = plotting.plot_spectrum(by_shape.sel(freq=slice(0, 0.6)))
@@ -178,7 +201,11 @@ assert res["mean"] > 0.85
 # drum's own peak (`quickstart.relative_spectrum`), where size drops out and the ratios
 # between the modes remain; the area is read from the absolute frequencies as before.
 # First the fixed drum on each polygon's mask; then the hidden states of a trained NWM
-# (tutorial 1 trains the same run; here it is trained, or found, again).
+# (tutorial 1 trains the same run; here it is trained, or found, again). Each decoder is
+# shown beside its controls in the same folds (`decode_with_baselines`): where the input's
+# pixel count, its |FFT2| or the time-mean of |h| do as well, the spectra show nothing that
+# the input or the mean state does not, and the lines below say so; the amplitude-normalised
+# spectra and the peak frequency show what frequency alone carries.
 
 # %%
 from _polygons import polygon_run_config  # noqa: E402
@@ -208,6 +235,30 @@ print(f"fixed drum: shape accuracy {drum_res['mean']:.3f} from the relative spec
       f"{plain['mean']:.3f} from the plain one (chance {drum_res['chance']:.3f}); area R2 "
       f"{drum_area['mean']:.3f}")
 
+
+def with_controls(who, states, target):
+    """The spectral decoder of ``target`` beside its controls (same folds), and the
+    controls that match or beat it."""
+    area = poly["masks"].astype(bool).sum((1, 2))
+    if target == "shape":
+        kw = dict(X=relative_spectrum(states), y=shape, features="passthrough")
+    else:
+        kw = dict(X=states, y=area, task="regression", features=features)
+    table = decode_with_baselines(**kw, states=states, inputs=poly["images"], cv=folds)
+    print(f"{who}, {target}:")
+    print(table[["decoder", "description", "mean", "std"]].round(3).to_string(index=False))
+    rows = table.set_index("decoder")["mean"]
+    trivial = table[table["control"] == "non-spectral"]
+    beaten = trivial[trivial["mean"] >= rows["spectra"]]["description"].tolist()
+    print(f"  the spectra do not beat: {', '.join(beaten)}" if beaten else
+          "  the spectra beat every non-spectral control")
+    return rows
+
+
+drum_controls = with_controls("fixed drum", drum_states, "shape")
+assert abs(drum_controls["shuffled"] - drum_res["chance"]) < 0.1
+assert drum_controls["spectra"] == drum_res["mean"]  # the same decoder, the same folds
+
 # %%
 run = train(config)
 images = poly["images"].astype(np.float32) / 255
@@ -217,6 +268,10 @@ nwm_area = decode(hidden, poly["masks"].astype(bool).sum((1, 2)), task="regressi
                   features=features, cv=folds)
 print(f"trained NWM hidden states: shape accuracy {nwm_res['mean']:.3f}, "
       f"area R2 {nwm_area['mean']:.3f}")
+nwm_shape_controls = with_controls("trained NWM", hidden, "shape")
+nwm_area_controls = with_controls("trained NWM", hidden, "area")
+assert abs(nwm_shape_controls["shuffled"] - nwm_res["chance"]) < 0.1
+assert nwm_area_controls["pixel_count"] > 0.9, "the input's pixel count knows the area"
 assert drum_area["mean"] > 0.9, "the drum's spectra must carry the area"
 assert drum_res["mean"] > drum_res["chance"] + 0.2, "the drum must hear shape above chance"
 assert drum_res["mean"] > plain["mean"], "reading relative to the peak removes size"
