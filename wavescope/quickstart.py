@@ -17,7 +17,9 @@ train      ``runs/<run>/``: config, metrics per epoch, checkpoints, test metrics
 export     ``hidden_states.nc``: hidden states, inputs, masks, shape and area labels
 waves      ``waves_simulated.nc``, ``waves_model.nc``: wave events and frame measures
 spectra    ``spectra.nc``, ``decoding.csv``: spectra of the hidden states; decoding
-           scores of shape and area from the NWM's and from the fixed drum's spectra
+           scores of shape and area from the NWM's and from the fixed drum's spectra,
+           each beside its controls in the same folds (shuffled labels, the input's pixel
+           count and |FFT2|, mean |state|, amplitude-free spectra, peak frequency)
 eeg        ``waves_eeg.nc``: alpha-band wave events in the bundled EEG, with p-values
 figures    ``figures/*.png``, ``hidden_waves.gif``
 summary    ``summary.md``: what was found (numbers with their budgets), links to all
@@ -615,7 +617,8 @@ def step_eeg(qs: Quickstart) -> StepResult:
 
 def step_spectra(qs: Quickstart) -> StepResult:
     """Spectra of the hidden states, and cross-validated decoding of each image's shape and
-    area from the spectra of the trained NWM and of the fixed drum of the same mask."""
+    area from the spectra of the trained NWM and of the fixed drum of the same mask, each
+    beside the controls of :func:`~wavescope.analysis.decode_with_baselines`."""
     from . import io
     from .analysis import SpectralFeatures, decode_with_baselines, dominant_frequency, spectrum
 
