@@ -2,13 +2,11 @@
 
 Analytic signal -> per-frame pattern label and scores (:func:`classify_patterns`) ->
 contiguous stretches of one label lasting at least ``min_duration`` -> per event its
-time span, pattern, mean speed, circular-mean direction, mean wavelength and PGD, and a
-surrogate p-value for the score that decided the label.
+time span, pattern, mean speed, circular-mean direction, mean wavelength and PGD, a
+p-value against the events found in surrogates, and a Benjamini-Hochberg q-value.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import xarray as xr
@@ -17,15 +15,13 @@ from tqdm.auto import tqdm
 from ..core import DataModelError, space_dims
 from ._common import check_activity, derived_attrs, is_complex, json_attr
 from .phase import analytic_signal
-from .stats import surrogates
-from .waves import PATTERNS, _gradient_stats, classify_patterns, pgd, synchrony
-from .waves import radial_correlation as _radial
-from .waves import rotational_correlation as _rotational
+from .stats import q_values, surrogates
+from .waves import PATTERNS, _wave_intervals, classify_patterns
 
 __all__ = ["detect_waves"]
 
-SURROGATES = ("auto", "shuffle", "phase")
-#: Values per surrogate batch (surrogates x event frames x sites), bounding memory.
+SURROGATES = ("multivariate", "spatial", "shuffle", "phase", "auto")
+#: Values per surrogate batch (surrogates x frames x sites), bounding memory.
 _BATCH_VALUES = 1 << 22
 
 
@@ -42,7 +38,7 @@ def detect_waves(
     pgd_form: str = "rubino",
     patterns: tuple[str, ...] | None = None,
     n_surrogates: int = 100,
-    surrogate: str = "auto",
+    surrogate: str = "multivariate",
     seed: int = 0,
     progress: bool = False,
     bads=None,
@@ -67,14 +63,27 @@ def detect_waves(
     patterns : tuple of str, optional
         Labels that make events; default every label except "none".
     n_surrogates : int
-        Surrogates per p-value (0 skips the test: p-values are NaN).
-    surrogate : {"auto", "shuffle", "phase"}
-        Null model. "auto": site shuffles for spatial patterns (planar, radial,
-        rotating) and phase randomisation for synchrony, which a shuffle cannot change.
+        Surrogate recordings per trial (0 skips the test: p- and q-values are NaN).
+        The same detection runs on each, and the events it finds there are the null
+        sample (long recordings are scanned in windows: about 10,000 surrogate frames
+        per trial, fewer on large arrays but at least two recording lengths;
+        ``attrs["significance"]`` says how many frames and events the null held).
+    surrogate : {"multivariate", "spatial", "shuffle", "phase", "auto"}
+        Null model (:func:`~wavescope.analysis.surrogates`); each answers one question.
+        "multivariate" (default; calibrated on smooth wave-free data, see
+        ``docs/notes/calibration.md``): is the event more than a stationary linear
+        Gaussian process with the recording's cross-spectra (volume conduction and
+        spatial smoothness included) would show? "spatial": more than a field with this
+        spatial autocorrelation (cannot reject plane waves, which their autocorrelation
+        fixes; tests sources, sinks and rotations)? "shuffle": is the field organised in
+        space at all? "phase": are the sites phase-locked at all? "auto" (the old
+        default): shuffles for spatial patterns, phase randomisation for synchrony.
+        Shuffles and per-site phase randomisation are beaten by any spatially smooth
+        field, waves or not: their p-values say nothing about waves in recordings.
     seed : int
         Seed of the surrogates.
     progress : bool
-        Show a progress bar over surrogate batches.
+        Show a progress bar over surrogates (it appears once a call takes over 2 s).
     bads : str, sequence of str or boolean array, optional
         Bad sites to leave out of the phases, scores and surrogates, besides those in
         ``attrs["bads"]`` (see :func:`wavescope.exclude_bads`: channels dropped, grid
@@ -84,18 +93,32 @@ def detect_waves(
     -------
     xarray.Dataset
         Along ``event``: ``start`` and ``stop`` (time of the first frame and one sample
-        after the last), ``duration``, ``pattern``, ``n_frames``, ``speed`` (mean, space
-        units per time unit), ``direction`` (circular mean, rad CCW from +x),
-        ``wavelength`` (mean), ``pgd`` (mean). Speed, direction and wavelength follow the
-        pattern: planar (and synchronous) events use the mean phase gradient, sources and
-        sinks the radial phase slope (``|omega| / |slope|``; direction NaN), rotating
-        events have none (NaN). Then ``score`` (mean deciding score, see
-        :func:`classify_patterns`), ``p_value`` (the share of surrogates whose mean
-        score over the same frames reaches it, ``(1 + k) / (1 + n)``), ``event_trial``
+        after the last), ``duration``, ``pattern``, ``n_frames``, ``speed`` (space units
+        per time unit), ``direction`` (rad CCW from +x), ``wavelength``, each with
+        ``*_low`` / ``*_high`` interval ends (95 %, as in :func:`fit_plane_wave`), and
+        ``pgd`` (mean). Speed, direction and wavelength follow the pattern: planar events
+        use the mean plane-fit gradient of their frames, sources and sinks the mean
+        radial phase slope (``|omega| / |slope|``; direction NaN), synchronous and
+        rotating events have none (NaN); the interval uses the mean of the frames'
+        standard errors (consecutive frames share their noise, so they are not counted
+        as independent). Then ``score`` (mean deciding score, see
+        :func:`classify_patterns`), ``p_value`` (the event's mass, the sum of its
+        frames' deciding scores, ranked among the masses of the events of its pattern
+        family, planar, synchronous, radial or rotating, that the same detection finds in
+        the surrogates: ``(1 + k) / (1 + N)``), ``q_value`` (Benjamini-Hochberg over
+        every event of the call, all trials together: an event with ``q <= 0.05`` is
+        a discovery at a false discovery rate of 5 %), ``event_trial``
         (the trial of each event, when the input has trials). Along ``time`` (and
         ``trial``): the frame-wise ``frame_pattern``, ``frame_score``, ``frame_pgd``,
         ``frame_synchrony``, ``frame_radial``, ``frame_rotation``, ``frame_speed``,
-        ``frame_direction``, ``frame_wavelength``.
+        ``frame_direction``, ``frame_wavelength`` (with their ``_low`` / ``_high``), and
+        the tests and fits behind them (``frame_strength``, ``frame_explained``,
+        ``frame_gradient_p``, ``frame_radial_p``, ``frame_rotation_p``,
+        ``frame_dphi_dx`` ... ``frame_omega_se``; see :func:`classify_patterns`).
+        ``attrs["significance"]`` (JSON):
+        the null, the number of surrogates, the thresholds and minimum duration that
+        made the events, the statistic, how many surrogate events each family's null
+        held per trial, and the multiple-comparison correction.
     """
     da = check_activity(da, bads=bads)
     extra = [d for d in da.dims if d not in ("trial", "time", *space_dims(da))]
@@ -127,26 +150,35 @@ def detect_waves(
     settings = dict(pgd_threshold=pgd_threshold, synchrony_threshold=synchrony_threshold,
                     radial_threshold=radial_threshold, rotation_threshold=rotation_threshold,
                     pgd_form=pgd_form)
+    z = _without_dead_border(z)
     trials = z["trial"].values if "trial" in z.dims else [None]
     rng = np.random.default_rng(seed)
-    tables, frames = [], []
+    tables, frames, pools = [], [], []
+    bar = tqdm(total=max(0, int(n_surrogates)) * len(trials), disable=not progress,
+               desc="surrogates", leave=False, delay=2.0)
     for trial in trials:
         zt = z if trial is None else z.sel(trial=trial)
         fr = _frames(zt, settings)
         events = _events(fr, zt["time"].values, sfreq, min_frames, patterns)
         child = int(rng.integers(0, 2**63 - 1))
-        events["p_value"] = _p_values(zt, fr, events, n_surrogates, surrogate, child,
-                                      pgd_form, progress)
+        events["p_value"], pool = _p_values(zt, fr, events, int(n_surrogates), surrogate,
+                                            child, settings, min_frames, patterns, bar)
+        pools.append(pool)
         if trial is not None:
             events["event_trial"] = np.full(len(events["start"]), trial)
             fr = fr.expand_dims(trial=[trial])
         tables.append(events)
         frames.append(fr)
+    bar.close()
     table = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
+    table["q_value"] = q_values(table["p_value"])
     frame_ds = frames[0] if trials[0] is None else xr.concat(frames, dim="trial")
     su, tu = z.attrs.get("space_units"), z.attrs.get("time_units")
     units = {"start": tu, "stop": tu, "duration": tu, "speed": f"{su}/{tu}",
-             "direction": "rad", "wavelength": su, "pgd": "1", "score": "1", "p_value": "1"}
+             "direction": "rad", "wavelength": su, "pgd": "1", "score": "1", "p_value": "1",
+             "q_value": "1"}
+    units.update({f"{q}{end}": units[q] for q in ("speed", "direction", "wavelength")
+                  for end in ("_low", "_high")})
     ds = xr.Dataset({k: ("event", v, {"units": units[k]} if k in units else {})
                      for k, v in table.items()})
     for name in frame_ds.data_vars:
@@ -155,35 +187,92 @@ def detect_waves(
     ds.attrs = derived_attrs(
         z, min_duration=float(min_duration), n_surrogates=int(n_surrogates),
         surrogate=surrogate, seed=int(seed), settings=json_attr(settings),
-        patterns=" ".join(patterns))
+        patterns=" ".join(patterns),
+        significance=json_attr({
+            "null": surrogate, "n_surrogates": int(n_surrogates), "seed": int(seed),
+            "thresholds": settings, "min_frames": min_frames,
+            "statistic": "event mass (sum of the frames' deciding scores); p = (1 + "
+                         "expected surrogate events of its family at least as massive, "
+                         "capped at K per surrogate) / (1 + n K), K observed events of "
+                         "the family",
+            "per_trial": pools,
+            "multiple_comparisons": "Benjamini-Hochberg q_value over all events"}))
     return ds
+
+
+def _without_dead_border(z: xr.DataArray) -> xr.DataArray:
+    """A grid without its outer rows and columns that hold only NaN (imaging outside a
+    cranial window): they cost time in every measure and surrogate and change nothing."""
+    dims = [d for d in z.dims if d in space_dims(z) and d in ("y", "x")]
+    if not dims or bool(z.attrs.get("periodic", 0)) or not np.isnan(z.values).any():
+        return z
+    alive = np.isfinite(z.values).any(axis=tuple(i for i, d in enumerate(z.dims)
+                                                 if d not in dims))
+    if not alive.any():
+        return z
+    index = {}
+    for axis, d in enumerate(dims):
+        keep = np.flatnonzero(alive.any(axis=tuple(a for a in range(alive.ndim) if a != axis)))
+        index[d] = slice(keep[0], keep[-1] + 1)
+    return z.isel(index)
 
 
 def _frames(z: xr.DataArray, settings: dict) -> xr.Dataset:
     """Per-frame label, scores and wave quantities of one trial (NumPy-backed).
 
-    Speed, direction and wavelength follow the frame's pattern: from the mean phase
-    gradient for planar and synchronous frames, from the radial phase slope for sources
-    and sinks (no single direction), and NaN for rotating and unlabelled frames.
+    Speed, direction and wavelength (with their intervals) follow the frame's pattern,
+    as :func:`classify_patterns` gives them: from the plane fit for planar frames, from
+    the radial phase slope for sources and sinks (no single direction), and NaN for
+    synchronous, rotating and unlabelled frames. The plane fit's gradient and SEs, the
+    radial slope and its SE, and the temporal frequency and its SE are kept for the
+    event-level intervals.
     """
     c = classify_patterns(z, **settings).compute()
-    s = {k: v.compute() for k, v in _gradient_stats(z, "detect_waves").items()}
-    sign = xr.where(c["omega"] < 0, -1.0, 1.0)
-    label = c["pattern"]
-    gradient_based = label.isin(["planar", "synchronous"])
-    radial = label.isin(["source", "sink"])
-    kmag = xr.where(gradient_based, np.hypot(s["gx"], s["gy"]),
-                    xr.where(radial, np.abs(c["radial_slope"]), np.nan))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = xr.Dataset({
-            "pattern": label, "score": c["score"], "pgd": c["pgd"],
-            "synchrony": c["synchrony"], "radial": c["radial"], "rotation": c["rotation"],
-            "speed": np.abs(c["omega"]) / kmag,
-            "direction": np.arctan2(-sign * s["gy"], -sign * s["gx"]).where(gradient_based),
-            "wavelength": 2 * np.pi / kmag,
-            "omega_sign": sign,
-        })
+    keep = ["pattern", "score", "pgd", "synchrony", "strength", "explained", "gradient_p",
+            "radial", "radial_p", "rotation", "rotation_p", *_WAVE, "dphi_dx", "dphi_dy",
+            "dphi_dx_se", "dphi_dy_se", "dphi_corr", "radial_slope", "radial_slope_se",
+            "omega", "omega_se"]
+    out = c[keep]
+    out["omega_sign"] = xr.where(c["omega"] < 0, -1.0, 1.0)
     return out
+
+
+#: Wave quantities per frame and per event, with their intervals.
+_WAVE = tuple(f"{q}{end}" for q in ("speed", "direction", "wavelength")
+              for end in ("", "_low", "_high"))
+
+
+def _event_wave(fr: xr.Dataset, sl: slice, pattern: str) -> dict:
+    """Speed, direction, wavelength and intervals of one event (NaN where none).
+
+    Planar events: the mean over frames of the travel-oriented plane-fit gradient and
+    of ``|omega|``; sources and sinks: the mean ``|radial slope|``. Consecutive frames
+    of band-passed data share their noise, so the frames are not independent samples:
+    the event's standard errors are the mean of its frames' (as if fully correlated),
+    so the event interval is as wide as a typical frame's, centred on the event mean.
+    """
+    v = {k: fr[k].values[sl] for k in ("dphi_dx", "dphi_dy", "dphi_dx_se", "dphi_dy_se",
+                                       "dphi_corr", "radial_slope", "radial_slope_se",
+                                       "omega", "omega_se", "omega_sign")}
+    omega, omega_se = _mean(np.abs(v["omega"])), _mean(v["omega_se"])
+    if pattern == "planar":
+        s = v["omega_sign"]
+        gx, gy = _mean(s * v["dphi_dx"]), _mean(s * v["dphi_dy"])  # -travel vector
+        cxx, cyy = _mean(v["dphi_dx_se"] ** 2), _mean(v["dphi_dy_se"] ** 2)
+        cxy = _mean(v["dphi_corr"] * v["dphi_dx_se"] * v["dphi_dy_se"])
+        out = _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, 1.0, _confidence(fr))
+    elif pattern in ("source", "sink"):
+        out = _wave_intervals(_mean(np.abs(v["radial_slope"])), 0.0,
+                              _mean(v["radial_slope_se"] ** 2), 0.0, 0.0, omega, omega_se,
+                              1.0, _confidence(fr))
+        out = {k: (np.nan if k.startswith("direction") else val) for k, val in out.items()}
+    else:
+        return dict.fromkeys(_WAVE, np.nan)
+    return {k: float(out[k]) for k in _WAVE}
+
+
+def _confidence(fr: xr.Dataset) -> float:
+    return float(fr.attrs.get("confidence", 0.95))
 
 
 def _events(fr: xr.Dataset, times: np.ndarray, sfreq: float, min_frames: int,
@@ -194,8 +283,8 @@ def _events(fr: xr.Dataset, times: np.ndarray, sfreq: float, min_frames: int,
     stops = np.concatenate([change, [labels.size]])
     keep = [(a, b) for a, b in zip(starts, stops, strict=True)
             if labels[a] in patterns and b - a >= min_frames]
-    table = {k: [] for k in ("start", "stop", "duration", "pattern", "n_frames", "speed",
-                             "direction", "wavelength", "pgd", "score", "first", "last")}
+    table = {k: [] for k in ("start", "stop", "duration", "pattern", "n_frames", *_WAVE,
+                             "pgd", "score", "first", "last")}
     for a, b in keep:
         sl = slice(a, b)
         table["start"].append(times[a])
@@ -203,10 +292,8 @@ def _events(fr: xr.Dataset, times: np.ndarray, sfreq: float, min_frames: int,
         table["duration"].append((b - a) / sfreq)
         table["pattern"].append(labels[a])
         table["n_frames"].append(b - a)
-        table["speed"].append(_mean(fr["speed"].values[sl]))
-        d = np.exp(1j * fr["direction"].values[sl])
-        table["direction"].append(np.angle(_mean(d)) if np.isfinite(d).any() else np.nan)
-        table["wavelength"].append(_mean(fr["wavelength"].values[sl]))
+        for k, value in _event_wave(fr, sl, labels[a]).items():
+            table[k].append(value)
         table["pgd"].append(_mean(fr["pgd"].values[sl]))
         table["score"].append(_mean(fr["score"].values[sl]))
         table["first"].append(a)
@@ -223,70 +310,112 @@ def _mean(values: np.ndarray):
     return values[ok].mean() if ok.any() else np.nan
 
 
-#: The score that decides each pattern, as computed on surrogates.
+#: Pattern families pooled for the null: the score that decides each pattern.
 _SCORE_OF = {"planar": "pgd", "synchronous": "synchrony", "source": "radial",
              "sink": "radial", "rotating-ccw": "rotation", "rotating-cw": "rotation"}
+#: Surrogate frames scanned per trial (all surrogates together) when they do not all fit
+#: whole: _SCAN_FRAMES, or fewer on large arrays (_SCAN_VALUES frames x sites), but at
+#: least _SCAN_LENGTHS recording lengths; each window holds >= _SCAN_MIN shortest events.
+_SCAN_FRAMES = 10_000
+_SCAN_VALUES = 5_000_000
+_SCAN_LENGTHS = 2
+_SCAN_MIN = 10
 
 
-def _null_scores(zs: xr.DataArray, score: str, pgd_form: str) -> np.ndarray:
-    """Raw score on surrogate frames (trial, time); radial/rotation before sign flips."""
-    if score == "pgd":
-        return pgd(zs, form=pgd_form).values
-    if score == "synchrony":
-        return synchrony(zs).values
-    if score == "radial":
-        return _radial(zs)["rho"].values
-    return _rotational(zs)["rho"].values
+def _runs(labels: np.ndarray, min_frames: int, patterns) -> list[tuple[int, int]]:
+    """(first, stop) of the stretches of one label in ``patterns`` of >= min_frames."""
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [labels.size]])
+    return [(a, b) for a, b in zip(starts, stops, strict=True)
+            if labels[a] in patterns and b - a >= min_frames]
 
 
-def _oriented(raw: np.ndarray, pattern: str, sign: np.ndarray) -> np.ndarray:
-    """Turn a raw score into the deciding score of ``pattern`` (see classify_patterns)."""
-    if pattern in ("planar", "synchronous"):
-        return raw
-    value = -sign * raw  # > 0: outward (radial) or counter-clockwise (rotation)
-    return value if pattern in ("source", "rotating-ccw") else -value
+def _kind_of(surrogate: str, family: str) -> str:
+    if surrogate != "auto":
+        return surrogate
+    return "phase" if family == "synchrony" else "shuffle"  # the old mixed default
 
 
-def _p_values(z, fr, events, n, surrogate, seed, pgd_form, progress) -> np.ndarray:
+def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
+              bar) -> tuple[np.ndarray, dict]:
+    """Event p-values from the events the same detection finds in surrogates.
+
+    An observed event was selected because its frames crossed a threshold, so comparing
+    its score with the same frames of surrogates favours it. Instead each surrogate runs
+    through the whole detection, and an event of mass ``m`` (the sum of its frames'
+    deciding scores: long, strong events weigh more) gets
+    ``p = (1 + sum_s min(K, c_s(m))) / (1 + n K)``: ``c_s(m)`` counts the events of the
+    same pattern family (planar, synchronous, radial, rotating) with mass >= m in
+    surrogate s and K the observed events of that family, i.e. the expected number of
+    null events at least this strong per recording, over the observed number. Under the
+    null, the share of events with p < alpha is then about alpha (checked in
+    docs/notes/calibration.md); where surrogates hold no such event, p = 1 / (1 + n K).
+    Long recordings are scanned in windows: events touching a window's edge are left
+    out and each other one counts for the recording length over the places it fits in
+    the window.
+    """
     first = events.pop("first").astype(int)
     last = events.pop("last").astype(int)
-    n_events = len(first)
-    if n_events == 0 or n <= 0:
-        return np.full(n_events, np.nan)
-    sign = fr["omega_sign"].values
-    hits = np.zeros(n_events)
-    counts = np.zeros(n_events)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, pat in enumerate(events["pattern"]):
-        kind = surrogate if surrogate != "auto" else (
-            "phase" if pat == "synchronous" else "shuffle")
-        groups.setdefault((kind, _SCORE_OF[pat]), []).append(i)
+    n_t = fr.sizes["time"]
     n_sites = int(np.prod([z.sizes[d] for d in space_dims(z)]))
-    seeds = np.random.SeedSequence(seed)
-    bar = tqdm(total=n * len(groups), disable=not progress, desc="surrogates", leave=False)
-    for (kind, score), members in groups.items():
-        frames = np.unique(np.concatenate([np.arange(first[i], last[i]) for i in members]))
-        position = np.searchsorted(frames, np.arange(fr.sizes["time"]))
-        batch = max(1, min(n, _BATCH_VALUES // max(1, frames.size * n_sites)))
-        done = 0
+    budget = max(_SCAN_LENGTHS * n_t, min(_SCAN_FRAMES, _SCAN_VALUES // max(1, n_sites)))
+    width = n_t if n * n_t <= budget else min(
+        n_t, max(_SCAN_MIN * min_frames, int(np.ceil(budget / max(n, 1)))))
+    info = {"surrogate_events": {}, "frames_per_surrogate": int(width)}
+    if len(first) == 0 or n <= 0:
+        return np.full(len(first), np.nan), info
+    score = fr["score"].values
+    mass = np.array([np.nansum(score[a:b]) for a, b in zip(first, last, strict=True)])
+    family = np.array([_SCORE_OF[p] for p in events["pattern"]])
+    null = {f: [] for f in np.unique(family)}  # per family: per surrogate (masses, weights)
+    rng = np.random.default_rng(seed)
+    window = width < n_t
+
+    def null_events(labels, scores, wanted):
+        found = {f: ([], []) for f in wanted}
+        for a, b in _runs(labels, min_frames, patterns):
+            f = _SCORE_OF[labels[a]]
+            if f not in found or (window and (a == 0 or b == width)):
+                continue
+            found[f][0].append(np.nansum(scores[a:b]))
+            found[f][1].append((n_t - (b - a) + 1) / (width - (b - a) - 1) if window else 1.0)
+        for f, (masses, weights) in found.items():
+            null[f].append((np.asarray(masses), np.asarray(weights)))
+
+    template = z.isel(time=slice(0, width)).drop_vars("trial", errors="ignore")
+    for kind in sorted({_kind_of(surrogate, f) for f in null}):
+        wanted = [f for f in null if _kind_of(surrogate, f) == kind]
+        whole = kind in ("phase", "multivariate")  # these transform the whole time axis
+        batch = max(1, min(n, _BATCH_VALUES // max(1, (n_t if whole else width) * n_sites)))
+        done, stack = 0, []
         while done < n:
             m = min(batch, n - done)
-            child = int(seeds.spawn(1)[0].generate_state(1)[0])
-            if kind == "shuffle":  # a shuffle needs no neighbouring samples: event frames only
-                zs = surrogates(z.isel(time=frames), "shuffle", m, child)
-            else:
-                zs = surrogates(z, "phase", m, child).isel(time=frames)
-            raw = _null_scores(zs, score, pgd_form)
-            for i in members:
-                idx = position[first[i]:last[i]]
-                null = _oriented(raw[:, idx], events["pattern"][i], sign[first[i]:last[i]])
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    null = np.nanmean(null, axis=1)
-                hits[i] += np.sum(null >= events["score"][i])
-                counts[i] += np.sum(np.isfinite(null))
+            starts = rng.integers(0, n_t - width + 1, size=m)  # one window per surrogate
+            seeds = rng.integers(0, 2**63 - 1, size=m)
+            if whole:
+                values = surrogates(z, kind, m, int(seeds[0])).values
+                stack += [values[j, a:a + width] for j, a in enumerate(starts)]
+            else:  # shuffles and spatial filters act frame by frame: window first
+                stack += [surrogates(z.isel(time=slice(a, a + width)), kind, 1, int(s))
+                          .values[0] for a, s in zip(starts, seeds, strict=True)]
             done += m
+            if done == n or (len(stack) + batch) * width * n_sites > _BATCH_VALUES:
+                zs = xr.DataArray(np.stack(stack), dims=("trial", *template.dims),
+                                  coords=template.coords, attrs=template.attrs)
+                stack = []
+                frs = _frames(zs, settings)
+                for labels, scores in zip(frs["pattern"].values, frs["score"].values,
+                                          strict=True):
+                    null_events(labels, scores, wanted)
             bar.update(m)
-    bar.close()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (1 + hits) / (1 + counts)
+    p = np.empty(len(first))
+    for f, per_surrogate in null.items():
+        members = np.flatnonzero(family == f)
+        k = members.size
+        for i in members:
+            hits = sum(min(k, w[ms >= mass[i]].sum()) for ms, w in per_surrogate)
+            p[i] = (1 + hits) / (1 + n * k)
+        info["surrogate_events"][f] = round(float(sum(w.sum() for _, w in per_surrogate))
+                                            / n, 2)
+    return p, info

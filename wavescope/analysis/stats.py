@@ -1,12 +1,26 @@
 """Surrogate data and p-values for any score.
 
-Two nulls (WAVES.md, Significance):
+Four nulls (WAVES.md, Significance); each answers one question:
 
-- ``shuffle``: the sites' positions are permuted (each site keeps its whole time course),
-  the field's standard null for spatial organisation: it keeps every site's spectrum and
-  the distribution of phases in each frame, and destroys where they sit;
+- ``shuffle``: the sites' positions are permuted (each site keeps its whole time course):
+  "is the field organised in space at all?" It keeps every site's spectrum and the
+  distribution of phases in each frame, and destroys where they sit;
 - ``phase``: each site's Fourier phases are randomised independently (same amplitude
-  spectrum per site), which also destroys phase locking between sites (synchrony).
+  spectrum per site): "are the sites phase-locked at all?";
+- ``multivariate``: one random phase per frequency, shared by all sites (Prichard &
+  Theiler 1994): every site's spectrum and every pair's cross-spectrum are kept, so
+  volume conduction and spatial smoothness are part of the null: "is this more than a
+  stationary linear Gaussian process with these cross-spectra?" (a wave that lasts the
+  whole recording is such a process: the null tests transient organisation);
+- ``spatial``: the field's spatial autocorrelation is kept and its geometry scrambled,
+  with one random spatial all-pass filter per surrogate applied to every frame (so time
+  courses stay continuous): random spatial Fourier phases on grids, random phases of the
+  components in the eigenbasis of the sensor covariance on irregular sensors (Moran
+  spectral randomisation, Wagner & Dray 2015): "is this more than a field with this
+  spatial autocorrelation?" A plane wave is fixed by its own autocorrelation, so this
+  null cannot reject one; it tests localised structure (sources, sinks, rotations).
+
+Sites that hold only NaN are skipped by every kind (they cost nothing and stay NaN).
 
 Surrogates are stacked along ``trial`` so that every analysis function, which treats
 ``trial`` as frames, scores all of them in one vectorised call.
@@ -14,6 +28,7 @@ Surrogates are stacked along ``trial`` so that every analysis function, which tr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -22,9 +37,9 @@ import xarray as xr
 from ..core import DataModelError, bad_sites, space_dims
 from ._common import apply_ufunc, check_activity, check_time_chunk, json_attr
 
-__all__ = ["surrogates", "p_value", "surrogate_test"]
+__all__ = ["surrogates", "p_value", "q_values", "surrogate_test"]
 
-KINDS = ("shuffle", "phase")
+KINDS = ("shuffle", "phase", "multivariate", "spatial")
 TAILS = ("greater", "less", "two-sided")
 
 
@@ -38,13 +53,24 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
         Activity without a ``dim`` dim (select one with ``da.isel(trial=i)``): real
         signal or analytic signal (complex). NaN sites stay NaN (they move with
         ``shuffle``).
-    kind : {"shuffle", "phase"}
+    kind : {"shuffle", "phase", "multivariate", "spatial"}
         "shuffle": one random permutation of the sites per surrogate, applied to every
         frame (and every trial or feature of ``da``). "phase": per site, the FFT along
         time keeps its amplitudes and gets uniform random phases (conjugate-symmetric for
         real data, so surrogates stay real; an analytic signal stays analytic); missing
         samples are filled with the site's mean for the transform and are NaN again in
-        the surrogate.
+        the surrogate. "multivariate": as "phase", but one random phase per frequency is
+        shared by every site (and trial or feature), which keeps all cross-spectra.
+        "spatial": on grids, the spatial FFT of every frame is multiplied by one
+        Hermitian-symmetric field of unit phasors per surrogate (real frames stay real;
+        applied to an analytic signal frame by frame it commutes with the Hilbert
+        transform in time, so the result is the analytic signal of the spatially
+        randomised real field); NaN sites are filled with the frame's mean over the
+        valid sites for the transform. On sensors (``channel``), the data are rotated in
+        the eigenbasis of their covariance over time (and trials): each eigenvector's
+        component gets a random sign (real data) or phase (complex data), which keeps
+        the zero-lag covariance exactly; its eigendecomposition is computed at once,
+        also for dask inputs.
     n : int
         Number of surrogates.
     seed : int or numpy.random.Generator
@@ -63,7 +89,8 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
     xarray.DataArray
         Dims ``(dim, *da.dims)``, coords of ``da`` (positions unchanged: it is the
         data that move), ``dim`` = 0 .. n - 1; ``attrs["surrogate"]`` records kind,
-        n and seed. Lazy for dask inputs (``phase`` needs ``time`` in one chunk).
+        n and seed. Lazy for dask inputs ("phase" and "multivariate" need ``time`` in one
+        chunk, "spatial" the space dims).
     """
     da = check_activity(da, bads=bads)
     if dim in da.dims:
@@ -94,13 +121,25 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
         values = values.reshape(n, *data.shape)
         out = xr.DataArray(values, dims=(dim, *order), coords=moved.coords)
         out = out.transpose(dim, *da.dims)
-    else:
+    elif kind in ("phase", "multivariate"):
         check_time_chunk(da)
         seeds = rng.integers(0, 2**63 - 1, size=n)
         out = apply_ufunc(
             _phase_kernel, da, input_core_dims=[["time"]],
-            output_core_dims=[[dim, "time"]], kwargs={"seeds": seeds},
+            output_core_dims=[[dim, "time"]],
+            kwargs={"seeds": seeds, "shared": kind == "multivariate"},
             dask="parallelized", output_dtypes=[da.dtype],
+            dask_gufunc_kwargs={"output_sizes": {dim: n}},
+        ).transpose(dim, *da.dims)
+    else:
+        seeds = rng.integers(0, 2**63 - 1, size=n)
+        if dims == ["channel"]:
+            kernel, kwargs = _eigen_kernel, {"basis": _sensor_basis(da), "seeds": seeds}
+        else:
+            kernel, kwargs = _spatial_kernel, {"seeds": seeds, "n_space": len(dims)}
+        out = apply_ufunc(
+            kernel, da, input_core_dims=[dims], output_core_dims=[[dim, *dims]],
+            kwargs=kwargs, dask="parallelized", output_dtypes=[da.dtype],
             dask_gufunc_kwargs={"output_sizes": {dim: n}},
         ).transpose(dim, *da.dims)
     out = out.assign_coords({dim: np.arange(n)})
@@ -117,29 +156,97 @@ def _dask_array():
     return dask.array
 
 
-def _phase_kernel(x: np.ndarray, *, seeds) -> np.ndarray:
-    """(..., time) -> (..., n, time): per site and surrogate, random Fourier phases."""
+def _phase_kernel(x: np.ndarray, *, seeds, shared: bool) -> np.ndarray:
+    """(..., time) -> (..., n, time): random Fourier phases per surrogate, drawn per site
+    or (``shared``) once per frequency for every site. Sites without a finite sample are
+    skipped; missing samples are filled with the site's mean and NaN again after."""
     n_t = x.shape[-1]
+    flat = x.reshape(-1, n_t)
+    out = np.full((flat.shape[0], len(seeds), n_t), np.nan, dtype=x.dtype)
+    missing = ~np.isfinite(flat)
+    alive = ~missing.all(axis=1)
+    rows, gaps = flat[alive], missing[alive]
+    if gaps.any():
+        rows = np.where(gaps, np.nanmean(rows, axis=1, keepdims=True), rows)
+    real = not np.iscomplexobj(x)
+    spec = np.fft.rfft(rows, axis=-1) if real else np.fft.fft(rows, axis=-1)
+    shape = spec.shape[-1:] if shared else spec.shape
+    rot = np.exp(2j * np.pi * np.stack([np.random.default_rng(int(s)).random(shape)
+                                        for s in seeds]))  # (n, [sites,] freq)
+    if real:
+        rot[..., 0] = 1.0  # keep the mean
+        if n_t % 2 == 0:
+            rot[..., -1] = 1.0  # the Nyquist bin is real
+    if shared:
+        rot = rot[:, None, :]
+    rot = rot * spec[None]  # (n, sites, freq)
+    values = np.fft.irfft(rot, n=n_t, axis=-1) if real else np.fft.ifft(rot, axis=-1)
+    values = np.moveaxis(values, 0, 1)  # (sites, n, time)
+    if gaps.any():
+        values[np.broadcast_to(gaps[:, None, :], values.shape)] = np.nan
+    out[alive] = values
+    return out.reshape(*x.shape[:-1], len(seeds), n_t)
+
+
+def _unit_phasors(shape: tuple[int, ...], seed) -> np.ndarray:
+    """Hermitian-symmetric unit phasors on a grid's FFT bins (the phases of the FFT of
+    real white noise), 1 at the zero frequency so that the mean is kept."""
+    w = np.fft.fftn(np.random.default_rng(int(seed)).standard_normal(shape))
+    u = w / np.abs(w)
+    u.flat[0] = 1.0
+    return u
+
+
+def _spatial_kernel(x: np.ndarray, *, seeds, n_space: int) -> np.ndarray:
+    """(..., *grid) -> (..., n, *grid): one random spatial all-pass filter per surrogate,
+    the same for every frame (so each Fourier mode keeps its time course up to a phase)."""
+    grid = x.shape[x.ndim - n_space:]
+    axes = tuple(range(-n_space, 0))
     missing = ~np.isfinite(x)
-    mean = np.nanmean(np.where(missing.all(axis=-1, keepdims=True), 0.0, x), axis=-1,
-                      keepdims=True) if missing.any() else None
-    filled = np.where(missing, mean, x) if mean is not None else x
-    out = np.empty((*x.shape[:-1], len(seeds), n_t), dtype=x.dtype)
-    if np.iscomplexobj(x):
-        spec = np.fft.fft(filled, axis=-1)
-        for i, s in enumerate(seeds):
-            rng = np.random.default_rng(int(s))
-            rot = np.exp(2j * np.pi * rng.random(spec.shape))
-            out[..., i, :] = np.fft.ifft(spec * rot, axis=-1)
-    else:
-        spec = np.fft.rfft(filled, axis=-1)
-        for i, s in enumerate(seeds):
-            rng = np.random.default_rng(int(s))
-            rot = np.exp(2j * np.pi * rng.random(spec.shape))
-            rot[..., 0] = 1.0  # keep the mean
-            if n_t % 2 == 0:
-                rot[..., -1] = 1.0  # the Nyquist bin is real
-            out[..., i, :] = np.fft.irfft(spec * rot, n=n_t, axis=-1)
+    if missing.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # frames without a value
+            mean = np.nanmean(x, axis=axes, keepdims=True)
+        x = np.where(missing, np.nan_to_num(mean), x)
+    spec = np.expand_dims(np.fft.fftn(x, axes=axes), -n_space - 1)  # (..., 1, *grid)
+    u = np.stack([_unit_phasors(grid, s) for s in seeds])  # (n, *grid)
+    values = np.fft.ifftn(spec * u, axes=axes)
+    if not np.iscomplexobj(x):
+        values = values.real
+    values = values.astype(x.dtype, copy=False)
+    if missing.any():
+        values[np.broadcast_to(np.expand_dims(missing, -n_space - 1), values.shape)] = np.nan
+    return values
+
+
+def _sensor_basis(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Channels holding data, and the eigenvectors (columns) of their second-moment matrix
+    over all samples (missing samples count as 0)."""
+    order = [d for d in da.dims if d != "channel"] + ["channel"]
+    x = da.transpose(*order).data.reshape(-1, da.sizes["channel"])
+    x = np.where(np.isfinite(x), x, 0)
+    gram = x.conj().T @ x
+    gram = np.asarray(gram.compute() if hasattr(gram, "compute") else gram)
+    alive = np.abs(np.diagonal(gram)) > 0
+    _, vectors = np.linalg.eigh(gram[np.ix_(alive, alive)])
+    return alive, vectors
+
+
+def _eigen_kernel(x: np.ndarray, *, basis: tuple, seeds) -> np.ndarray:
+    """(..., channel) -> (..., n, channel): a random sign (real) or phase (complex) per
+    eigenvector of the channels' second-moment matrix, which that matrix keeps exactly."""
+    alive, vectors = basis
+    missing = ~np.isfinite(x)
+    live = np.where(missing[..., alive], 0, x[..., alive])
+    out = np.full((*x.shape[:-1], len(seeds), x.shape[-1]), np.nan, dtype=x.dtype)
+    for i, s in enumerate(seeds):
+        rng = np.random.default_rng(int(s))
+        if np.iscomplexobj(x):
+            d = np.exp(2j * np.pi * rng.random(vectors.shape[1]))
+        else:
+            d = rng.choice([-1.0, 1.0], size=vectors.shape[1])
+        m = (vectors * d) @ vectors.conj().T  # V diag(d) V^H, unitary, commutes with x^H x
+        out[..., i, alive] = live @ m  # frames are rows: (x m)^H (x m) = m^H x^H x m
     out[np.broadcast_to(missing[..., None, :], out.shape)] = np.nan
     return out
 
@@ -173,6 +280,33 @@ def p_value(observed: xr.DataArray, null: xr.DataArray, *, dim: str = "trial",
     p.name = "p_value"
     p.attrs = {"tail": tail, "units": "1"}
     return p
+
+
+def q_values(p) -> np.ndarray:
+    """Benjamini-Hochberg (1995) q-values of the p-values ``p`` (any shape; NaN stay NaN).
+
+    ``q_i = min over p_j >= p_i of p_j m / rank_j``, m the number of finite p-values:
+    rejecting every test with ``q <= alpha`` keeps the expected share of false
+    discoveries at most ``alpha`` (independent or positively dependent tests).
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        try:
+            from scipy.stats import false_discovery_control
+        except ImportError:  # scipy < 1.11
+            false_discovery_control = _bh
+        q[ok] = false_discovery_control(p[ok])
+    return q
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    order = np.argsort(p)
+    scaled = p[order] * p.size / np.arange(1, p.size + 1)
+    q = np.empty(p.size)
+    q[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    return q
 
 
 def surrogate_test(
