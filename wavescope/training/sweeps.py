@@ -1,4 +1,4 @@
-"""Sweeps: many training runs from one specification, through joblib, gathered in one table.
+"""Sweeps: many training runs from one specification, gathered in one table.
 
 A specification is a dict (or a JSON file) with
 
@@ -8,11 +8,27 @@ A specification is a dict (or a JSON file) with
 ``grid``      optional dict of field -> list of values, crossed with the variants
               (e.g. ``{"seed": [0, 1, 2]}``).
 
-Runs go through :class:`joblib.Parallel`, so the joblib backend chooses where they run: a
-user with a dask cluster runs ``with joblib.parallel_config(backend="dask"):`` around
-:func:`sweep` (or ``wavescope sweep --backend dask --scheduler ADDRESS``), without code
-changes. Each run is resumable, so a sweep restarted after an interruption skips finished
-runs and resumes the others.
+Where the runs go is the ``backend`` of :func:`sweep`:
+
+- a :mod:`joblib` backend (``"loky"``, ``"threading"``, or None for the current
+  ``joblib.parallel_config``): this machine's cores;
+- ``"dask"``: one task per run on a :mod:`dask.distributed` cluster, either the scheduler at
+  ``scheduler`` (an address such as ``"tcp://10.0.0.1:8786"``, or a ``Client``, e.g. of a
+  ``dask_jobqueue.SLURMCluster``) or, when ``scheduler`` is None, a ``LocalCluster`` of
+  ``n_jobs`` single-threaded worker processes started and closed by the sweep
+  (``pip install wavescope[dask]``);
+- ``"submitit"``: one SLURM job array through :mod:`submitit` (``pip install
+  wavescope[slurm]``); ``executor`` holds the options of ``submitit.AutoExecutor``
+  (``cluster``, ``folder``, and its ``update_parameters`` such as ``timeout_min`` or
+  ``slurm_partition``); ``cluster="local"`` runs the array as local processes.
+
+``wavescope sweep SPEC --backend dask --scheduler ADDRESS`` and ``--backend submitit
+--executor KEY=VALUE`` are the same on the command line. Every backend gives the same
+``results.csv`` (apart from ``run`` folders and wall times): each run is seeded, and a run
+records everything it needs in its folder. Runs are resumable, so a sweep restarted after an
+interruption skips finished runs and resumes the others. The class of each run's task travels
+with the run, so a task registered in the calling process also runs on remote workers (with
+``cloudpickle.register_pickle_by_value(module)`` when its module is not importable there).
 """
 
 from __future__ import annotations
@@ -70,14 +86,17 @@ def expand_sweep(spec) -> list[TrainConfig]:
     return configs
 
 
-def _run_one(config_dict: dict) -> str:
+def _run_one(config_dict: dict, task_cls=None) -> str:
+    from . import tasks
     from .trainer import train
 
+    if task_cls is not None:  # a task registered in the caller, unknown to a fresh worker
+        tasks.TASKS.setdefault(task_cls.name, task_cls)
     return str(train(TrainConfig.from_dict(config_dict)))
 
 
 def sweep(spec, n_jobs: int = 1, backend: str | None = None, out: str | None = None,
-          verbose: int = 0) -> pd.DataFrame:
+          verbose: int = 0, scheduler=None, executor: dict | None = None) -> pd.DataFrame:
     """Run every config of a sweep and return the table of results (one row per run).
 
     Parameters
@@ -85,30 +104,102 @@ def sweep(spec, n_jobs: int = 1, backend: str | None = None, out: str | None = N
     spec : dict or path
         The sweep specification (see the module docstring).
     n_jobs : int
-        Parallel runs (joblib's ``n_jobs``; -1: all cores).
+        Parallel runs (joblib's ``n_jobs``, -1: all cores; with ``backend="dask"`` and no
+        ``scheduler``, the workers of the local cluster).
     backend : str, optional
-        joblib backend ("loky", "threading", "dask", ...); None uses the current
-        ``joblib.parallel_config``.
+        ``"dask"``, ``"submitit"``, or a joblib backend ("loky", "threading", ...); None uses
+        the current ``joblib.parallel_config``.
     out : path, optional
         Where to write ``results.csv`` and ``summary.csv`` (default: the base ``out_dir``).
     verbose : int
         joblib's verbosity.
-    """
-    import joblib
+    scheduler : str or distributed.Client, optional
+        With ``backend="dask"``: the scheduler address or a connected client (None: a
+        ``LocalCluster`` of ``n_jobs`` workers for the duration of the sweep).
+    executor : dict, optional
+        With ``backend="submitit"``: ``cluster`` ("slurm", "local", ...; default: detected),
+        ``folder`` (submitit's logs, default ``<out>/submitit``) and any parameters of
+        ``AutoExecutor.update_parameters``.
 
+    Returns
+    -------
+    pandas.DataFrame
+        The table written to ``results.csv``.
+    """
     configs = expand_sweep(spec)
-    jobs = (joblib.delayed(_run_one)(c.to_dict()) for c in configs)
-    if backend is None:
-        runs = joblib.Parallel(n_jobs=n_jobs, verbose=verbose)(jobs)
-    else:
-        with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
-            runs = joblib.Parallel(verbose=verbose)(jobs)
-    table = collect(runs)
     folder = Path(out) if out else Path(configs[0].out_dir)
+    if scheduler is not None and backend != "dask":
+        raise ValueError(f"scheduler={scheduler!r} needs backend='dask', got {backend!r}")
+    if executor is not None and backend != "submitit":
+        raise ValueError(f"executor options need backend='submitit', got {backend!r}")
+    args = [(c.to_dict(), _task_class(c.task)) for c in configs]
+    if backend == "dask":
+        runs = _run_dask(args, scheduler, n_jobs)
+    elif backend == "submitit":
+        runs = _run_submitit(args, dict(executor or {}), folder)
+    else:
+        runs = _run_joblib(args, backend, n_jobs, verbose)
+    table = collect(runs)
     folder.mkdir(parents=True, exist_ok=True)
     _write(table, folder / _RESULTS)
     _write(summarize(table), folder / _SUMMARY)
     return table
+
+
+def _task_class(name: str):
+    from .tasks import get_task
+
+    return get_task(name)
+
+
+def _run_joblib(args, backend, n_jobs, verbose) -> list[str]:
+    import joblib
+
+    jobs = (joblib.delayed(_run_one)(*a) for a in args)
+    if backend is None:
+        return joblib.Parallel(n_jobs=n_jobs, verbose=verbose)(jobs)
+    with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
+        return joblib.Parallel(verbose=verbose)(jobs)
+
+
+def _run_dask(args, scheduler, n_jobs) -> list[str]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as err:
+        raise ImportError("backend='dask' needs dask.distributed: "
+                          "pip install 'wavescope[dask]'") from err
+    owned = []  # what the sweep started, closed in reverse order afterwards
+    if isinstance(scheduler, Client):
+        client = scheduler
+    else:
+        if scheduler is None:
+            n = (os.cpu_count() or 1) if n_jobs == -1 else max(int(n_jobs), 1)
+            owned.append(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                      dashboard_address=None))
+            scheduler = owned[0]
+        client = Client(scheduler)
+        owned.append(client)
+    try:
+        # pure=False: a run is a side effect (its folder), never deduplicated by dask
+        futures = client.map(_run_one, *zip(*args, strict=True), pure=False)
+        return client.gather(futures)
+    finally:
+        for item in reversed(owned):
+            item.close()
+
+
+def _run_submitit(args, options: dict, folder: Path) -> list[str]:
+    try:
+        import submitit
+    except ImportError as err:
+        raise ImportError("backend='submitit' needs submitit: "
+                          "pip install 'wavescope[slurm]'") from err
+    cluster = options.pop("cluster", None)
+    logs = Path(options.pop("folder", folder / "submitit"))
+    ex = submitit.AutoExecutor(folder=logs, cluster=cluster)
+    ex.update_parameters(**options)
+    jobs = ex.map_array(_run_one, *zip(*args, strict=True))  # one job array
+    return [job.result() for job in jobs]
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
