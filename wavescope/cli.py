@@ -337,14 +337,22 @@ def add_sweep(sub) -> None:
     p = sub.add_parser(
         "sweep", help="run a grid of training configs and gather one table",
         description="Run every config of a sweep specification (JSON with base, variants, "
-                    "grid) through joblib and write results.csv and summary.csv.",
+                    "grid) on this machine (joblib), a dask.distributed cluster or SLURM "
+                    "(submitit) and write results.csv and summary.csv.",
     )
     p.add_argument("spec", type=Path, help="sweep specification (JSON)")
-    p.add_argument("--n-jobs", type=int, default=1, help="parallel runs (default 1)")
+    p.add_argument("--n-jobs", type=int, default=1,
+                   help="parallel runs; with --backend dask and no --scheduler, the workers "
+                        "of a local cluster")
     p.add_argument("--backend", default=None,
-                   help="joblib backend, e.g. loky or dask (default: joblib's)")
+                   help="dask, submitit, or a joblib backend such as loky (default: joblib's)")
     p.add_argument("--scheduler", default=None,
-                   help="dask scheduler address (with --backend dask)")
+                   help="dask scheduler address, e.g. tcp://host:8786 (with --backend dask; "
+                        "without it, a local cluster)")
+    p.add_argument("--executor", action="append", default=None, metavar="KEY=VALUE",
+                   help="submitit option (with --backend submitit), repeatable: cluster=slurm, "
+                        "folder=logs, timeout_min=60, slurm_partition=gpu; values are JSON "
+                        "where they parse")
     p.add_argument("--out", type=Path, default=None,
                    help="folder of the tables (default: the base out_dir)")
     p.set_defaults(run=run_sweep, paths=lambda a: (
@@ -354,16 +362,18 @@ def add_sweep(sub) -> None:
 def run_sweep(args) -> int:
     from .training import sweep
 
-    client = None
-    if args.scheduler:
-        from dask.distributed import Client  # optional dependency: pip install dask[distributed]
-
-        client = Client(args.scheduler)
-    try:
-        table = sweep(args.spec, n_jobs=args.n_jobs, backend=args.backend, out=args.out)
-    finally:
-        if client is not None:
-            client.close()
+    executor = None
+    for item in args.executor or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--executor takes KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass  # a plain string such as a partition name
+        executor = {**(executor or {}), key: value}
+    table = sweep(args.spec, n_jobs=args.n_jobs, backend=args.backend, out=args.out,
+                  scheduler=args.scheduler, executor=executor)
     print(table.to_string(index=False, max_colwidth=40))
     return EXIT_OK
 
