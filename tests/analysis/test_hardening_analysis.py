@@ -85,3 +85,26 @@ def test_decode_without_trial_names_the_missing_dim():
     da = _lines(_tones())
     with pytest.raises(ws.DataModelError, match="without 'trial'"):
         decode(da, np.zeros(2))
+
+
+@pytest.mark.parametrize("func", ["pgd", "synchrony", "wave_direction", "fit_plane_wave",
+                                  "phase_gradient"])
+def test_an_empty_space_dim_is_a_clear_error(func):
+    import wavescope.analysis as A
+
+    z = ws.from_array(np.exp(1j * np.zeros((5, 0, 3))), ("time", "y", "x"), sfreq=10.0)
+    with pytest.raises(ws.DataModelError, match="no sites: .*'y'.* size 0"):
+        getattr(A, func)(z)
+
+
+def test_an_empty_spectrum_is_a_clear_error():
+    with pytest.raises(ws.DataModelError, match="no sites"):
+        spectrum(ws.from_array(np.zeros((8, 0)), ("time", "x"), sfreq=10.0))
+
+
+def test_decode_of_data_with_gaps_names_them():
+    x = np.random.default_rng(0).standard_normal((6, 32, 2))
+    x[0, 3, 1] = np.nan
+    da = ws.from_array(x, ("trial", "time", "x"), sfreq=10.0)
+    with pytest.raises(ws.DataModelError, match="1 NaN or infinite values"):
+        decode(da, np.arange(6) % 2, cv=2)

@@ -71,6 +71,9 @@ def geometry_of(da: xr.DataArray, neighbors: str | int = "delaunay") -> Geometry
             f"neighbors must be 'delaunay' or an integer k >= 2, got {neighbors!r}"
         )
     shape = tuple(da.sizes[d] for d in dims)
+    empty = [d for d in dims if da.sizes[d] == 0]
+    if empty:
+        raise DataModelError(f"the activity has no sites: spatial dim(s) {empty} have size 0")
     xy = site_xy(da)
     if dims == ("channel",):
         if np.ptp(xy[:, 1]) == 0 or np.ptp(xy[:, 0]) == 0 or _collinear(xy):

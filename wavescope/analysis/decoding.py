@@ -312,6 +312,15 @@ def decode(
             f"X has dims {X.dims} without 'trial': decoding needs one sample per trial "
             "(stack recordings along a 'trial' dim, e.g. xr.concat(..., dim='trial'))"
         )
+    values = X.values if isinstance(X, xr.DataArray) else np.asarray(X)
+    if values.ndim < 2 or values.size == 0:
+        raise DataModelError(f"X has shape {values.shape}: decoding needs (samples, time, "
+                             "...) with at least one sample, time step and site")
+    if values.dtype.kind in "fc" and not np.isfinite(values).all():
+        raise DataModelError(
+            f"X holds {int((~np.isfinite(values)).sum())} NaN or infinite values; spectral "
+            "features need complete data: drop those sites or trials, or fill the gaps "
+            "first (e.g. da.interpolate_na('time'))")
     n_samples = X.sizes["trial"] if isinstance(X, xr.DataArray) else len(X)
     if len(y) != n_samples:
         raise ValueError(f"X holds {n_samples} samples but y has {len(y)} entries")

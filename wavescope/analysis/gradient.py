@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..core import space_dims
+from ..core import DataModelError, space_dims
 from ._circular import angle
 from ._common import (
     BLOCK_VALUES,
@@ -65,6 +65,9 @@ def phase_gradient(z: xr.DataArray, *, neighbors: str | int = "delaunay", bads=N
         non-space dims; each space dim in one chunk).
     """
     z = check_activity(z, name="z", bads=bads)
+    empty = [d for d in space_dims(z) if z.sizes[d] == 0]
+    if empty:
+        raise DataModelError(f"z has no sites: spatial dim(s) {empty} have size 0")
     geom = geometry_of(z, neighbors)
     check_phasic(z, "phase_gradient")
     dims = list(space_dims(z))

@@ -240,6 +240,9 @@ def spectrum(
     """
     validate(da)
     _check_real(da, "spectrum")
+    empty = [d for d in da.dims if da.sizes[d] == 0]
+    if empty:
+        raise DataModelError(f"da has no sites: dim(s) {empty} have size 0")
     sfreq = float(da.attrs["sfreq"])
     opts, freqs, keep = _spectrum_options(
         method, da.sizes["time"], sfreq, window=window, n_fft=n_fft, nperseg=nperseg,
