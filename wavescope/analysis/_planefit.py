@@ -42,6 +42,9 @@ from ._geometry import Geometry
 #: number of valid sites, and the p-value of the Wald test of a zero gradient.
 FIELDS = ("dphi_dx", "dphi_dy", "offset", "strength", "rho", "cov_xx", "cov_xy", "cov_yy",
           "flat", "n_valid", "gradient_p")
+#: Lattice points from the centre to k_max at most, on irregular positions: (2 m + 1)^2
+#: candidates, times the sites, complex values in memory.
+_MAX_HALF_LATTICE = 64
 #: Residual phase scatter (rad) below which a fit is taken as exact: the refinement stops
 #: at 1e-7 of the lattice step, so smaller residuals are numerical, not measured.
 MIN_SCATTER = 1e-6
@@ -85,6 +88,10 @@ class PlaneFitter:
             if self.k_max is None:
                 self.k_max = np.pi / geom.spacing()
             self.step = 2 * np.pi / (oversample * extent)
+            if self.k_max / self.step > _MAX_HALF_LATTICE:
+                # an outlying site makes the extent, and so the lattice, huge: cap it
+                # (memory), at the risk of a coarse start there
+                self.step = self.k_max / _MAX_HALF_LATTICE
             m = int(np.floor(self.k_max / self.step))
             grid = np.arange(-m, m + 1) * self.step
             ka, kb = np.meshgrid(grid, grid, indexing="ij")

@@ -436,8 +436,8 @@ def fit_plane_wave(
     correlated noise makes the intervals too narrow). Speed, direction and wavelength
     intervals follow by the delta method; they are symmetric in the spatial frequency
     (and in the slowness ``|k| / |omega|``, whose error adds that of ``omega``), so on
-    speed and wavelength they are asymmetric and reach ``inf`` where the gradient cannot
-    be told from zero.
+    speed and wavelength they are asymmetric, and their upper end is NaN (no bound) where
+    the gradient cannot be told from zero.
 
     Parameters
     ----------
@@ -481,8 +481,9 @@ def fit_plane_wave(
         - intervals at ``confidence``: ``direction_low`` / ``direction_high`` (the arc
           from low counter-clockwise to high, wrapped to (-pi, pi]; NaN where it would
           cover the whole circle) with ``direction_se`` (rad), ``speed_low`` /
-          ``speed_high`` and ``wavelength_low`` / ``wavelength_high`` (``inf`` for the
-          upper end where the gradient is not resolved).
+          ``speed_high`` and ``wavelength_low`` / ``wavelength_high`` (the upper end NaN,
+          i.e. unbounded, where ``|k| - z SE <= 0``: the gradient is not resolved).
+          Speed and wavelength are NaN where the fitted gradient is exactly 0.
     """
     z = _checked(z, "fit_plane_wave", bads)
     if oversample < 2:
@@ -546,7 +547,7 @@ def _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, sign, confidence) ->
     Works elementwise on NumPy or xarray inputs. The spatial frequency ``|k|`` gets the
     interval ``|k| (1 -+ z r_k)``, ``r_k`` its relative SE; the slowness likewise with
     ``r = sqrt(r_k**2 + (omega_se / omega)**2)``; inverting them gives wavelength and
-    speed intervals (upper end ``inf`` once ``z r >= 1``).
+    speed intervals (upper end NaN, unbounded, once ``z r >= 1``).
     """
     q = float(ndtri(0.5 + confidence / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -556,7 +557,7 @@ def _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, sign, confidence) ->
         var_dir = (gy * gy * cxx - 2 * gx * gy * cxy + gx * gx * cyy) / (k2 * k2)
         rel_k = np.sqrt(var_k) / kmag
         rel_s = np.sqrt(rel_k * rel_k + (omega_se / omega) ** 2)
-        direction = np.arctan2(-sign * gy, -sign * gx)
+        direction = _wrap_angle(np.arctan2(-sign * gy, -sign * gx))
         speed = np.abs(omega) / kmag
         wl = TWO_PI / kmag
         dir_se = np.sqrt(var_dir)
@@ -574,20 +575,23 @@ def _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, sign, confidence) ->
     wide = ~(half < np.pi)
     for key in ("direction_low", "direction_high"):
         out[key] = _where(wide, np.nan, out[key])
-    out["speed_high"] = _where(q * rel_s >= 1, np.inf, out["speed_high"])
-    out["wavelength_high"] = _where(q * rel_k >= 1, np.inf, out["wavelength_high"])
-    for key in ("speed_high", "wavelength_high"):
-        out[key] = _where(np.isnan(rel_s if key == "speed_high" else rel_k), np.nan, out[key])
+    out["speed_high"] = _where(~(q * rel_s < 1), np.nan, out["speed_high"])
+    out["wavelength_high"] = _where(~(q * rel_k < 1), np.nan, out["wavelength_high"])
+    for key in ("speed", "wavelength", "speed_low", "wavelength_low"):
+        out[key] = _where(kmag > 0, out[key], np.nan)  # no gradient: no speed
     return out
 
 
 def _where(cond, a, b):
-    return xr.where(cond, a, b) if isinstance(b, xr.DataArray) else np.where(cond, a, b)
+    if any(isinstance(v, xr.DataArray) for v in (cond, a, b)):
+        return xr.where(cond, a, b)
+    return np.where(cond, a, b)
 
 
 def _wrap_angle(a):
-    """Angles wrapped to (-pi, pi] (ufuncs only, so xarray inputs stay xarray)."""
-    return np.arctan2(np.sin(a), np.cos(a))
+    """Angles wrapped to (-pi, pi] (arctan2 can give -pi, which is turned to pi)."""
+    a = np.arctan2(np.sin(a), np.cos(a))
+    return _where(a <= -np.pi, np.pi, a)
 
 
 # --- radial and rotating waves -------------------------------------------------------------
