@@ -1,13 +1,12 @@
 """Circular arithmetic shared by the wave measures (private).
 
-Phases are wrapped to [-pi, pi]; differences of phases are taken on the circle. The fast
-:func:`angle` exists because NumPy's ``arctan2`` costs about 35 ns per value on the
-project's CPUs, more than everything else in a phase-gradient pass together.
+Phases are wrapped to [-pi, pi]; differences of phases are taken on the circle.
+:func:`angle` is NumPy's ``arctan2`` with NaN for an exact zero: a hand-written
+range-reduced arctangent measured 2.7-3.3x slower than it (57 against 20 ns per complex128
+value, 21 against 6.6 for complex64, one thread), so NumPy's is used.
 """
 
 from __future__ import annotations
-
-from functools import cache
 
 import numpy as np
 
@@ -15,76 +14,25 @@ TWO_PI = 2.0 * np.pi
 _INV_TWO_PI = 1.0 / TWO_PI
 
 
-_TAN_PI_8 = np.tan(np.pi / 8)
-
-
-@cache
-def _atan_coefficients() -> np.ndarray:
-    # atan(u) / u as a degree-6 polynomial in u**2 on |u| <= tan(pi/8), least squares on
-    # Chebyshev nodes; max error of u * P(u**2) against arctan is below 1e-11.
-    u = _TAN_PI_8 * np.cos(np.linspace(0.0, np.pi, 4001))
-    ratio = np.ones_like(u)
-    nz = u != 0
-    ratio[nz] = np.arctan(u[nz]) / u[nz]
-    coef = np.polyfit(u * u, ratio, 6)
-    # exact at the ends, so that angles on the axes and diagonals come out exact
-    return coef * (np.pi / 8) / (_TAN_PI_8 * np.polyval(coef, _TAN_PI_8**2))
-
-
 def angle(z: np.ndarray, out: np.ndarray | None = None, work=None) -> np.ndarray:
-    """Angle of complex ``z`` in [-pi, pi], like :func:`numpy.angle` to within 1e-11 rad.
+    """Angle of complex ``z`` in radians, in [-pi, pi]: :func:`numpy.arctan2` of its parts.
 
-    About twice as fast as ``numpy.angle``: ``t = min(|x|, |y|) / max(|x|, |y|)`` in
-    [0, 1], ``atan(t) = pi/8 + atan(u)`` with ``u = (t - c) / (1 + c t)``,
-    ``c = tan(pi/8)``, so ``|u| <= c`` where a short polynomial suffices, then octant
-    arithmetic without branches. The angle of an exact zero is NaN (undefined) rather
-    than 0, so sites without signal drop out of gradients instead of reading as phase 0.
+    Unlike :func:`numpy.angle`, the angle of an exact zero is NaN (undefined) rather than 0,
+    so sites without signal drop out of gradients instead of reading as phase 0.
 
-    ``out`` and ``work`` (three float arrays and one bool array shaped like ``z``) let a
-    caller reuse buffers across blocks: fresh large temporaries cost page faults.
+    ``out`` (a float array shaped like ``z``) and ``work`` (a tuple whose last item is a
+    bool array shaped like ``z``) let a caller reuse buffers across blocks: fresh large
+    temporaries cost page faults.
     """
-    x = np.real(z)
-    y = np.imag(z)
-    real = x.dtype
+    x, y = np.real(z), np.imag(z)
     if out is None:
-        out = np.empty(z.shape, dtype=real)
-    if work is None:
-        work = (np.empty(z.shape, real), np.empty(z.shape, real), np.empty(z.shape, real),
-                np.empty(z.shape, bool))
-    ax, ay, s, swap = work
-    np.abs(x, out=ax)
-    np.abs(y, out=ay)
-    np.greater(ay, ax, out=swap)
-    u = out
-    with np.errstate(invalid="ignore", divide="ignore"):
-        np.minimum(ax, ay, out=u)
-        np.maximum(ax, ay, out=s)
-        np.divide(u, s, out=u)  # t in [0, 1]
-    np.multiply(u, _TAN_PI_8, out=s)
-    s += 1.0
-    u -= _TAN_PI_8
-    u /= s  # u = (t - c) / (1 + c t)
-    np.multiply(u, u, out=s)
-    coef = _atan_coefficients()
-    p = ax  # |x| is no longer needed
-    p.fill(coef[0])
-    for c in coef[1:]:
-        p *= s
-        p += c
-    p *= u
-    p += np.pi / 8
-    # Octant fix-ups by arithmetic (np.where with random masks is ~10x slower here).
-    q = ay
-    np.multiply(p, -2.0, out=q)
-    q += np.pi / 2
-    q *= swap
-    p += q
-    np.signbit(x, out=swap)
-    np.multiply(p, -2.0, out=q)
-    q += np.pi
-    q *= swap
-    p += q
-    return np.copysign(p, y, out=out)
+        out = np.empty(z.shape, dtype=x.dtype)
+    zero = work[-1] if work is not None else np.empty(z.shape, bool)
+    np.arctan2(y, x, out=out)
+    np.equal(z, 0, out=zero)
+    if zero.any():
+        out[zero] = np.nan
+    return out
 
 
 def wrap(d: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
