@@ -108,3 +108,13 @@ def test_decode_of_data_with_gaps_names_them():
     da = ws.from_array(x, ("trial", "time", "x"), sfreq=10.0)
     with pytest.raises(ws.DataModelError, match="1 NaN or infinite values"):
         decode(da, np.arange(6) % 2, cv=2)
+
+
+def test_a_spectrum_too_big_for_memory_is_refused(monkeypatch):
+    from wavescope._safeio import MemoryLimitError
+
+    da = _lines(_tones())
+    monkeypatch.setenv("WAVESCOPE_MAX_MEMORY", "1MB")
+    with pytest.raises(MemoryLimitError, match="n_fft=1000000.*lower n_fft"):
+        spectrum(da, n_fft=10**6)
+    assert spectrum(da).sizes["freq"] == 501  # within the limit

@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 from scipy import signal
 
+from .._safeio import check_memory
 from ..core import DataModelError, WavescopeWarning, as_grid, space_dims, validate
 
 __all__ = ["spectrum", "dominant_frequency", "band_power", "kw_spectrum", "kw_speed"]
@@ -129,14 +130,13 @@ def _spectrum_options(method, n_times, sfreq, *, window, n_fft, nperseg, noverla
     return opts, freqs[keep], keep
 
 
-def _bridge(x: np.ndarray) -> np.ndarray:
-    """Float copy of ``x`` (..., time) with short gaps bridged and long-gapped rows NaN."""
-    x = np.array(x, dtype=float)
-    rows = x.reshape(-1, x.shape[-1])
+def _bridge(rows: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Bridge short gaps of (rows, time) float ``rows`` in place and set long-gapped rows
+    to NaN; returns ``rows`` and the counts of bridged and lost rows."""
     missing = ~np.isfinite(rows)
     count = missing.sum(axis=-1)
     if not count.any():
-        return x
+        return rows, 0, 0
     n = rows.shape[-1]
     bridged = (count > 0) & (count <= MAX_MISSING * n)
     for i in np.flatnonzero(bridged):
@@ -145,23 +145,41 @@ def _bridge(x: np.ndarray) -> np.ndarray:
                                         rows[i, good])
     lost = count > MAX_MISSING * n
     rows[lost] = np.nan
-    warnings.warn(
-        f"{int(bridged.sum())} site series with a few missing samples (NaN/inf, at most "
-        f"{MAX_MISSING:.0%}) were bridged by linear interpolation for the spectrum"
-        + (f"; {int(lost.sum())} missing more give NaN" if lost.any() else ""),
-        WavescopeWarning, stacklevel=4)
-    return x
+    return rows, int(bridged.sum()), int(lost.sum())
+
+
+_BLOCK_VALUES = 1 << 22  # float64 values per block of rows (32 MB)
 
 
 def _psd(x, opts, keep):
-    """Power spectra along the last axis of a NumPy array (see :func:`spectrum` on gaps)."""
-    x = _bridge(x)
-    p = _psd_core(x, opts, keep)
-    if opts["detrend"] in ("constant", "linear"):  # a constant has no power once detrended:
-        with np.errstate(invalid="ignore"):       # exactly 0, not rounding noise
-            still = np.ptp(x, axis=-1) == 0
-        p[still] = 0.0
-    return p
+    """Power spectra along the last axis of a NumPy array (see :func:`spectrum` on gaps).
+
+    Rows go to scipy in blocks copied with time contiguous: ``apply_ufunc`` hands over a
+    view whose last axis is strided when time is not the fastest axis of the data, and
+    scipy's segment FFTs on such a view are several times slower; blocks bound the copy.
+    """
+    x = np.asarray(x)
+    n = x.shape[-1]
+    rows = x.reshape(-1, n)  # a view whenever the leading axes are laid out together
+    out, n_bridged, n_lost = None, 0, 0
+    step = max(1, _BLOCK_VALUES // max(n, 1))
+    for i in range(0, rows.shape[0], step):
+        block, b, lost = _bridge(np.array(rows[i:i + step], dtype=float, order="C"))
+        n_bridged, n_lost = n_bridged + b, n_lost + lost
+        p = _psd_core(block, opts, keep)
+        if opts["detrend"] in ("constant", "linear"):  # a constant has no power once
+            with np.errstate(invalid="ignore"):       # detrended: exactly 0, not rounding
+                p[np.ptp(block, axis=-1) == 0] = 0.0
+        if out is None:
+            out = np.empty((rows.shape[0], p.shape[-1]))
+        out[i:i + step] = p
+    if n_bridged or n_lost:
+        warnings.warn(
+            f"{n_bridged} site series with a few missing samples (NaN/inf, at most "
+            f"{MAX_MISSING:.0%}) were bridged by linear interpolation for the spectrum"
+            + (f"; {n_lost} missing more give NaN" if n_lost else ""),
+            WavescopeWarning, stacklevel=3)
+    return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
 def _psd_core(x, opts, keep):
@@ -248,6 +266,11 @@ def spectrum(
         method, da.sizes["time"], sfreq, window=window, n_fft=n_fft, nperseg=nperseg,
         noverlap=noverlap, bandwidth=bandwidth, adaptive=adaptive, low_bias=low_bias,
         scaling=scaling, detrend=detrend, fmin=fmin, fmax=fmax)
+    n_sites = da.size // max(1, da.sizes["time"])
+    nfft = opts.get("nfft", da.sizes["time"])
+    check_memory(n_sites * (nfft * 8 + (nfft // 2 + 1) * 16),
+                 f"the spectra of {n_sites} sites with n_fft={nfft}",
+                 "lower n_fft, or pass fewer sites (or a dask-chunked activity) at a time")
     out = xr.apply_ufunc(
         _psd, da, kwargs={"opts": opts, "keep": keep},
         input_core_dims=[["time"]], output_core_dims=[["freq"]], dask="parallelized",
@@ -553,6 +576,9 @@ def kw_spectrum(
     if n_times < 2:
         raise DataModelError("kw_spectrum needs at least 2 time samples")
     fs = float(da.attrs["sfreq"])
+    # tapered float copy plus the complex FFT of the whole (time, *space) block per item
+    check_memory(da.size * 8 * 3, f"the k-omega transform of {dict(da.sizes)}",
+                 "select fewer trials/features or a shorter time window first")
     wt, ws = _windows(n_times, shape, window, space_window, bool(da.attrs.get("periodic", 0)))
     kdims = ["k"] if len(sdims) == 1 else ["kx", "ky"]
     kaxes = _k_axes(shape, spacing)  # (y, x) order
