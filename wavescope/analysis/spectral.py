@@ -266,9 +266,9 @@ def spectrum(
         method, da.sizes["time"], sfreq, window=window, n_fft=n_fft, nperseg=nperseg,
         noverlap=noverlap, bandwidth=bandwidth, adaptive=adaptive, low_bias=low_bias,
         scaling=scaling, detrend=detrend, fmin=fmin, fmax=fmax)
-    n_sites = da.size // max(1, da.sizes["time"])
-    nfft = opts.get("nfft", da.sizes["time"])
-    check_memory(n_sites * (nfft * 8 + (nfft // 2 + 1) * 16),
+    n = max(1, da.sizes["time"])
+    n_sites, nfft = da.size // n, opts.get("nfft", n)  # the output, and one block's FFTs
+    check_memory(n_sites * (nfft // 2 + 1) * 8 + 3 * 8 * _BLOCK_VALUES * max(1, nfft // n),
                  f"the spectra of {n_sites} sites with n_fft={nfft}",
                  "lower n_fft, or pass fewer sites (or a dask-chunked activity) at a time")
     out = xr.apply_ufunc(
