@@ -27,6 +27,47 @@ __all__ = ["main", "build_parser", "VERBS"]
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help that ends with the default of every option that has one (None defaults and
+    on/off switches say nothing: their help tells what they mean)."""
+
+    def _get_help_string(self, action) -> str:
+        text = action.help or ""
+        shown = action.option_strings or action.nargs in ("?", "*")
+        if (not text or "%(default)" in text or not shown or action.nargs == 0
+                or action.default is None or action.default is argparse.SUPPRESS):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class _VerbParser(argparse.ArgumentParser):
+    """A verb's parser; ``fill(parser)``, if given, adds its arguments on first use, so that
+    a verb whose help is read from the training registries (which import torch) does not
+    slow down the others. Defaults are shown in every verb's help."""
+
+    def __init__(self, *args, fill: Callable | None = None, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+        self._fill = fill
+
+    def _filled(self) -> None:
+        if self._fill is not None:
+            fill, self._fill = self._fill, None
+            fill(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._filled()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._filled()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._filled()
+        return super().format_usage()
+
+
 def _positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (so ``--trials 0`` is a usage error, not a crash)."""
     try:
@@ -148,10 +189,10 @@ def add_quickstart(sub) -> None:
                     "minutes on two CPU cores (--small: under a minute).",
     )
     p.add_argument("out", nargs="?", type=Path, default=Path("wavescope-quickstart"),
-                   help="output folder (default ./wavescope-quickstart)")
+                   help="output folder")
     p.add_argument("--small", action="store_true",
                    help="a tiny budget that runs in under a minute (for tests and trials)")
-    p.add_argument("--seed", type=int, default=0, help="seed of data, model and tests (0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of data, model and tests")
     p.add_argument("--step", action="append", choices=list(STEPS), metavar="STEP",
                    help="run only this step (repeatable), reading the files of the steps "
                         f"before it; steps in order: {', '.join(STEPS)}")
@@ -182,14 +223,18 @@ def add_detect(sub) -> None:
     p.add_argument("-o", "--output", type=Path, help="netCDF file for the events")
     p.add_argument("--var", help="variable of a Dataset (default 'hidden' or the only one)")
     p.add_argument("--feature", type=_non_negative_int, default=0,
-                   help="hidden channel to use (default 0)")
+                   help="hidden channel to use")
     p.add_argument("--trials", type=_positive_int, default=None,
                    help="use only the first N trials")
     p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="pass band in cycles per time unit (Hz for recordings)")
     p.add_argument("--n-surrogates", type=_non_negative_int, default=99,
-                   help="surrogates per event (99)")
-    p.add_argument("--seed", type=int, default=0)
+                   help="surrogate recordings (per trial) for the p-values")
+    p.add_argument("--surrogate", default="multivariate",
+                   choices=("multivariate", "spatial", "shuffle", "phase", "auto"),
+                   help="null of the p-values (default multivariate, the calibrated one; "
+                        "see docs/notes/calibration.md)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the surrogates")
     p.set_defaults(run=run_detect, paths=lambda a: ([a.file], [a.output]))
 
 
@@ -227,10 +272,12 @@ def run_detect(args) -> int:
 
     da = _activity(args.file, args.var, args.feature, args.trials)
     ev = detect_waves(da, tuple(args.band) if args.band else None,
-                      n_surrogates=args.n_surrogates, seed=args.seed, progress=True)
+                      n_surrogates=args.n_surrogates, surrogate=args.surrogate,
+                      seed=args.seed, progress=True)
     import pandas as pd
 
-    keys = ("trial", "start", "duration", "pattern", "speed", "direction", "pgd", "p_value")
+    keys = ("event_trial", "start", "duration", "pattern", "speed", "direction", "pgd",
+            "p_value", "q_value")
     table = pd.DataFrame({k: ev[k].values for k in keys
                           if k in ev.variables and ev[k].dims == ("event",)})
     units = {k: ev[k].attrs.get("units", "") for k in table.columns}
@@ -257,9 +304,9 @@ def add_decode(sub) -> None:
     p.add_argument("--label", required=True, help="per-trial variable to decode")
     p.add_argument("--var", help="activity variable (default 'hidden' or the only one)")
     p.add_argument("--task", choices=("classification", "regression"),
-                   default="classification")
-    p.add_argument("--cv", type=_positive_int, default=5, help="folds (default 5)")
-    p.add_argument("--seed", type=int, default=0)
+                   default="classification", help="what kind of label: classes or numbers")
+    p.add_argument("--cv", type=_positive_int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds")
     p.set_defaults(run=run_decode)
 
 
@@ -292,16 +339,21 @@ def run_decode(args) -> int:
 
 
 def add_train(sub) -> None:
-    from .training.config import TrainConfig
-
     p = sub.add_parser(
         "train", help="train a model (config file and/or flags)",
         description="Train one model. Give a JSON config (--config FILE) and/or one flag per "
                     "TrainConfig field; flags override the file. A run folder that already "
-                    "holds this config resumes from its last checkpoint.",
+                    "holds this config resumes from its last checkpoint. Optional fields "
+                    "take 'none'.",
+        fill=_train_arguments,
     )
-    TrainConfig.add_arguments(p)
     p.set_defaults(run=run_train)
+
+
+def _train_arguments(parser) -> None:
+    from .training.config import TrainConfig
+
+    TrainConfig.add_arguments(parser)  # help, choices and defaults from TrainConfig itself
 
 
 def run_train(args) -> int:
@@ -313,13 +365,18 @@ def run_train(args) -> int:
     return EXIT_OK
 
 
+SPLITS, CHECKPOINTS = ("train", "val", "test"), ("best", "last")
+CHECKPOINT_HELP = ("weights to use: best (the best validation score, see --monitor of "
+                   "train) or last (the end of training)")
+
+
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a trained run on a split",
                        description="Score a run folder's checkpoint on train, val or test.")
     p.add_argument("run_dir", metavar="RUN", type=Path,
                    help="run folder written by `wavescope train`")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--split", default="test", choices=SPLITS, help="data split to score")
+    p.add_argument("--checkpoint", default="best", choices=CHECKPOINTS, help=CHECKPOINT_HELP)
     p.add_argument("--device", default=None, help="torch device (default: the run's)")
     p.set_defaults(run=run_evaluate)
 
@@ -387,11 +444,12 @@ def add_export(sub) -> None:
     p.add_argument("run_dir", metavar="RUN", type=Path,
                    help="run folder written by `wavescope train`")
     p.add_argument("-o", "--output", type=Path, required=True, help="netCDF file to write")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default="test", choices=SPLITS, help="data split to export")
     p.add_argument("--n-trials", type=_positive_int, default=16,
-                   help="items to export (default 16)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    p.add_argument("--batch-size", type=_positive_int, default=16)
+                   help="items to export (the first of the split)")
+    p.add_argument("--checkpoint", default="best", choices=CHECKPOINTS, help=CHECKPOINT_HELP)
+    p.add_argument("--batch-size", type=_positive_int, default=16,
+                   help="items per forward pass (memory, not results)")
     p.set_defaults(run=run_export, paths=lambda a: (_run_files(a.run_dir), [a.output]))
 
 
@@ -424,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wavescope {__version__}")
     parser.add_argument("--debug", "--traceback", dest="debug", action="store_true",
                         help="show the full traceback of an error")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_VerbParser)
     for add in VERBS:
         add(sub)
     return parser

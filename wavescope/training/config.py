@@ -9,16 +9,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import inspect
 import json
 import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._safeio import write_text
 
-__all__ = ["TrainConfig"]
+__all__ = ["TrainConfig", "field_choices"]
 
 # Fields left out of a run's identity (its default folder name and the resume check): where
 # and how visibly it runs, and how long. A run's first N epochs do not depend on how many
@@ -35,23 +37,27 @@ class TrainConfig:
     Parameters
     ----------
     task : str
-        A registered task name (see :func:`wavescope.training.tasks.get_task`), e.g.
-        "tetrominoes", "polygons", "mnist", "fashion_mnist", "multi_mnist", or a sequence task.
+        A registered task name (see :func:`wavescope.training.tasks.get_task`): an image
+        segmentation task ("tetrominoes", "polygons", "mnist", ...) or a sequence task.
     model : str
-        Model name understood by the task, e.g. "nwm", "convlstm", "cnn", "unet".
+        Model name understood by the task: "nwm", "convlstm", "cnn", "unet" for images, a
+        sequence model ("wavernn", ...) for sequence tasks.
     model_kwargs : dict
         Constructor arguments of the model (e.g. ``{"channels": 2, "steps": 100}``).
     task_kwargs : dict
         Arguments of the task's data (e.g. image size, sequence length, data seed).
-    readout, head : str or None
-        Readout over time and per-pixel head, for models that have them (None: the task's
-        default).
+    readout : str or None
+        Readout over time of the recurrent models (None: the task's default, "linear").
+    head : str or None
+        Per-pixel MLP head of the recurrent image models (None: the task's default).
     epochs : int
         Passes over the training split.
     batch_size : int
         Training and evaluation batch size.
-    lr, weight_decay : float
-        Adam learning rate and L2 weight decay.
+    lr : float
+        Adam learning rate.
+    weight_decay : float
+        Adam's L2 weight decay.
     seed : int
         Seeds model initialisation, batch order and every random draw of the trainer.
     clip_grad : float
@@ -72,7 +78,7 @@ class TrainConfig:
     num_workers : int
         DataLoader worker processes.
     device : str
-        Torch device, "cpu" or "cuda[:i]".
+        Torch device: "cpu", "cuda" or "cuda:<index>".
     eval_every_steps : int or None
         Evaluate on validation data every N optimisation steps; None evaluates once per epoch.
     max_steps : int or None
@@ -88,7 +94,9 @@ class TrainConfig:
     progress : bool
         Show progress bars.
     threads : int or None
-        ``torch.set_num_threads`` for the run (None leaves torch's default).
+        ``torch.set_num_threads`` for the run: intra-op threads of this process (None leaves
+        torch's default of one per core, which oversubscribes a shared machine; the small
+        wave models gain little from a second thread).
     """
 
     task: str = "tetrominoes"
@@ -119,7 +127,7 @@ class TrainConfig:
     monitor: str = "loss"
     monitor_mode: str = "min"
     progress: bool = True
-    threads: int | None = None
+    threads: int | None = 1
 
     def __post_init__(self):
         self.check()
@@ -225,17 +233,30 @@ class TrainConfig:
         Dict fields take JSON (``--model-kwargs '{"channels": 16}'``); booleans take
         ``--progress/--no-progress``; ``none`` sets an optional field to None.
         """
-        parser.add_argument("--config", help="JSON config file; flags override its values")
+        parser.add_argument("--config", metavar="FILE",
+                            help="JSON config file or run folder; flags override its values")
         hints = typing.get_type_hints(cls)
+        helps = _field_help(cls.__doc__)
+        choices = field_choices()
+        defaults = cls().to_dict()
         for f in dataclasses.fields(cls):
             flag = "--" + f.name.replace("_", "-")
             hint = hints[f.name]
+            listed = choices.get(f.name)
+            text = helps.get(f.name, "")
+            if listed:
+                what = "Present here" if f.name == "device" else "Choices"
+                text += f" {what}: {', '.join(listed)}."
+            default = defaults[f.name]
+            shown = "none" if default is None else json.dumps(default).strip('"')
+            text = f"{text} (default: {shown})".strip().replace("%", "%%")
             if hint is bool:
                 parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                                    default=None)
+                                    default=None, help=text)
             else:
-                parser.add_argument(flag, dest=f.name, default=None, type=_parser_for(hint),
-                                    metavar=f.name.upper())
+                strict = listed if f.name in _STRICT_CHOICES else None
+                parser.add_argument(flag, dest=f.name, default=None, help=text,
+                                    type=_parser_for(hint, strict), metavar=f.name.upper())
         return parser
 
     @classmethod
@@ -256,6 +277,63 @@ class TrainConfig:
 
 _NONE = object()
 
+# Choice fields whose value is checked when the flag is parsed; the others (model: valid
+# values depend on the task, monitor: on its metrics, device: on the machine) are listed in
+# the help and checked by the trainer with the task at hand.
+_STRICT_CHOICES = ("task", "readout", "head", "monitor_mode")
+
+
+def field_choices() -> dict[str, list[str]]:
+    """The valid values of the choice fields, read from the registries of
+    :mod:`wavescope.training` (this imports torch).
+
+    Returns
+    -------
+    dict
+        ``task``, ``model`` (image and sequence models), ``readout``, ``head``,
+        ``monitor`` (the metrics of every task; ``iou_<class>`` stands for the per-class
+        IoUs), ``monitor_mode`` and ``device`` (the torch devices present on this machine).
+    """
+    import torch
+
+    from .models.readouts import HEADS, READOUTS
+    from .tasks import TASKS, _import_builtin_tasks
+    from .tasks_image import MODELS
+    from .tasks_seq import SEQUENCE_MODELS
+
+    _import_builtin_tasks()
+    metrics = set()
+    for name, task in TASKS.items():
+        try:
+            metrics |= set(task(TrainConfig(task=name)).meter().compute())
+        except Exception:  # noqa: BLE001,S112 - a meter that needs its data: listed by others
+            continue
+    metrics = {"iou_<class>" if m.startswith("iou_") and m[4:].isdigit() else m
+               for m in metrics}
+    n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return {"task": sorted(TASKS), "model": sorted({*MODELS, *SEQUENCE_MODELS}),
+            "readout": sorted(READOUTS), "head": sorted(HEADS),
+            "monitor": ["loss"] + sorted(metrics - {"loss"}), "monitor_mode": ["min", "max"],
+            "device": ["cpu"] + [f"cuda:{i}" for i in range(n_cuda)]}
+
+
+def _field_help(doc: str) -> dict[str, str]:
+    """Each field's description in the NumPy-style Parameters section of ``doc``, as one
+    line (the docstring is the one place the fields are explained)."""
+    out: dict[str, str] = {}
+    names: list[str] = []
+    words: list[str] = []
+    body = inspect.cleandoc(doc).split("Parameters\n----------\n", 1)[-1]
+    for line in body.splitlines() + ["end : flush"]:
+        if " : " in line and not line.startswith(" "):
+            text = re.sub(r":\w+:`~?([^`]+)`", r"\1", " ".join(words)).replace("``", "")
+            out.update(dict.fromkeys(names, text))
+            names = [n.strip() for n in line.split(" : ")[0].split(",")]
+            words = []
+        elif line.strip():
+            words.append(line.strip())
+    return out
+
 
 def _check_name(name) -> None:
     """A run name is one folder name: no separators, no ``..``, not absolute."""
@@ -268,8 +346,8 @@ def _check_name(name) -> None:
                          f"'..', not absolute), got {name!r}; choose the parent with out_dir")
 
 
-def _parser_for(hint):
-    """An argparse ``type`` for a field's annotation."""
+def _parser_for(hint, choices=None):
+    """An argparse ``type`` for a field's annotation (and its valid values, if given)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     optional = type(None) in typing.get_args(hint)
     base = args[0] if args else hint
@@ -285,6 +363,9 @@ def _parser_for(hint):
             if not isinstance(value, dict):
                 raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
             return value
+        if choices is not None and text not in choices:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}"
+                                             f"{' or none' if optional else ''}, got {text!r}")
         return base(text)
 
     parse.__name__ = getattr(base, "__name__", "value")

@@ -419,6 +419,11 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
     n_train = len(splits["train"])
     n_batches = math.ceil(n_train / config.batch_size)
     done = config.max_steps is not None and state["step"] >= config.max_steps
+    total = min(config.epochs * n_batches, config.max_steps or config.epochs * n_batches)
+    # One bar over the whole run (resumed runs start where they stopped), so that its ETA
+    # is the run's, not the epoch's.
+    bar = _progress(None, config, total=total, initial=min(state["step"], total), unit="step",
+                    desc="train")
     while state["epoch"] < config.epochs and not done:
         epoch = state["epoch"]
         lr = _lr_at(config, epoch)
@@ -429,9 +434,9 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
                             num_workers=config.num_workers,
                             generator=_loader_generator(config, epoch))
         model.train()
-        bar = _progress(loader, config, desc=f"epoch {epoch + 1}/{config.epochs}",
-                        total=n_batches - state["batch"])
-        for x, y in bar:
+        if bar is not None:
+            bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
+        for x, y in loader:
             x, y = _to_device(x, config.device), _to_device(y, config.device)
             out = model(x)
             loss = task.loss(out, y)
@@ -442,8 +447,9 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
             optimizer.step()
             loss_value = float(loss.detach())
             state["train_meter"].update(out.detach(), y, loss_value)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss_value:.4f}")
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+                bar.update()
             state["step"] += 1
             state["batch"] += 1
             end_of_epoch = state["batch"] == n_batches
@@ -457,6 +463,8 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
                 model.train()
             if done:
                 break
+    if bar is not None:
+        bar.close()
 
     # A final row when the last step was not evaluated (step mode, or max_steps mid-epoch).
     last_step = state["rows"][-1]["step"] if state["rows"] else -1
