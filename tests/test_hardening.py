@@ -300,13 +300,15 @@ def test_detect_feature_out_of_range(tmp_path, capsys):
 
 
 def test_cli_train_unknown_names_are_one_line_exit_1(tmp_path, capsys):
-    for flags, match in ((["--task", "nope"], "unknown task 'nope'"),
-                         (["--task", "_toy_regression", "--device", "cuda:9"], "cuda:9"),
-                         (["--task", "_toy_regression", "--lr", "inf"], "lr must be")):
+    for flags, match, exit_code in (
+            (["--task", "nope"], "expected one of", 2),  # a usage error, with the choices
+            (["--task", "_toy_regression", "--device", "cuda:9"], "cuda:9", 1),
+            (["--task", "_toy_regression", "--lr", "inf"], "lr must be", 1)):
         code = cli.main(["train", *flags, "--out-dir", str(tmp_path / "runs"),
                          "--no-progress"])
         err = capsys.readouterr().err
-        assert code == 1 and match in err and len(err.strip().splitlines()) == 1, err
+        assert code == exit_code and match in err and "Traceback" not in err, err
+        assert "error:" in err.strip().splitlines()[-1]
 
 
 def test_debug_shows_the_traceback(tmp_path):
