@@ -165,3 +165,22 @@ def test_atomic_writers_leave_no_temporary_files(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert sorted(os.listdir(tmp_path)) == ["a", "f.png"]
     assert os.listdir(tmp_path / "a") == ["x.md"]
+
+
+@pytest.mark.slow
+def test_small_run_report_renders_in_a_browser(small_run, tmp_path):
+    from _browser import render
+
+    out, summary = small_run
+    page = out / "report.html"
+    assert "[report.html](report.html)" in summary.read_text()
+    seen = render(page, tmp_path, "quickstart_report.png")
+    figures = sorted((out / "figures").glob("*.png"))
+    assert figures and seen["images"] >= len(figures) + 1  # the figures and the GIF
+    assert seen["loaded"] == seen["images"], "an image of the report does not load"
+    assert seen["problems"] == [], seen["problems"]
+    for section in ("What was found", "Results of every step", "Decoding and its controls",
+                    "Budget", "Figures", "hidden_waves.gif", "Provenance", "Files ("):
+        assert section in seen["text"], section
+    for f in figures:
+        assert f.relative_to(out).as_posix() in seen["text"]

@@ -87,7 +87,7 @@ zr = analytic_signal(rotating, (3.0, 7.0))
 flow = optical_flow(zr.isel(time=slice(100, 102)))
 points = critical_points(flow)
 centres = points.where(points["kind"] == "centre", drop=True)
-print(f"critical points: {list(points['kind'].values)}; true centre "
+print(f"critical points: {[str(k) for k in points['kind'].values]}; true centre "
       f"{sim.truth(rotating)['centre']}")
 assert centres.sizes["point"] >= 1
 assert np.allclose([float(centres["x"][0]), float(centres["y"][0])],
@@ -157,7 +157,7 @@ model_events = detect_waves(z_model, n_surrogates=N_SURROGATES, seed=0)
 frames = model_events["frame_pattern"].values
 speed = kw_speed(hidden, method="ridge")["speed"]
 print(f"local PGD {order:.3f} (shuffled {order_null:.3f}); frame patterns "
-      f"{ {k: round(float(np.mean(frames == k)), 2) for k in np.unique(frames)} }; "
+      f"{ {str(k): round(float(np.mean(frames == k)), 2) for k in np.unique(frames)} }; "
       f"k-omega speed {float(np.nanmedian(np.abs(speed))):.2f} {speed.attrs['units']} "
       "(time in steps x dt)")
 assert order > order_null + 0.05, "the hidden states are locally ordered waves"
@@ -191,7 +191,7 @@ print(table.groupby("pattern").agg(n=("p_value", "size"),
                                    significant=("p_value", lambda p: int((p < 0.05).sum())),
                                    median_speed=("speed", "median")))
 frames = eeg_events["frame_pattern"].values
-print({k: round(float(np.mean(frames == k)), 3) for k in np.unique(frames)})
+print({str(k): round(float(np.mean(frames == k)), 3) for k in np.unique(frames)})
 planar_events = table[table["pattern"] == "planar"]
 assert len(planar_events) > 0 and (planar_events["p_value"] <= 0.05).any()
 assert 0.5 < planar_events["speed"].median() < 50, "alpha waves travel at metres per second"

@@ -208,6 +208,29 @@ def run_quickstart(args) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- report
+
+
+def add_report(sub) -> None:
+    p = sub.add_parser(
+        "report", help="an HTML report of an output folder (mne.Report)",
+        description="Write FOLDER/report.html: what was found, tables of the results with "
+                    "their budgets, the figures and animation, provenance, and a link to "
+                    "every file. Works for a quickstart output folder, a training run "
+                    "folder, or any folder of images.",
+    )
+    p.add_argument("folder", metavar="RUN_OR_OUT", type=Path,
+                   help="quickstart output folder or training run folder")
+    p.set_defaults(run=run_report)
+
+
+def run_report(args) -> int:
+    from .report import make_report
+
+    print(f"report -> {make_report(args.folder)}")
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- detect
 
 
@@ -354,12 +377,19 @@ def _train_arguments(parser) -> None:
     from .training.config import TrainConfig
 
     TrainConfig.add_arguments(parser)  # help, choices and defaults from TrainConfig itself
+    parser.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                        help="data-parallel training in N processes on this machine (gloo on "
+                             "cpu, NCCL on cuda: one GPU each); batch_size is the global "
+                             "batch. Several machines: `torchrun ... -m wavescope train ...`")
 
 
 def run_train(args) -> int:
-    from .training import TrainConfig, train
+    from .training import TrainConfig
+    from .training.distributed import launch, rank
 
-    run = train(TrainConfig.from_args(args))
+    run = launch(TrainConfig.from_args(args), args.nproc)
+    if rank() != 0:  # under torchrun: one report, from rank 0
+        return EXIT_OK
     print(f"run folder: {run}")
     print((run / "test_metrics.json").read_text().strip())
     return EXIT_OK
@@ -467,8 +497,8 @@ def run_export(args) -> int:
 # ----------------------------------------------------------------------------- main
 
 #: Every verb of the command, in the order shown by ``--help``.
-VERBS: list[Callable] = [add_info, add_quickstart, add_train, add_evaluate, add_sweep,
-                         add_export, add_detect, add_decode]
+VERBS: list[Callable] = [add_info, add_quickstart, add_report, add_train, add_evaluate,
+                         add_sweep, add_export, add_detect, add_decode]
 
 
 def build_parser() -> argparse.ArgumentParser:

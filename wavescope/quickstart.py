@@ -23,6 +23,7 @@ spectra    ``spectra.nc``, ``decoding.csv``: spectra of the hidden states; decod
 eeg        ``waves_eeg.nc``: alpha-band wave events in the bundled EEG, with p-values
 figures    ``figures/*.png``, ``hidden_waves.gif``
 summary    ``summary.md``: what was found (numbers with their budgets), links to all
+           files; ``report.html``: the same as one HTML page with the figures
 =========  ==========================================================================
 
 Each finished step records its numbers, files, wall time and summary lines in
@@ -43,6 +44,7 @@ import numpy as np
 import xarray as xr
 
 from . import _safeio
+from .report import REPORT_FILE, make_report
 
 __all__ = [
     "Budget",
@@ -949,7 +951,8 @@ def pgd_figure(ev: xr.Dataset, seconds: float = 10.0):
 
 
 def step_summary(qs: Quickstart) -> StepResult:
-    """Write ``summary.md``: what each step found, its budget, and links to every file."""
+    """Write ``summary.md`` (what each step found, its budget, and links to every file) and
+    ``report.html`` (the same with the figures, see :func:`wavescope.report.make_report`)."""
     data = qs.metrics()
     steps = data.get("steps", {})
     b = qs.budget
@@ -957,7 +960,8 @@ def step_summary(qs: Quickstart) -> StepResult:
             f"Made by wavescope {data.get('wavescope', '?')} with seed {qs.seed} and the "
             f"{'small' if b == SMALL else 'full' if b == FULL else 'custom'} budget "
             "(listed at the end). Every number below comes from the files linked here; "
-            "rerun any step with `wavescope quickstart OUT --step NAME`.", "",
+            "rerun any step with `wavescope quickstart OUT --step NAME`. Everything on one "
+            f"page, figures included: [{REPORT_FILE}]({REPORT_FILE}).", "",
             "## What was found", ""]
     for name in STEPS:
         for line in steps.get(name, {}).get("lines", []):
@@ -982,7 +986,8 @@ def step_summary(qs: Quickstart) -> StepResult:
              "| setting | value |", "|---|---|"]
     text += [f"| {k} | {v} |" for k, v in b.to_dict().items()]
     path = write_text(qs.path("summary.md"), "\n".join(text) + "\n")
-    return StepResult({"total_seconds": total}, _rel(qs, path), [])
+    report = make_report(qs.out)  # the same record as an HTML page (mne.Report)
+    return StepResult({"total_seconds": total}, _rel(qs, path, report), [])
 
 
 #: The steps of the quickstart, in order.
