@@ -38,6 +38,25 @@ def test_welch_matches_scipy():
     np.testing.assert_allclose(out.values, p, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("scaling", ["density", "spectrum"])
+def test_welch_in_blocks_of_time_major_data_matches_scipy(monkeypatch, scaling):
+    # time is the slowest axis, and blocks of 5 rows: each block is copied time-contiguous
+    from wavescope.analysis import spectral
+
+    monkeypatch.setattr(spectral, "_BLOCK_VALUES", 5 * 1000)
+    da = noise_epochs(n_channels=12)
+    x = da.transpose("trial", "channel", "time").values
+    out = spectrum(da, "welch", scaling=scaling)  # default segments and overlap
+    _, p = signal.welch(x, fs=100.0, nperseg=256, scaling=scaling)
+    np.testing.assert_allclose(out.values, p, rtol=1e-12, atol=0)
+    # gaps in two blocks are bridged and reported in one warning
+    gappy = da.copy(data=da.values.copy())
+    gappy[0, 10, 0] = gappy[2, 20, 11] = np.nan
+    with pytest.warns(ws.WavescopeWarning, match="^2 site series") as record:
+        spectrum(gappy, "welch")
+    assert len(record) == 1
+
+
 def test_multitaper_matches_mne():
     da = noise_epochs()
     x = da.transpose("trial", "channel", "time").values
