@@ -221,3 +221,60 @@ def test_animate_errors(tmp_path, rotating):
         path = wp.animate(rotating.isel(time=slice(0, 4)), tmp_path / "wave.mp4",
                           progress=False)
         assert path.stat().st_size > 0
+
+
+def test_kw_zooms_to_where_the_power_is_and_names_it():
+    k = np.linspace(-2, 2, 41)  # bins of 0.1 cycles/mm
+    f = np.linspace(0, 50, 26)  # bins of 2 Hz
+    power = np.full((41, 26), 1e-9)
+    power[24:27, 1:4] = 1.0  # k 0.4-0.6 cycles/mm, f 2-6 Hz
+    spec = xr.DataArray(
+        power, dims=("k", "freq"),
+        coords={"k": ("k", k, {"units": "cycles/mm"}), "freq": ("freq", f, {"units": "Hz"})},
+        attrs={"units": "a.u."}, name="kw_power")
+    ax = wp.plot_kw(spec).axes[0]
+    lo, hi = ax.get_xlim()
+    assert lo < 0.4 and hi > 0.6 and hi - lo < 1.5  # the block and a margin, not +-2
+    assert ax.get_ylim()[1] < 20  # not up to 50 Hz
+    assert ax.get_ylim()[0] <= 2 - 1  # the block's lowest bin is shown whole
+    assert fig_colorbar_label(ax) == "power (a.u.)"
+    full = wp.plot_kw(spec, zoom=None).axes[0]
+    np.testing.assert_allclose(full.get_xlim(), (-2.05, 2.05))
+    np.testing.assert_allclose(full.get_ylim(), (-1.0, 51.0))
+    with pytest.raises(ValueError, match="zoom"):
+        wp.plot_kw(spec, zoom=1.5)
+
+
+def fig_colorbar_label(ax):
+    return ax.figure.axes[1].get_ylabel()
+
+
+def test_phase_map_of_scalp_sensors_draws_the_head_and_nose():
+    angle = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    pos = 0.1 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    z = sim.plane_wave(pos, n_times=10, space_units="m", source="recording")
+    ax = wp.plot_phase_map(analytic(z), head=True).axes[0]
+    head = next(line for line in ax.get_lines() if line.get_label() == "head")
+    radius = np.hypot(head.get_xdata(), head.get_ydata())
+    np.testing.assert_allclose(radius, radius[0])
+    assert radius[0] > 0.1  # around every sensor
+    nose = ax.get_lines()[1]
+    assert nose.get_ydata().max() > radius[0]  # the nose points to +y
+    assert [t.get_text() for t in ax.texts] == ["nose"]
+    with pytest.raises(ws.DataModelError, match="head"):
+        wp.plot_phase_map(sim.plane_wave((4, 4), n_times=5), head=True)
+
+
+def test_animate_titles_every_frame_with_what_it_shows(tmp_path, rotating, monkeypatch):
+    titles = []
+    real = matplotlib.text.Text.set_text
+
+    def spy(self, text):
+        titles.append(text)
+        return real(self, text)
+
+    monkeypatch.setattr(matplotlib.text.Text, "set_text", spy)
+    wp.animate(rotating.isel(time=slice(0, 3)), tmp_path / "w.gif", progress=False,
+               title="trial 2, feature 0")
+    frames = [t for t in titles if str(t).startswith("trial 2, feature 0, t = ")]
+    assert len(frames) >= 3

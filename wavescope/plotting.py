@@ -187,7 +187,8 @@ def _space_keep(da: xr.DataArray) -> tuple[str, ...]:
 
 
 def plot_phase_map(z: xr.DataArray, time=None, *, ax: Axes | None = None,
-                   cmap: str = PHASE_CMAP, colorbar: bool = True, **indexers) -> Figure:
+                   cmap: str = PHASE_CMAP, colorbar: bool = True, head: bool = False,
+                   **indexers) -> Figure:
     """Phase at one time on a grid (cells) or at sensor positions (dots).
 
     Parameters
@@ -203,6 +204,9 @@ def plot_phase_map(z: xr.DataArray, time=None, *, ax: Axes | None = None,
         A cyclic colormap, so -pi and pi look the same.
     colorbar : bool
         Add a phase colour bar (ticks at multiples of pi/2).
+    head : bool
+        For scalp sensors (positions about the vertex at 0, 0, nose towards +y): draw the
+        head's outline and nose around them.
     **indexers
         Labels of other dims (``trial=...``, ``feature=...``).
 
@@ -212,13 +216,32 @@ def plot_phase_map(z: xr.DataArray, time=None, *, ax: Axes | None = None,
     """
     validate(z)
     frame = _select(z, _space_keep(z), time, **indexers)
+    if head and "channel" not in frame.dims:
+        raise DataModelError("head=True draws a head around sensors (a 'channel' dim); "
+                             "this is a grid")
     fig, ax = _axes(ax)
     values = frame if np.iscomplexobj(frame.values) else frame.copy(
         data=np.angle(np.exp(1j * np.asarray(frame.values, dtype=float))))
     _draw_map(fig, ax, values, phase=True, cmap=cmap, norm=colors.Normalize(-np.pi, np.pi),
               colorbar=colorbar, value_label="phase (rad)")
     ax.set_title(_time_title(frame, "phase"))
+    if head:
+        _head_outline(ax, frame["x"].values, frame["y"].values)
     return fig
+
+
+def _head_outline(ax: Axes, x: np.ndarray, y: np.ndarray) -> None:
+    """A circle around the sensors (about 0, 0) with the nose at +y, labelled."""
+    r = 1.08 * float(np.nanmax(np.hypot(x, y)))
+    angle = np.linspace(0, 2 * np.pi, 181)
+    ax.plot(r * np.cos(angle), r * np.sin(angle), color="0.3", lw=1.2, label="head")
+    w = 0.12 * r
+    ax.plot([-w, 0, w], [r * np.cos(np.arcsin(w / r)), 1.12 * r, r * np.cos(np.arcsin(w / r))],
+            color="0.3", lw=1.2)
+    ax.annotate("nose", (0, 1.12 * r), xytext=(0, 2), textcoords="offset points",
+                ha="center", va="bottom", fontsize="small", color="0.3")
+    ax.set_xlim(-1.2 * r, 1.2 * r)
+    ax.set_ylim(-1.1 * r, 1.25 * r)
 
 
 def plot_flow(flow: xr.Dataset, z: xr.DataArray | None = None, time=None, *,
@@ -456,7 +479,8 @@ def plot_spectrum(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = Tru
 
 
 def plot_kw(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
-            cmap: str = "magma", speeds=(), colorbar: bool = True, **indexers) -> Figure:
+            cmap: str = "magma", speeds=(), colorbar: bool = True,
+            zoom: float | None = 0.99, **indexers) -> Figure:
     """A 2-D spectrum (e.g. k–ω) as an image on its physical axes.
 
     With a ``freq`` dim, frequency goes up the vertical axis and the other dim (the
@@ -473,6 +497,10 @@ def plot_kw(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
         Draw the lines ``freq = speed * k`` (space units per time unit, with k in cycles
         per space unit and freq in cycles per time unit): the power of a wave travelling
         at that speed along +k lies on the line (a negative speed for travel along -k).
+    zoom : float or None
+        Show only where the data are: along each axis, the central range holding this
+        fraction of the power, widened by half and by 4 bins each side (None: the whole
+        spectrum).
     **indexers
         Labels to select first.
 
@@ -505,35 +533,56 @@ def plot_kw(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
     art = ax.pcolormesh(_edges(xs), _edges(ys), values, cmap=cmap, norm=norm, shading="flat")
     speed_units = (f" {spec.attrs['space_units']}/{spec.attrs['time_units']}"
                    if {"space_units", "time_units"} <= set(spec.attrs) else "")
+    power = np.where(np.isfinite(spec.values), np.abs(spec.values), 0.0)
+    (x_lo, x_hi), (_, y_hi) = (_zoomed(_edges(xs), power.sum(axis=0), zoom),
+                               _zoomed(_edges(ys), power.sum(axis=1), zoom))
     for s in speeds:
         k = np.linspace(xs.min(), xs.max(), 101)
         ax.plot(k, s * k, ls="--", lw=1, color="white")
         if s > 0:
-            k_end, align = min(xs.max(), ys.max() / s), "right"
+            k_end, align = min(x_hi, y_hi / s), "right"
         elif s < 0:
-            k_end, align = max(xs.min(), ys.max() / s), "left"
+            k_end, align = max(x_lo, y_hi / s), "left"
         else:
-            k_end, align = xs.max(), "right"
+            k_end, align = x_hi, "right"
         ax.annotate(f"{s:g}{speed_units}", (0.95 * k_end, 0.95 * s * k_end), color="white",
                     fontsize="small", ha=align, va="bottom", clip_on=True)
-    ax.set_xlim(_edges(xs)[[0, -1]])
-    ax.set_ylim(_edges(ys)[[0, -1]])
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(_zoomed(_edges(ys), power.sum(axis=1), zoom))
     for dim, setter in ((horizontal, ax.set_xlabel), (vertical, ax.set_ylabel)):
         attrs = spec[dim].attrs if dim in spec.coords else {}
         long = attrs.get("long_name")
         name = long if dim == "freq" and long else f"{long} {dim}" if long else dim
         setter(_label(name, attrs.get("units")))
-    if colorbar:
-        fig.colorbar(art, ax=ax, label=_label(spec.attrs.get("long_name", spec.name or "power"),
+    if colorbar:  # a name for people: the long name, else "power" (not the variable name)
+        fig.colorbar(art, ax=ax, label=_label(spec.attrs.get("long_name", "power"),
                                               spec.attrs.get("units")))
     return fig
+
+
+def _zoomed(edges: np.ndarray, weight: np.ndarray, fraction: float | None) -> tuple:
+    """Axis limits around the central ``fraction`` of ``weight`` (per bin), widened by half
+    and 4 bins each side; the whole axis when ``fraction`` is None or there is no weight."""
+    full = (edges[0], edges[-1])
+    total = weight.sum()
+    if fraction is None or not total > 0:
+        return full
+    if not 0 < fraction <= 1:
+        raise ValueError(f"zoom must be in (0, 1] or None, got {fraction!r}")
+    cum = np.cumsum(weight) / total
+    lo = int(np.searchsorted(cum, (1 - fraction) / 2))
+    hi = int(np.searchsorted(cum, 1 - (1 - fraction) / 2))
+    pad = (hi - lo + 1) // 2 + 4
+    lo, hi = max(lo - pad, 0), min(hi + pad + 1, len(edges) - 1)
+    return edges[lo], edges[hi]
 
 
 # ---------------------------------------------------------------------------- animation
 
 
 def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str | None = None,
-            dpi: int = 80, progress: bool = True, **indexers) -> Path:
+            dpi: int = 80, progress: bool = True, title: str | None = None,
+            **indexers) -> Path:
     """Write the frames of an activity as an animated GIF (or MP4 with ffmpeg).
 
     Complex data are drawn as phase (cyclic colours), real data as values on one fixed
@@ -556,6 +605,9 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
         Resolution of the frames.
     progress : bool
         Show a progress bar while drawing frames.
+    title : str, optional
+        What the movie shows (e.g. "test image 3, feature 0"): each frame is titled
+        "TITLE, t = ..."; default: the labels given as ``indexers``.
     **indexers
         Labels of other dims (``trial=...``).
 
@@ -603,7 +655,10 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
         bar = art.colorbar
         bar.set_ticks(PHASE_TICKS, labels=PHASE_TICKLABELS)
     times = movie["time"].values
-    title = ax.set_title(f"t = {times[0]:.4g} {_time_units(da)}")
+    if title is None:
+        title = ", ".join(f"{k} {v}" for k, v in indexers.items())
+    prefix = f"{title}, " if title else ""
+    title = ax.set_title(f"{prefix}t = {times[0]:.4g} {_time_units(da)}")
     # Blitting: axes, labels and colour bar are drawn once; each frame redraws only the
     # data and the title over that background.
     art.set_animated(True)
@@ -615,7 +670,7 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
     for i in tqdm(range(len(times)), disable=not progress, desc="animate", unit="frame"):
         canvas.restore_region(background)
         art.set_array(values[i].ravel() if "channel" in movie.dims else values[i])
-        title.set_text(f"t = {times[i]:.4g} {_time_units(da)}")
+        title.set_text(f"{prefix}t = {times[i]:.4g} {_time_units(da)}")
         ax.draw_artist(art)
         ax.draw_artist(title)
         frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())

@@ -805,9 +805,15 @@ def step_figures(qs: Quickstart) -> StepResult:
     fig = plotting.plot_flow(flow, pair)
     ax = fig.axes[0]
     mask = _centred(masks, masks, 0.75)[trial]
+    shape = str(ds["shape_name"].values[trial]) if "shape_name" in ds else "polygon"
     ax.contour(z["x"], z["y"], mask.astype(float), levels=[0.5], colors="white",
                linewidths=1.2)
+    ax.plot([], [], color="white", lw=1.2, label=f"{shape} outline")  # the contour's entry
     plotting.plot_critical_points(critical_points(flow), ax=ax, legend=False)
+    ax.set_facecolor("0.5")  # so that the white outline shows in the legend
+    fig.legend(loc="outside lower left", ncols=4, fontsize="small", facecolor="0.55")
+    ax.set_title(f"test image {trial} ({shape}), feature 0\n{ax.get_title(loc='left')}",
+                 loc="left", fontsize="medium")
     save(fig, "hidden_phase_flow.png")
     save(plotting.plot_space_time(z), "hidden_space_time.png")  # through the centre
     spec = io.load(qs.need("spectra.nc", "spectra"))
@@ -824,7 +830,8 @@ def step_figures(qs: Quickstart) -> StepResult:
     rows = qs.metrics()["steps"].get("spectra", {}).get("results", {}).get("decoding")
     if rows:
         save(decoding_figure(rows), "decoding.png")
-    gif = plotting.animate(z, qs.path("hidden_waves.gif"), fps=8, progress=qs.progress)
+    gif = plotting.animate(z, qs.path("hidden_waves.gif"), fps=8, progress=qs.progress,
+                           title=f"test image {trial} ({shape}), feature 0 phase")
     written.append(gif)
 
     # EEG: alpha phase at the strongest planar frame, and PGD over time
@@ -833,9 +840,11 @@ def step_figures(qs: Quickstart) -> StepResult:
     ze = analytic_signal(eeg, (8.0, 13.0))
     pgd = eeg_ev["frame_pgd"].where(eeg_ev["frame_pattern"] == "planar")
     t_best = float(pgd.idxmax()) if np.isfinite(pgd).any() else float(eeg_ev["time"][0])
-    fig = plotting.plot_phase_map(ze, t_best)
+    fig = plotting.plot_phase_map(ze, t_best, head=True)
+    fig.axes[0].set_title(f"EEG alpha band (8-13 Hz) phase, t = {t_best:.2f} s",
+                          fontsize="medium")
     save(fig, "eeg_phase.png")
-    save(pgd_figure(eeg_ev), "eeg_pgd.png")
+    save(pgd_figure(eeg_ev, centre=t_best), "eeg_pgd.png")
     n_png = sum(p.suffix == ".png" for p in written)
     lines = [f"{n_png} figures and the animation `hidden_waves.gif` (hidden-state "
              f"phase of test image {trial}, feature 0)."]
@@ -929,12 +938,16 @@ def decoding_figure(rows: list[dict]):
     return fig
 
 
-def pgd_figure(ev: xr.Dataset, seconds: float = 10.0):
-    """Frame PGD and synchrony of the first ``seconds`` of a recording, planar frames marked."""
+def pgd_figure(ev: xr.Dataset, seconds: float = 10.0, centre: float | None = None):
+    """Frame PGD and synchrony of ``seconds`` of a recording (the first, or those around
+    ``centre``, marked: the frame of the phase map), planar frames shaded."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    part = ev.sel(time=slice(None, float(ev["time"][0]) + seconds))
+    first, last = float(ev["time"][0]), float(ev["time"][-1])
+    start = first if centre is None else min(max(first, centre - seconds / 2),
+                                             max(first, last - seconds))
+    part = ev.sel(time=slice(start, start + seconds))
     t = part["time"].values
     fig = Figure(figsize=(8.0, 2.8), layout="constrained")
     FigureCanvasAgg(fig)
@@ -944,9 +957,12 @@ def pgd_figure(ev: xr.Dataset, seconds: float = 10.0):
     planar = part["frame_pattern"].values == "planar"
     ax.fill_between(t, 0, 1, where=planar, color="tab:green", alpha=0.25, lw=0,
                     label="planar frames")
+    if centre is not None:
+        ax.axvline(centre, color="k", ls="--", lw=1, label="frame of the phase map")
     ax.set(xlabel=f"time ({_tu(ev)})", ylabel="score (0-1)", ylim=(0, 1),
-           title="EEG alpha band: phase-gradient directionality")
-    ax.legend(fontsize="small", loc="upper right", ncols=3)
+           title=f"EEG alpha band (8-13 Hz): phase-gradient directionality, {t[0]:.1f}-"
+                 f"{t[-1]:.1f} {_tu(ev)} of {first:.0f}-{last:.0f} {_tu(ev)}")
+    fig.legend(loc="outside lower center", ncols=4, fontsize="small")  # clear of the traces
     return fig
 
 
