@@ -79,6 +79,22 @@ def test_lazy_load_with_dask(tmp_path):
     xr.testing.assert_identical(ws.load(tmp_path / "l.nc"), da.isel(time=slice(5, 25)))
 
 
+def test_large_files_load_lazily_in_time_chunks(tmp_path, monkeypatch):
+    pytest.importorskip("dask")
+    da = sim.plane_wave((4, 4), n_times=40) * (1 - 2j)  # 40 frames of 16 complex values
+    ws.save(da, tmp_path / "big.nc")
+    small = ws.load(tmp_path / "big.nc")
+    assert isinstance(small.data, np.ndarray)  # under LAZY_BYTES: in memory
+    monkeypatch.setattr(ws.io, "LAZY_BYTES", 1000)
+    monkeypatch.setattr(ws.io, "CHUNK_BYTES", 16 * 16 * 10)  # 10 frames of 256 bytes
+    lazy = ws.load(tmp_path / "big.nc")
+    assert hasattr(lazy.data, "dask")
+    assert lazy.chunksizes["time"] == (10, 10, 10, 10)
+    assert all(len(lazy.chunksizes[d]) == 1 for d in lazy.dims if d != "time")
+    xr.testing.assert_identical(lazy.compute(), da)
+    lazy.close()
+
+
 def test_save_does_not_mutate_and_resaves_loaded(tmp_path):
     da = sim.noise((5,), seed=0) * 1j
     before = da.copy(deep=True)

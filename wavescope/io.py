@@ -55,6 +55,10 @@ _KIND_ATTR = "wavescope_io_kind"
 _NAME_ATTR = "wavescope_io_name"
 _DA_VAR = "wavescope_dataarray"
 _ENGINE = "netcdf4"
+#: Files whose arrays hold more bytes than this load lazily by default (``chunks=None``).
+LAZY_BYTES = 2 << 30
+#: Bytes per dask chunk of such a lazy load, whole frames along ``time``.
+CHUNK_BYTES = 128 << 20
 _MNE_UNITS = ("V", "T", "T/m", "mol", "Am")
 
 
@@ -136,10 +140,13 @@ def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
     path : str or path-like
         The file.
     chunks : int, dict or "auto", optional
-        None (default): read everything into memory and close the file. Otherwise open
-        lazily with dask using these chunks (as in :func:`xarray.open_dataset`; keep
-        ``time`` in one chunk for analysis); the file stays open until the result is
-        closed, and read errors in the data surface on compute.
+        None (default): read the file into memory and close it when its arrays hold at
+        most :data:`LAZY_BYTES` (2 GiB); a larger file opens lazily with dask in chunks of
+        whole frames along ``time`` of about :data:`CHUNK_BYTES` (128 MB) each, which
+        :func:`~wavescope.analysis.analytic_signal` streams (``"auto"`` chunks for a file
+        without ``time``; ``.load()`` reads it whole). Otherwise open lazily with these
+        chunks (as in :func:`xarray.open_dataset`). Lazily opened, the file stays open
+        until the result is closed, and read errors in the data surface on compute.
 
     Returns
     -------
@@ -166,7 +173,11 @@ def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
         raise WavescopeIOError(f"{path} is a folder, not a netCDF file; give the file inside")
     try:
         ds = xr.open_dataset(path, engine=_ENGINE, chunks=chunks)
-        if chunks is None:
+        if chunks is None and ds.nbytes > LAZY_BYTES:
+            frames = _time_chunks(ds)
+            ds.close()
+            ds = xr.open_dataset(path, engine=_ENGINE, chunks=frames)
+        elif chunks is None:
             with ds:
                 sizes = ", ".join(f"{d}={n}" for d, n in ds.sizes.items())
                 check_memory(ds.nbytes, f"reading {path} ({sizes}) into memory",
@@ -191,6 +202,16 @@ def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
     for var in ds.variables.values():
         var.attrs = _plain_attrs(var.attrs)
     return ds
+
+
+def _time_chunks(ds: xr.Dataset):
+    """Chunks of whole frames along ``time`` of about CHUNK_BYTES ("auto" without time)."""
+    if "time" not in ds.dims:
+        return "auto"
+    frame = sum(v.nbytes / max(1, v.sizes["time"]) for v in ds.data_vars.values()
+                if "time" in v.dims)
+    return {d: max(1, int(CHUNK_BYTES // max(frame, 1))) if d == "time" else -1
+            for d in ds.dims}
 
 
 def _plain_attrs(attrs: dict) -> dict:
