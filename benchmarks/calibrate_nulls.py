@@ -16,13 +16,15 @@ of tests (WAVES.md, Significance). Two kinds of spatially smooth, wave-free data
 For every null, the false-positive rate is the share of the detected events with
 p < 0.05 (with its Clopper-Pearson 95 % interval), over >= 200 events for the default
 (``multivariate``) and fewer for the others (enough to show shuffles and per-site phase
-randomisation fail, which costs a recording or two). Power (calibrated nulls only): the same
+randomisation fail, which costs a recording or two). Power (the default null and any
+other calibrated one): the same
 kind of data with Hann-windowed plane waves injected (0.5 s at 10 Hz; the EEG wave
 travels front to back at 3 m/s, the grid wave at 160 px/s, a 16 px wavelength), at an
 SNR given as the wave's peak amplitude over the null data's in-band standard deviation;
 a wave counts as detected when an event with p < 0.05 covers at least half of the
 wave's central 0.25 s. The table goes into docs/notes/calibration.md (between markers)
-and docs/notes/calibration.json, with the time the run took.
+and docs/notes/calibration.json, with the time the run took. ``--data``/``--nulls`` redo
+part of the table (the other rows are kept; the time recorded is the sum of the runs).
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def detected(ev, onsets, alpha: float = 0.05) -> tuple[int, int]:
     return hit, planar
 
 
-def run(quick: bool, n_surrogates: int) -> dict:
+def run(quick: bool, n_surrogates: int, data=None, nulls=NULLS) -> dict:
     t_start = time.perf_counter()
     # recordings per null (the default needs >= 200 events) and the power runs
     cfg = {
@@ -136,11 +138,13 @@ def run(quick: bool, n_surrogates: int) -> dict:
     model = eeg_model()
     rows = []
     for name, c in cfg.items():
+        if data is not None and name not in data:
+            continue
         make = (lambda s, n=c["n_times"]: eeg_null(model, n, s)) if name == "eeg-dipoles" \
             else (lambda s, n=c["n_times"]: grf_null(n, s))
         duration = c["n_times"] / (160.0 if name == "eeg-dipoles" else 100.0)
         onsets = np.arange(1.0, duration - 1.0, 4.0)
-        for null in NULLS:
+        for null in nulls:
             t0 = time.perf_counter()
             events = sig = 0
             for r in range(c["records"][null]):
@@ -154,7 +158,7 @@ def run(quick: bool, n_surrogates: int) -> dict:
                    "fpr_ci95": [ci.low, ci.high] if ci else None,
                    "calibrated": bool(ci is not None and ci.low <= 0.05),
                    "power": {}, "seconds": 0.0}
-            for snr in snrs if row["calibrated"] else ():
+            for snr in snrs if row["calibrated"] or null == NULLS[0] else ():
                 hits = planar = total = 0
                 for r in range(power_records):
                     da = inject(make(2000 + r), c["band"], snr, onsets, c["speed"],
@@ -199,7 +203,18 @@ def table(result: dict) -> str:
 
 
 def write(result: dict) -> None:
+    """Write the table; rows of an earlier run that this one did not redo are kept."""
     NOTES.mkdir(parents=True, exist_ok=True)
+    old = NOTES / "calibration.json"
+    if old.exists():
+        done = {(r["data"], r["null"]) for r in result["rows"]}
+        kept = [r for r in json.loads(old.read_text())["rows"]
+                if (r["data"], r["null"]) not in done]
+        order = {(d, n): i for i, (d, n) in enumerate(
+            (d, n) for d in ("eeg-dipoles", "grf-32x32") for n in NULLS)}
+        result["rows"] = sorted(kept + result["rows"],
+                                key=lambda r: order.get((r["data"], r["null"]), 99))
+        result["seconds"] += json.loads(old.read_text()).get("seconds", 0.0)
     md = NOTES / "calibration.md"
     text = md.read_text() if md.exists() else f"# Calibration of the nulls\n\n{START}\n{END}\n"
     if START not in text:
@@ -218,9 +233,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run (no files written)")
     parser.add_argument("--n-surrogates", type=int, default=19)
+    parser.add_argument("--data", nargs="+", choices=("eeg-dipoles", "grf-32x32"),
+                        help="redo only these data (other rows of the table are kept)")
+    parser.add_argument("--nulls", nargs="+", choices=NULLS, default=NULLS,
+                        help="redo only these nulls")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    result = run(args.quick, args.n_surrogates)
+    result = run(args.quick, args.n_surrogates, args.data, tuple(args.nulls))
     print(table(result))
     if not args.quick:
         write(result)

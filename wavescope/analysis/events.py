@@ -74,8 +74,9 @@ def detect_waves(
         ``docs/notes/calibration.md``): is the event more than a stationary linear
         Gaussian process with the recording's cross-spectra (volume conduction and
         spatial smoothness included) would show? "spatial": more than a field with this
-        spatial autocorrelation (cannot reject plane waves, which their autocorrelation
-        fixes; tests sources, sinks and rotations)? "shuffle": is the field organised in
+        spatial autocorrelation (a plane wave filling a periodic grid is fixed by its
+        autocorrelation; on finite grids and sensors it is not)? "shuffle": is the field
+        organised in
         space at all? "phase": are the sites phase-locked at all? "auto" (the old
         default): shuffles for spatial patterns, phase randomisation for synchrony.
         Shuffles and per-site phase randomisation are beaten by any spatially smooth
@@ -103,9 +104,11 @@ def detect_waves(
         standard errors (consecutive frames share their noise, so they are not counted
         as independent). Then ``score`` (mean deciding score, see
         :func:`classify_patterns`), ``p_value`` (the event's mass, the sum of its
-        frames' deciding scores, ranked among the masses of the events of its pattern
-        family, planar, synchronous, radial or rotating, that the same detection finds in
-        the surrogates: ``(1 + k) / (1 + N)``), ``q_value`` (Benjamini-Hochberg over
+        frames' deciding scores, against the events of its pattern family, planar,
+        synchronous, radial or rotating, that the same detection finds in the
+        surrogates: ``(1 + sum_s min(K, c_s)) / (1 + n K)``, c_s those at least as
+        massive in surrogate s, K the observed events of the family), ``q_value``
+        (Benjamini-Hochberg over
         every event of the call, all trials together: an event with ``q <= 0.05`` is
         a discovery at a false discovery rate of 5 %), ``event_trial``
         (the trial of each event, when the input has trials). Along ``time`` (and

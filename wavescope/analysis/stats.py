@@ -17,8 +17,8 @@ Four nulls (WAVES.md, Significance); each answers one question:
   courses stay continuous): random spatial Fourier phases on grids, random phases of the
   components in the eigenbasis of the sensor covariance on irregular sensors (Moran
   spectral randomisation, Wagner & Dray 2015): "is this more than a field with this
-  spatial autocorrelation?" A plane wave is fixed by its own autocorrelation, so this
-  null cannot reject one; it tests localised structure (sources, sinks, rotations).
+  spatial autocorrelation?" (A plane wave that fills a periodic grid is fixed by its own
+  autocorrelation; on finite non-periodic grids and on sensors it is not.)
 
 Sites that hold only NaN are skipped by every kind (they cost nothing and stay NaN).
 
