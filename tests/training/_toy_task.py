@@ -19,10 +19,10 @@ class _Mean(tasks.Meter):
 
 
 class _Linear(nn.Module):
-    def __init__(self):
+    def __init__(self, dropout=0.2):
         super().__init__()
         self.lin = nn.Linear(3, 1)
-        self.drop = nn.Dropout(0.2)  # uses the global RNG: resuming must restore it
+        self.drop = nn.Dropout(dropout)  # uses the global RNG: resuming must restore it
 
     def forward(self, x, return_hidden=False):
         out = self.lin(self.drop(x)).squeeze(-1)
@@ -44,7 +44,7 @@ class ToyRegression(tasks.Task):
                 "test": ds(x[80:], y[80:])}
 
     def build_model(self):
-        return _Linear()
+        return _Linear(self.config.task_kwargs.get("dropout", 0.2))
 
     def loss(self, output, target):
         return nn.functional.mse_loss(output, target)

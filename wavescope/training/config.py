@@ -26,6 +26,10 @@ __all__ = ["TrainConfig", "field_choices"]
 # and how visibly it runs, and how long. A run's first N epochs do not depend on how many
 # follow (the batch order and the learning-rate schedule depend on the epoch only), so a
 # finished run is extended by training it again with more epochs or steps.
+# Fields added after runs were made: left out of the identity at their default, so the
+# folders (and resume checks) of earlier runs stay what they were.
+_ADDED_LATER = {"precision": "float32"}
+_PRECISIONS = ("float32", "bf16")
 _NOT_IDENTITY = ("out_dir", "name", "progress", "num_workers", "threads", "data_root",
                  "epochs", "max_steps")
 
@@ -78,7 +82,13 @@ class TrainConfig:
     num_workers : int
         DataLoader worker processes.
     device : str
-        Torch device: "cpu", "cuda" or "cuda:<index>".
+        Torch device: "cpu", "cuda" or "cuda:<index>" ("mps" on Apple GPUs).
+    precision : str
+        "float32", or "bf16": the model's forward pass under ``torch.autocast`` to bfloat16
+        (losses, gradients, weights and the optimiser stay float32; the hand-written NWM
+        roll-out and pixel-MLP kernels run in float32 either way). Tolerance: outputs within
+        2 % and the gradient within 5 % (relative norms) of float32 ones, validation losses
+        of a short run within 5 % (``tests/training/test_distributed.py``).
     eval_every_steps : int or None
         Evaluate on validation data every N optimisation steps; None evaluates once per epoch.
     max_steps : int or None
@@ -121,6 +131,7 @@ class TrainConfig:
     name: str | None = None
     num_workers: int = 0
     device: str = "cpu"
+    precision: str = "float32"
     eval_every_steps: int | None = None
     max_steps: int | None = None
     eval_test: bool = False
@@ -159,6 +170,9 @@ class TrainConfig:
             if not isinstance(getattr(self, key), str) or not getattr(self, key):
                 raise ValueError(f"{key} must be a non-empty string, got {getattr(self, key)!r}")
         _check_name(self.name)
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {list(_PRECISIONS)}, got "
+                             f"{self.precision!r}")
         if self.monitor_mode not in ("min", "max"):
             raise ValueError(f"monitor_mode must be 'min' or 'max', got {self.monitor_mode!r}")
         if not isinstance(self.model_kwargs, dict) or not isinstance(self.task_kwargs, dict):
@@ -174,7 +188,8 @@ class TrainConfig:
 
     def identity(self) -> dict:
         """The fields that change what a run computes (not where it is written)."""
-        return {k: v for k, v in self.to_dict().items() if k not in _NOT_IDENTITY}
+        return {k: v for k, v in self.to_dict().items() if k not in _NOT_IDENTITY
+                and _ADDED_LATER.get(k, _NONE) != v}
 
     def digest(self) -> str:
         """A short hash of :meth:`identity`."""
@@ -280,7 +295,7 @@ _NONE = object()
 # Choice fields whose value is checked when the flag is parsed; the others (model: valid
 # values depend on the task, monitor: on its metrics, device: on the machine) are listed in
 # the help and checked by the trainer with the task at hand.
-_STRICT_CHOICES = ("task", "readout", "head", "monitor_mode")
+_STRICT_CHOICES = ("task", "readout", "head", "monitor_mode", "precision")
 
 
 def field_choices() -> dict[str, list[str]]:
@@ -314,6 +329,7 @@ def field_choices() -> dict[str, list[str]]:
     return {"task": sorted(TASKS), "model": sorted({*MODELS, *SEQUENCE_MODELS}),
             "readout": sorted(READOUTS), "head": sorted(HEADS),
             "monitor": ["loss"] + sorted(metrics - {"loss"}), "monitor_mode": ["min", "max"],
+            "precision": list(_PRECISIONS),
             "device": ["cpu"] + [f"cuda:{i}" for i in range(n_cuda)]}
 
 

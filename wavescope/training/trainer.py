@@ -24,6 +24,7 @@ resumes from its last checkpoint and ends with the same numbers as an uninterrup
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -41,6 +42,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from .._safeio import run_lock, safe_write, write_json, write_text
 from .config import TrainConfig
+from .distributed import Ranks, process_group
 from .tasks import Task, get_task
 
 __all__ = ["train", "evaluate", "load_run", "read_metrics", "batch_order", "CheckpointError",
@@ -210,6 +212,32 @@ def _to_device(batch, device):
     return batch
 
 
+def _autocast(config: TrainConfig):
+    """``torch.autocast`` to bfloat16 with ``precision="bf16"``, else nothing."""
+    return torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16,
+                          enabled=config.precision == "bf16")
+
+
+def _float32(out):
+    """A bf16 model output in float32: losses and meters are computed in full precision."""
+    return out.float() if isinstance(out, torch.Tensor) and out.dtype == torch.bfloat16 else out
+
+
+def _rank_random_state(state: dict, config: TrainConfig, ranks: Ranks) -> None:
+    """Set this rank's random state: a resumed one, or (rank > 0) a stream of its own.
+
+    Rank 0 continues the one-process stream, so dropout and augmentation differ between
+    ranks; a checkpoint of a run with as many ranks restores each rank's state exactly.
+    """
+    saved = state.get("rng_ranks") or ([state["rng"]] if "rng" in state else None)
+    if saved is not None and len(saved) == ranks.world:
+        _set_rng_state(saved[ranks.rank])
+    elif saved is not None and ranks.is_main:
+        _set_rng_state(saved[0])
+    elif not ranks.is_main:  # fresh, or resumed with another number of ranks
+        _seed_everything(int(config.seed) * 1_000_003 + 7_919 * ranks.rank + state["step"])
+
+
 def _lr_at(config: TrainConfig, epoch: int) -> float:
     if config.lr_decay_epoch is None:
         return config.lr
@@ -239,7 +267,8 @@ def _run_eval(task: Task, model, dataset: Dataset, config: TrainConfig, desc: st
                         num_workers=config.num_workers, generator=_loader_generator(config, -1))
     for x, y in _progress(loader, config, desc=desc):
         x, y = _to_device(x, config.device), _to_device(y, config.device)
-        out = model(x)
+        with _autocast(config):
+            out = _float32(model(x))
         loss = task.loss(out, y)
         meter.update(out, y, float(loss))
     return meter.compute()
@@ -291,8 +320,12 @@ def train(config: TrainConfig | dict | str | os.PathLike,
         torch.set_num_threads(config.threads)
     task = _check_setup(config)
     run_dir = config.run_dir()
-    with run_lock(run_dir, "run folder"):
-        return _train_locked(config, task, run_dir, callback)
+    with process_group(config.device) as ranks:  # one rank unless under torchrun/--nproc
+        # Only rank 0 writes into the run folder, so only rank 0 holds its lock.
+        with run_lock(run_dir, "run folder") if ranks.is_main else contextlib.nullcontext():
+            run = _train_locked(config, task, run_dir, callback, ranks)
+        ranks.barrier()  # every rank returns once the run folder is complete
+        return run
 
 
 def _check_setup(config: TrainConfig) -> Task:
@@ -340,8 +373,12 @@ def check_device(device: str) -> None:
                          f"{present}")
 
 
-def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> Path:
-    state = _prepare_run_dir(config, run_dir)
+def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback,
+                  ranks: Ranks) -> Path:
+    state = _prepare_run_dir(config, run_dir) if ranks.is_main else None
+    ranks.barrier()
+    if not ranks.is_main and (run_dir / LAST).exists():  # what rank 0 has checked
+        state = _load_checkpoint(run_dir / LAST)
     if state is not None and state.get("finished"):
         more_steps = config.max_steps is None or state["step"] < config.max_steps
         if state["epoch"] >= config.epochs or not more_steps:
@@ -362,8 +399,9 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
     else:
         _load_weights(model, state, run_dir / LAST)
         optimizer.load_state_dict(state["optimizer"])
-        _set_rng_state(state["rng"])
         state["train_meter"] = _restore_meter(task.meter(), state.pop("meter"))
+    _rank_random_state(state, config, ranks)
+    ranks.broadcast_model(model)
 
     mark = [time.perf_counter()]  # when training time was last added to state["elapsed"]
 
@@ -377,6 +415,11 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
 
     def checkpoint(row: dict | None) -> None:
         tick()
+        rngs = ranks.gather(_rng_state())  # every rank's random state, on rank 0
+        if not ranks.is_main:  # the other ranks only keep the steps of the rows
+            if row is not None:
+                state["rows"].append(row)
+            return
         if row is not None:
             key = f"val_{config.monitor}"
             if key not in row:
@@ -397,12 +440,15 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
                                        "finished")}
         _save_torch({**_plain(plain, "the training state"), "format": CHECKPOINT_FORMAT,
                      "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "rng": _rng_state(), "meter": _meter_state(state["train_meter"]),
+                     "rng": rngs[0], **({"rng_ranks": rngs} if ranks.world > 1 else {}),
+                     "meter": _meter_state(state["train_meter"]),
                      "config": config.to_dict()}, run_dir / LAST)
         if row is not None and callback is not None:
             callback(dict(row))
 
     def evaluate_row(epoch_float: float, lr: float) -> dict:
+        if not ranks.is_main:  # rank 0 evaluates
+            return {"step": state["step"]}
         row = {"epoch": epoch_float, "step": state["step"], "lr": lr,
                "time_s": tick()}
         train_metrics = state["train_meter"].compute()
@@ -423,30 +469,35 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
     # One bar over the whole run (resumed runs start where they stopped), so that its ETA
     # is the run's, not the epoch's.
     bar = _progress(None, config, total=total, initial=min(state["step"], total), unit="step",
-                    desc="train")
+                    desc="train") if ranks.is_main else None
     while state["epoch"] < config.epochs and not done:
         epoch = state["epoch"]
         lr = _lr_at(config, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
         batches = batch_order(n_train, config.batch_size, config.seed, epoch)
-        loader = DataLoader(splits["train"], batch_sampler=batches[state["batch"]:],
+        shards = [ranks.shard(b) for b in batches[state["batch"]:]]  # (this rank's, weight)
+        loader = DataLoader(splits["train"], batch_sampler=[s for s, _ in shards],
                             num_workers=config.num_workers,
                             generator=_loader_generator(config, epoch))
         model.train()
         if bar is not None:
             bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
-        for x, y in loader:
+        for (x, y), (_, weight) in zip(loader, shards, strict=True):
             x, y = _to_device(x, config.device), _to_device(y, config.device)
-            out = model(x)
+            with _autocast(config):
+                out = model(x)
+            out = _float32(out)
             loss = task.loss(out, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            loss_value = ranks.reduce(model, loss, weight)  # the whole batch's gradient
             if config.clip_grad > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
             optimizer.step()
-            loss_value = float(loss.detach())
-            state["train_meter"].update(out.detach(), y, loss_value)
+            whole = ranks.gather_batch(out.detach(), y, weight, config.device)
+            if whole is not None:  # rank 0 scores the whole batch
+                state["train_meter"].update(*whole, loss_value)
             if bar is not None:
                 bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
                 bar.update()
@@ -473,6 +524,8 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback) -> P
                                 _lr_at(config, min(state["epoch"], config.epochs - 1))))
     state["finished"] = True
     checkpoint(None)
+    if not ranks.is_main:
+        return run_dir
     test = evaluate(run_dir, split="test", checkpoint="best", task=task, splits=splits)
     write_json(run_dir / TEST_FILE, _plain(test, "the test metrics"))
     return run_dir

@@ -232,6 +232,10 @@ def wave_rollout(y0: torch.Tensor, omega: torch.Tensor, alpha: torch.Tensor,
         raise ValueError(f"weight must have shape ({c}, {c}, 3, 3), got {tuple(weight.shape)}")
     if steps < 1 or segment < 1:
         raise ValueError(f"steps and segment must be >= 1, got {steps} and {segment}")
+    if torch.is_autocast_enabled(y0.device.type):  # the adjoint needs one dtype: float32
+        with torch.autocast(y0.device.type, enabled=False):
+            return wave_rollout(y0.float(), omega.float(), alpha.float(), weight.float(),
+                                steps, dt, segment, keep_drives)
     return _Rollout.apply(y0, omega, alpha, weight, int(steps), float(dt), int(segment),
                           bool(keep_drives))
 

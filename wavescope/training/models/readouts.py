@@ -166,6 +166,11 @@ def pixel_mlp(x: torch.Tensor, weights, biases, readout: torch.Tensor | None = N
     if readout is not None and x.shape[1] != readout.shape[1] * channels:
         raise ValueError(f"input has {x.shape[1]} rows; a readout over {readout.shape[1]} steps "
                          f"of {channels} channels needs {readout.shape[1] * channels}")
+    if torch.is_autocast_enabled(x.device.type):  # its out= buffers take one dtype: float32
+        with torch.autocast(x.device.type, enabled=False):
+            return pixel_mlp(x.float(), [w.float() for w in weights],
+                             [b.float() for b in biases],
+                             None if readout is None else readout.float(), channels, chunk)
     return _PixelMLP.apply(x, readout, int(channels), int(chunk), len(weights), *weights,
                            *biases)
 
