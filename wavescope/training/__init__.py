@@ -33,7 +33,7 @@ _LAZY = {
     "export_hidden_states": ("wavescope.training.export", "export_hidden_states"),
 }
 _SUBMODULES = {"models", "data", "metrics", "tasks", "config", "trainer", "export", "sweeps",
-               "tasks_image", "tasks_seq"}
+               "tasks_image", "tasks_seq", "distributed"}
 
 
 def __getattr__(name):

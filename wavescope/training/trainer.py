@@ -314,6 +314,11 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     the model builds from ``model_kwargs`` (a ``ValueError`` names the field and the valid
     choices). While training, the folder is locked: a second process training into it gets
     a :class:`~wavescope._safeio.RunLockedError`.
+
+    Started by ``torchrun`` (or :func:`wavescope.training.distributed.launch`, ``wavescope
+    train --nproc N``), every process calls ``train`` and they train data-parallel: each
+    takes its share of every global batch of ``batch_size`` items, and rank 0 writes the
+    run folder (see :mod:`wavescope.training.distributed`).
     """
     config = _as_config(config)
     if config.threads is not None:
