@@ -142,3 +142,18 @@ def test_fused_grid_path_matches_the_general_one():
     stats = _block_stats(z.reshape(30, -1), geom, unit=False)
     np.testing.assert_allclose(ws.analysis.pgd(da).values, np.hypot(*stats[:2]) / stats[2],
                                atol=1e-9)
+
+
+def test_a_split_space_dim_gets_a_guided_error():
+    pytest.importorskip("dask")
+    from wavescope.analysis import pgd
+
+    z = np.exp(1j * np.random.default_rng(0).uniform(-3, 3, (20, 8, 8)))
+    da = ws.from_array(z, ("time", "y", "x"), sfreq=10.0).chunk(y=4)
+    for func in (phase_gradient, pgd):
+        with pytest.raises(ws.DataModelError, match=r"dim 'y' is split into 2 dask chunks.*"
+                                                    r"da.chunk\(\{'y': -1\}\)"):
+            func(da)
+    # rechunked as the message says, it runs lazily and gives the in-memory answer
+    lazy = pgd(da.chunk(y=-1, time=5))
+    np.testing.assert_allclose(lazy.values, pgd(da.compute()).values)

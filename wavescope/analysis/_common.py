@@ -161,7 +161,21 @@ def space_units_per_time(da: xr.DataArray) -> str:
 
 def apply_ufunc(*args, **kwargs):
     """:func:`xarray.apply_ufunc`, quiet about dask casting a complex meta array to the
-    real output dtype when it builds the graph (the kernels themselves never do)."""
+    real output dtype when it builds the graph (the kernels themselves never do), and
+    with a guided error where a dask input splits a core dim (a space dim, say) that the
+    kernel needs whole."""
+    allow = (kwargs.get("dask_gufunc_kwargs") or {}).get("allow_rechunk", False)
+    if kwargs.get("dask") == "parallelized" and not allow:
+        for arg, dims in zip(args[1:], kwargs.get("input_core_dims") or (), strict=False):
+            sizes = arg.chunksizes if getattr(arg, "chunks", None) is not None else {}
+            split = [d for d in dims if len(sizes.get(d, ())) > 1]
+            if split:
+                d = split[0]
+                raise DataModelError(
+                    f"dim {d!r} is split into {len(sizes[d])} dask chunks, but this step "
+                    f"needs {list(dims)} whole in each chunk: rechunk with "
+                    f"da.chunk({{{d!r}: -1}}) and chunk the other dims (time, trial) instead"
+                )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
         return xr.apply_ufunc(*args, **kwargs)
