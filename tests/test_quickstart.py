@@ -184,3 +184,24 @@ def test_small_run_report_renders_in_a_browser(small_run, tmp_path):
         assert section in seen["text"], section
     for f in figures:
         assert f.relative_to(out).as_posix() in seen["text"]
+    assert stat.S_IMODE((out / "hidden_waves.gif").stat().st_mode) == \
+        stat.S_IMODE((out / "summary.md").stat().st_mode)  # the GIF as readable as the rest
+
+
+def test_pgd_figure_shows_the_window_around_the_phase_map_frame():
+    import xarray as xr
+
+    t = np.arange(0, 60, 0.01)
+    ev = xr.Dataset({"frame_pgd": ("time", np.full(t.size, 0.5)),
+                     "frame_synchrony": ("time", np.full(t.size, 0.2)),
+                     "frame_pattern": ("time", np.where(t > 40, "planar", "none"))},
+                    coords={"time": t}, attrs={"time_units": "s"})
+    fig = qsm.pgd_figure(ev, seconds=10.0, centre=41.0)
+    ax = fig.axes[0]
+    shown = ax.get_lines()[0].get_xdata()
+    assert shown[0] == pytest.approx(36.0) and shown[-1] == pytest.approx(46.0)
+    assert "36.0-46.0 s of 0-60 s" in ax.get_title() and "8-13 Hz" in ax.get_title()
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "PGD", "synchrony", "planar frames", "frame of the phase map"]
+    assert qsm.pgd_figure(ev, centre=58.0).axes[0].get_lines()[0].get_xdata()[-1] == \
+        pytest.approx(59.99)  # the window stays inside the recording

@@ -658,7 +658,7 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
     if title is None:
         title = ", ".join(f"{k} {v}" for k, v in indexers.items())
     prefix = f"{title}, " if title else ""
-    title = ax.set_title(f"{prefix}t = {times[0]:.4g} {_time_units(da)}")
+    title = ax.set_title(f"{prefix}t = {times[0]:.4g} {_time_units(da)}", fontsize="medium")
     # Blitting: axes, labels and colour bar are drawn once; each frame redraws only the
     # data and the title over that background.
     art.set_animated(True)

@@ -831,7 +831,7 @@ def step_figures(qs: Quickstart) -> StepResult:
     if rows:
         save(decoding_figure(rows), "decoding.png")
     gif = plotting.animate(z, qs.path("hidden_waves.gif"), fps=8, progress=qs.progress,
-                           title=f"test image {trial} ({shape}), feature 0 phase")
+                           title=f"test image {trial} ({shape}), feature 0")
     written.append(gif)
 
     # EEG: alpha phase at the strongest planar frame, and PGD over time
