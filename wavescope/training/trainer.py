@@ -390,7 +390,10 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback,
             return run_dir
         state["finished"] = False  # extend: more epochs or steps than before
 
-    splits = _splits(task, config)
+    splits = _splits(task, config) if ranks.is_main else None
+    ranks.barrier()  # rank 0 generates or downloads the data; the others read its cache
+    if splits is None:
+        splits = _splits(task, config)
     if len(splits["train"]) == 0:
         raise ValueError(f"task {config.task!r} has an empty training split")
     _seed_everything(config.seed)
