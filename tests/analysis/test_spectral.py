@@ -40,10 +40,12 @@ def test_welch_matches_scipy():
 
 @pytest.mark.parametrize("scaling", ["density", "spectrum"])
 def test_welch_in_blocks_of_time_major_data_matches_scipy(monkeypatch, scaling):
-    # time is the slowest axis, and blocks of 5 rows: each block is copied time-contiguous
+    # time is the slowest axis, and blocks of 5 rows (each copied time-contiguous) go to
+    # scipy 2 rows at a time
     from wavescope.analysis import spectral
 
     monkeypatch.setattr(spectral, "_BLOCK_VALUES", 5 * 1000)
+    monkeypatch.setattr(spectral, "_CALL_VALUES", 2 * 1000)
     da = noise_epochs(n_channels=12)
     x = da.transpose("trial", "channel", "time").values
     out = spectrum(da, "welch", scaling=scaling)  # default segments and overlap
@@ -55,6 +57,10 @@ def test_welch_in_blocks_of_time_major_data_matches_scipy(monkeypatch, scaling):
     with pytest.warns(ws.WavescopeWarning, match="^2 site series") as record:
         spectrum(gappy, "welch")
     assert len(record) == 1
+    # float32 data go through the FFTs in float32, to their own precision
+    single = spectrum(da.astype(np.float32), "welch", scaling=scaling)
+    assert single.dtype == np.float64
+    np.testing.assert_allclose(single.values, p, rtol=1e-4, atol=1e-6 * p.max())
 
 
 def test_multitaper_matches_mne():

@@ -148,9 +148,11 @@ def _bridge(rows: np.ndarray) -> tuple[np.ndarray, int, int]:
     return rows, int(bridged.sum()), int(lost.sum())
 
 
-# float64 values per block of rows copied with time contiguous (32 MB: enough rows that
-# the copy from time-major data reads whole cache lines, few enough to bound the copy)
-_BLOCK_VALUES = 1 << 22
+# Values per block of rows copied with time contiguous (enough rows that the copy from
+# time-major data reads whole cache lines, few enough to bound the copy), and per call of
+# scipy within a block (its segment arrays then stay in cache: 3x faster than one call on
+# a whole block at 32 x 32 x 1e4)
+_BLOCK_VALUES, _CALL_VALUES = 1 << 22, 1 << 17
 
 
 def _psd(x, opts, keep):
@@ -164,11 +166,17 @@ def _psd(x, opts, keep):
     n = x.shape[-1]
     rows = x.reshape(-1, n)  # a view whenever the leading axes are laid out together
     out, n_bridged, n_lost = None, 0, 0
-    step = max(1, _BLOCK_VALUES // max(n, 1))
+    step, call = (max(1, v // max(n, 1)) for v in (_BLOCK_VALUES, _CALL_VALUES))
+    if opts["method"] == "multitaper":
+        call = step  # MNE computes its tapers anew on every call
+    # float32 data stay float32 through the FFTs (as in MNE): half the work, and the
+    # spectra keep the data's own 7 digits; they are returned as float64
+    real = np.float32 if x.dtype == np.float32 else float
     for i in range(0, rows.shape[0], step):
-        block, b, lost = _bridge(np.array(rows[i:i + step], dtype=float, order="C"))
+        block, b, lost = _bridge(np.array(rows[i:i + step], dtype=real, order="C"))
         n_bridged, n_lost = n_bridged + b, n_lost + lost
-        p = _psd_core(block, opts, keep)
+        p = np.concatenate([_psd_core(block[j:j + call], opts, keep)
+                            for j in range(0, len(block), call)])
         if opts["detrend"] in ("constant", "linear"):  # a constant has no power once
             with np.errstate(invalid="ignore"):       # detrended: exactly 0, not rounding
                 p[np.ptp(block, axis=-1) == 0] = 0.0
