@@ -60,6 +60,12 @@ def test_two_processes_give_the_weights_of_one(tmp_path):
             assert rb[key] == pytest.approx(ra[key], rel=1e-5)
     assert (two / "test_metrics.json").exists() and not list(two.glob(".*.tmp"))
     assert len(b["rng_ranks"]) == 2  # every rank's random state, for an exact resume
+    # A one-process run stopped after 5 steps and resumed on two processes ends there too.
+    train(_config(tmp_path, name="mixed", max_steps=5))
+    mixed = _weights(launch(_config(tmp_path, name="mixed"), nproc=2))
+    assert mixed["step"] == a["step"] and len(read_metrics(tmp_path / "mixed")) == 3
+    for key in a["model"]:
+        torch.testing.assert_close(mixed["model"][key], a["model"][key], rtol=1e-5, atol=1e-6)
 
 
 def test_two_process_resume_is_exact_with_per_rank_dropout(tmp_path, monkeypatch):
