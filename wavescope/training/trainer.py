@@ -185,6 +185,8 @@ def _rng_state() -> dict:
              "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available():  # dropout on an Apple GPU draws from its own
+        state["mps"] = torch.mps.get_rng_state()
     return state
 
 
@@ -196,6 +198,8 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
 
 
 def _seed_everything(seed: int) -> None:
