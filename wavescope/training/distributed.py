@@ -11,7 +11,8 @@ Every process runs :func:`wavescope.training.train` on the same config; ``train`
 ``torchrun`` variables (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``,
 ``MASTER_PORT``) and joins the process group: gloo on ``device="cpu"``, NCCL on
 ``device="cuda"`` (process ``LOCAL_RANK`` uses GPU ``LOCAL_RANK``; give ``"cuda"`` without an
-index).
+index). On several machines, ``out_dir`` and ``data_root`` must be on a file system they all
+see: the other ranks read the data and the resume checkpoint that rank 0 prepared.
 
 How the result stays that of one process:
 
