@@ -136,6 +136,10 @@ def test_centre_on_masks_moves_the_object_to_the_middle_exactly():
     np.testing.assert_array_equal(out.values[1], values[1, :, 2:14, 2:14])
     with pytest.raises(ValueError, match="do not match"):
         qsm.centre_on_masks(hidden, masks[:, :8])
+    # without rolling: the window closest to centred that lies inside the grid (no seam)
+    inside = qsm.centre_on_masks(hidden, masks, roll=False)
+    np.testing.assert_array_equal(inside.values[0], values[0, :, 0:12, 4:16])
+    np.testing.assert_array_equal(inside.values[1], values[1, :, 2:14, 2:14])
 
 
 def test_shape_labels_are_the_polygon_class_and_area():

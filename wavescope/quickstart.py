@@ -460,8 +460,8 @@ def _tu(da) -> str:
 _TILE = 8
 
 
-def centre_on_masks(hidden: xr.DataArray, masks: np.ndarray, keep: float = 0.75
-                    ) -> xr.DataArray:
+def centre_on_masks(hidden: xr.DataArray, masks: np.ndarray, keep: float = 0.75, *,
+                    roll: bool = True) -> xr.DataArray:
     """Roll each trial of a periodic grid activity so its mask's centroid sits in the
     middle, and keep the central ``keep`` fraction of the grid (no longer periodic).
 
@@ -473,6 +473,11 @@ def centre_on_masks(hidden: xr.DataArray, masks: np.ndarray, keep: float = 0.75
         (trial, y, x): the object of each trial.
     keep : float
         Fraction of each side kept.
+    roll : bool
+        True: roll, exact on a torus; but where the input was zero-padded (the NWM's
+        encoder), the grid's border lands inside the crop as a seam. False: cut the
+        window that is closest to centred on the object and lies inside the grid (no
+        seam; an object near the border sits off-centre).
     """
     from .core import from_array
 
@@ -480,7 +485,7 @@ def centre_on_masks(hidden: xr.DataArray, masks: np.ndarray, keep: float = 0.75
         raise ValueError(f"expected dims (trial, time, y, x), got {hidden.dims}")
     if masks.shape != (hidden.sizes["trial"], hidden.sizes["y"], hidden.sizes["x"]):
         raise ValueError(f"masks {masks.shape} do not match the activity {hidden.shape}")
-    out = _centred(hidden.values, masks, keep)
+    out = _centred(hidden.values, masks, keep, roll=roll)
     return from_array(out, hidden.dims, sfreq=hidden.attrs["sfreq"],
                       t0=float(hidden["time"][0]), units=hidden.attrs.get("units"),
                       time_units=_tu(hidden), space_units=hidden.attrs.get("space_units"),
@@ -488,16 +493,23 @@ def centre_on_masks(hidden: xr.DataArray, masks: np.ndarray, keep: float = 0.75
                       name=hidden.name)
 
 
-def _centred(values: np.ndarray, masks: np.ndarray, keep: float) -> np.ndarray:
-    """``values`` (trial, ..., y, x) rolled per trial to its mask's centroid and cropped."""
+def _centred(values: np.ndarray, masks: np.ndarray, keep: float, *, roll: bool = True
+             ) -> np.ndarray:
+    """``values`` (trial, ..., y, x) rolled per trial to its mask's centroid and cropped
+    (``roll=False``: cropped around it, inside the grid)."""
     ny, nx = masks.shape[1:]
     cy, cx = int(round(ny * keep)), int(round(nx * keep))
     y0, x0 = (ny - cy) // 2, (nx - cx) // 2
     out = np.empty(values.shape[:-2] + (cy, cx), values.dtype)
     for i, mask in enumerate(masks):
         ys, xs = np.nonzero(mask)
-        shift = (ny // 2 - int(round(ys.mean())), nx // 2 - int(round(xs.mean())))
-        out[i] = np.roll(values[i], shift, axis=(-2, -1))[..., y0:y0 + cy, x0:x0 + cx]
+        my, mx = int(round(ys.mean())), int(round(xs.mean()))
+        if roll:
+            shift = (ny // 2 - my, nx // 2 - mx)
+            out[i] = np.roll(values[i], shift, axis=(-2, -1))[..., y0:y0 + cy, x0:x0 + cx]
+        else:
+            wy, wx = min(max(my - cy // 2, 0), ny - cy), min(max(mx - cx // 2, 0), nx - cx)
+            out[i] = values[i][..., wy:wy + cy, wx:wx + cx]
     return out
 
 
@@ -797,14 +809,15 @@ def step_figures(qs: Quickstart) -> StepResult:
     ev = io.load(qs.need("waves_model.nc", "waves"))
     trial, frame = _best_frame(ev)
     masks = ds["label"].values > 0
-    # drawn without the common mode, which would paint the whole field one colour
-    z = model_phase(centre_on_masks(ds["hidden"].isel(feature=0), masks).isel(trial=trial),
-                    common=False)
+    # drawn without the common mode, which would paint the whole field one colour, and
+    # cropped without rolling, so that the zero-padded border is no seam inside the maps
+    z = model_phase(centre_on_masks(ds["hidden"].isel(feature=0), masks, roll=False)
+                    .isel(trial=trial), common=False)
     pair = z.isel(time=slice(frame, frame + 2))
     flow = optical_flow(pair)
     fig = plotting.plot_flow(flow, pair)
     ax = fig.axes[0]
-    mask = _centred(masks, masks, 0.75)[trial]
+    mask = _centred(masks, masks, 0.75, roll=False)[trial]
     shape = str(ds["shape_name"].values[trial]) if "shape_name" in ds else "polygon"
     ax.contour(z["x"], z["y"], mask.astype(float), levels=[0.5], colors="white",
                linewidths=1.2)
