@@ -155,6 +155,18 @@ def _bridge(rows: np.ndarray) -> tuple[np.ndarray, int, int]:
 _BLOCK_VALUES, _CALL_VALUES = 1 << 22, 1 << 17
 
 
+def _time_contiguous(rows: np.ndarray, dtype, tile: int = 512) -> np.ndarray:
+    """A C-ordered copy of (rows, time) ``rows``. A strided time axis is copied in tiles
+    of ``tile`` samples: a plain copy walks each row across every page of time-major data
+    and reads each cache line once per row held in it (4x slower at 1024 x 1e5 float32)."""
+    if rows.strides[-1] == rows.itemsize:
+        return np.array(rows, dtype=dtype, order="C")
+    out = np.empty(rows.shape, dtype=dtype)
+    for t in range(0, rows.shape[-1], tile):
+        out[:, t:t + tile] = rows[:, t:t + tile]
+    return out
+
+
 def _psd(x, opts, keep):
     """Power spectra along the last axis of a NumPy array (see :func:`spectrum` on gaps).
 
@@ -173,7 +185,7 @@ def _psd(x, opts, keep):
     # spectra keep the data's own 7 digits; they are returned as float64
     real = np.float32 if x.dtype == np.float32 else float
     for i in range(0, rows.shape[0], step):
-        block, b, lost = _bridge(np.array(rows[i:i + step], dtype=real, order="C"))
+        block, b, lost = _bridge(_time_contiguous(rows[i:i + step], real))
         n_bridged, n_lost = n_bridged + b, n_lost + lost
         p = np.concatenate([_psd_core(block[j:j + call], opts, keep)
                             for j in range(0, len(block), call)])
