@@ -252,7 +252,6 @@ def test_phase_gradient_and_pgd(da, analytic):
     check(A.synchrony, z)
 
 
-@_todo("W1 (wave_direction -pi), W2 (wavelength/wave_speed inf)")
 @KNOWN
 @given(da=activities(), analytic=st.booleans())
 def test_direction_speed_wavelength(da, analytic):
@@ -268,7 +267,6 @@ def test_fit_plane_wave(da, analytic):
     check(A.fit_plane_wave, _analytic(da) if analytic else da)
 
 
-@_todo("P1 (plane-fit lattice memory with an outlying position)")
 @KNOWN
 @given(da=activities(), analytic=st.booleans())
 def test_radial_rotational_and_patterns(da, analytic):
@@ -294,7 +292,6 @@ def test_optical_flow_and_its_maps(da, analytic):
         check(A.critical_points, flow)
 
 
-@_todo("P2 (plane-fit standard errors inf on a one-row grid)")
 @settings(KNOWN, max_examples=15)
 @given(da=activities())
 def test_detect_waves(da):

@@ -66,7 +66,8 @@ class PlaneFitter:
         if geom.kind != "irregular":  # grid axes, centred like rc
             self.xs = geom.x - self.centre[0]
             self.ys = None if geom.y is None else geom.y - self.centre[1]
-        extent = max(float(np.ptp(geom.xy[:, 0])), float(np.ptp(geom.xy[:, 1])), 1e-300)
+        self.extent = extent = max(float(np.ptp(geom.xy[:, 0])),
+                                   float(np.ptp(geom.xy[:, 1])), 1e-300)
         self.fft = geom.kind in ("grid", "line") and _uniform(geom.x) and (
             geom.y is None or _uniform(geom.y))
         self.k_max = float(k_max) if k_max is not None else None
@@ -112,6 +113,8 @@ class PlaneFitter:
         u = np.where(valid, u, 0.0)
         n_valid = valid.sum(axis=1)
         k, c = self._refine(u, self._coarse(u))
+        # below the fit's resolution (phase change < 1e-9 rad over the array) k is 0
+        k[np.hypot(k[:, 0], k[:, 1]) * self.extent < 1e-9] = 0.0
         f = c.sum(axis=1)  # sum of u exp(-i k . (r - centre))
         out = np.empty((u.shape[0], len(FIELDS)))
         out[:, 0:2] = k
@@ -148,7 +151,10 @@ class PlaneFitter:
             if self.geom.kind == "line":  # a line: no y slope (fixed at 0, no variance)
                 zero = np.zeros_like(sxx)
                 return np.column_stack([s2 / (strength**2 * sxx), zero, zero])
-            scale = s2 / (strength**2 * (sxx * syy - sxy**2))
+            det = sxx * syy - sxy**2
+            # sites on a line (a one-row grid) do not constrain the slope across it: NaN
+            det = np.where(det > 1e-12 * (sxx + syy) ** 2, det, np.nan)
+            scale = s2 / (strength**2 * det)
             return np.column_stack([scale * syy, -scale * sxy, scale * sxx])
 
     def _factors(self, k: np.ndarray) -> np.ndarray:

@@ -333,6 +333,9 @@ def wave_direction(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
         sign = 1.0 if isinstance(z_or_gradient, xr.Dataset) else _travel_sign(
             _frame_omega(z_or_gradient))
         out = np.arctan2(-sign * s["gy"], -sign * s["gx"])
+    gx, gy = (grad["dphi_dx"], grad["dphi_dy"]) if per_site else (s["gx"], s["gy"])
+    # no gradient, no direction; arctan2 gives -pi at times, which is pi here
+    out = _wrap_angle(out).where((gx != 0) | (gy != 0))
     out.attrs = dict(_attrs_from(z_or_gradient), units="rad")
     out.name = "direction"
     return out
@@ -351,7 +354,7 @@ def wavelength(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
         s = _gradient_stats(z_or_gradient, "wavelength")
         mag = np.hypot(s["gx"], s["gy"])
     with np.errstate(divide="ignore"):
-        out = TWO_PI / mag
+        out = (TWO_PI / mag).where(mag > 0)  # no gradient: NaN, not inf
     out.attrs = dict(_attrs_from(z_or_gradient),
                      units=_attrs_from(z_or_gradient).get("space_units", ""))
     out.name = "wavelength"
@@ -385,7 +388,7 @@ def wave_speed(z: xr.DataArray, *, gradient: xr.Dataset | None = None,
         omega = _frame_omega(z)
         mag = np.hypot(s["gx"], s["gy"])
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.abs(omega) / mag
+        out = (np.abs(omega) / mag).where(mag > 0)  # no gradient: NaN, not inf
     out.attrs = dict(derived_attrs(z), units=space_units_per_time(z))
     out.name = "speed"
     return out
@@ -577,8 +580,8 @@ def _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, sign, confidence) ->
         out[key] = _where(wide, np.nan, out[key])
     out["speed_high"] = _where(~(q * rel_s < 1), np.nan, out["speed_high"])
     out["wavelength_high"] = _where(~(q * rel_k < 1), np.nan, out["wavelength_high"])
-    for key in ("speed", "wavelength", "speed_low", "wavelength_low"):
-        out[key] = _where(kmag > 0, out[key], np.nan)  # no gradient: no speed
+    for key in ("speed", "wavelength", "speed_low", "wavelength_low", "direction"):
+        out[key] = _where(kmag > 0, out[key], np.nan)  # no gradient: no speed, no direction
     return out
 
 
