@@ -345,7 +345,8 @@ def wavelength(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
     """Wavelength ``2 pi / |<grad phi>|`` per frame (``per_site``: ``2 pi / |grad phi|``).
 
     In space units. The mean gradient over sites is the one a plane wave shares with
-    every site; in noisy frames it shrinks, and the wavelength grows.
+    every site; in noisy frames it shrinks, and the wavelength grows. NaN where the
+    gradient is zero (no wave to measure).
     """
     if per_site:
         grad, _ = _site_gradient_and_sign(z_or_gradient, "wavelength", need_sign=False)
