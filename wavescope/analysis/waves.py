@@ -323,7 +323,8 @@ def wave_direction(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
     ``s`` is the sign of the frame's temporal frequency (from an analytic signal or
     phase with ``time``); a gradient Dataset carries no temporal information, so
     ``omega > 0`` is assumed there. ``per_site=True`` gives the direction at every site
-    from its own gradient (and, for ``z``, its own instantaneous frequency).
+    from its own gradient (and, for ``z``, its own instantaneous frequency). NaN where
+    the gradient is zero.
     """
     if per_site:
         grad, sign = _site_gradient_and_sign(z_or_gradient, "wave_direction")
