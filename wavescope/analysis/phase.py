@@ -287,7 +287,10 @@ def _analytic_core(x, *, sos, generalized, min_run, taper=(0, 0)):
     shape = x.shape
     flat = x.reshape(-1, shape[-1])
     ctype = np.complex64 if x.dtype == np.float32 else np.complex128
-    out = np.empty(flat.shape, dtype=ctype)
+    # frame-ordered output (time slowest in memory): the consumers of an analytic signal
+    # (gradients, PGD, plane fits, flow) read it frame by frame, 2.2x faster than from
+    # time-fastest data at 64 x 64 x 1e4
+    out = np.empty(flat.shape[::-1], dtype=ctype).T
     step = max(1, _BLOCK_VALUES // max(1, shape[-1]))
     for start in range(0, flat.shape[0], step):
         block = np.array(flat[start:start + step], dtype=float)
