@@ -89,8 +89,9 @@ def analytic_signal(
     Returns
     -------
     xarray.DataArray
-        Complex, same dims and coords, ``units`` of ``da``; ``attrs["analytic"]`` records
-        band, method and order as JSON. Missing samples are NaN; a site with no valid
+        Complex, same dims and coords, ``units`` of ``da``, frame-ordered in memory (time
+        the slowest axis, as the frame-by-frame measures read it); ``attrs["analytic"]``
+        records band, method and order as JSON. Missing samples are NaN; a site with no valid
         sample is NaN throughout (with a :class:`~wavescope.WavescopeWarning`). Lazy for
         dask inputs; with ``time`` split into chunks it streams chunk by chunk (see the
         module docstring for the pads and the error, below 1e-3 of the amplitude); time
