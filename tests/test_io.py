@@ -82,6 +82,7 @@ def test_lazy_load_with_dask(tmp_path):
 def test_large_files_load_lazily_in_time_chunks(tmp_path, monkeypatch):
     pytest.importorskip("dask")
     da = sim.plane_wave((4, 4), n_times=40) * (1 - 2j)  # 40 frames of 16 complex values
+    monkeypatch.setattr(ws.io, "_STORED_BYTES", 16 * 16 * 5)  # 5 frames per stored chunk
     ws.save(da, tmp_path / "big.nc")
     small = ws.load(tmp_path / "big.nc")
     assert isinstance(small.data, np.ndarray)  # under LAZY_BYTES: in memory
@@ -92,6 +93,10 @@ def test_large_files_load_lazily_in_time_chunks(tmp_path, monkeypatch):
     assert lazy.chunksizes["time"] == (10, 10, 10, 10)
     assert all(len(lazy.chunksizes[d]) == 1 for d in lazy.dims if d != "time")
     xr.testing.assert_identical(lazy.compute(), da)
+    # stored in chunks of whole frames, so that time chunks read each stored chunk once
+    with xr.open_dataset(tmp_path / "big.nc") as raw:
+        stored = raw["wavescope_dataarray"].encoding["chunksizes"]
+    assert stored == (5, 4, 4, 2)  # time, y, x, real/imaginary
     lazy.close()
 
 

@@ -59,6 +59,7 @@ _ENGINE = "netcdf4"
 LAZY_BYTES = 2 << 30
 #: Bytes per dask chunk of such a lazy load, whole frames along ``time``.
 CHUNK_BYTES = 128 << 20
+_STORED_BYTES = 4 << 20  # per HDF5 chunk written by save: whole frames along time
 _MNE_UNITS = ("V", "T", "T/m", "mol", "Am")
 
 
@@ -82,8 +83,9 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
     only once complete, so an interrupted save never leaves a broken file (an existing
     file at ``path`` stays as it was; see :func:`wavescope._safeio.safe_write`). Every
     numeric array carries HDF5's Fletcher-32 checksum, verified by :func:`load`. Complex
-    variables are stored as a real/imaginary pair (see the module docstring). ``obj`` is
-    not modified.
+    variables are stored as a real/imaginary pair (see the module docstring). Arrays
+    with ``time`` are stored in chunks of whole frames (about 4 MB each), which a lazy
+    :func:`load` in time chunks reads once each. ``obj`` is not modified.
 
     Parameters
     ----------
@@ -127,6 +129,14 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
     # HDF5's Fletcher-32 checksum on every numeric array: a damaged file fails on load.
     encoding = {name: {"fletcher32": True} for name, var in ds.variables.items()
                 if var.dtype.kind in "biufMm" and var.ndim >= 1 and var.size > 0}
+    for name, enc in encoding.items():
+        var = ds.variables[name]
+        if "time" in var.dims and var.ndim > 1:
+            # stored chunks of whole frames (about 4 MB), so that a lazy load in time
+            # chunks reads each stored chunk once (HDF5's own choice splits the frames)
+            frames = max(1, _STORED_BYTES // max(1, var.nbytes // var.sizes["time"]))
+            enc["chunksizes"] = tuple(min(frames, n) if d == "time" else n
+                                      for d, n in var.sizes.items())
     with safe_write(path) as tmp:
         ds.to_netcdf(tmp, engine=_ENGINE, encoding=encoding)
     return path
@@ -208,10 +218,16 @@ def _time_chunks(ds: xr.Dataset):
     """Chunks of whole frames along ``time`` of about CHUNK_BYTES ("auto" without time)."""
     if "time" not in ds.dims:
         return "auto"
-    frame = sum(v.nbytes / max(1, v.sizes["time"]) for v in ds.data_vars.values()
-                if "time" in v.dims)
-    return {d: max(1, int(CHUNK_BYTES // max(frame, 1))) if d == "time" else -1
-            for d in ds.dims}
+    timed = [v for v in ds.data_vars.values() if "time" in v.dims]
+    frame = sum(v.nbytes / max(1, v.sizes["time"]) for v in timed)
+    n = max(1, int(CHUNK_BYTES // max(frame, 1)))
+    # whole chunks of the file's own (HDF5) chunking along time where they fit in one
+    # dask chunk: then no stored chunk is read twice
+    stored = [dict(zip(v.dims, v.encoding.get("chunksizes") or (), strict=False)).get("time")
+              for v in timed]
+    step = max([c for c in stored if c] or [1])
+    n = n // step * step if step <= n else n
+    return {d: n if d == "time" else -1 for d in ds.dims}
 
 
 def _plain_attrs(attrs: dict) -> dict:
