@@ -150,9 +150,11 @@ def render_quickstart(record: dict) -> str:
              "Welch, 4 s segments"],
             ["EEG alpha waves",
              f"mean PGD **{_f(eeg.get('mean_pgd'))}**; {eeg.get('n_events', '?')} events "
-             f"({pats}), {sum(sig.values())} of them with p ≤ 0.05",
+             f"({pats}), {sum(sig.values())} of them with p ≤ 0.05, "
+             f"**{sum(eeg.get('discoveries', {}).values())}** with q ≤ 0.05",
              f"{_f(eeg.get('seconds'), '.0f')} s, {eeg.get('n_channels', '?')} channels, "
-             f"8–13 Hz, {b.get('n_surrogates_eeg', '?')} surrogates per event"],
+             f"8–13 Hz, {b.get('n_surrogates_eeg', '?')} {eeg.get('null', '')} surrogates, "
+             "Benjamini–Hochberg q over the recording"],
             ["EEG planar waves",
              f"median **{_f(eeg.get('planar_speed'), '.2g')} {eeg.get('speed_units', '')}**, "
              f"wavelength {_f(eeg.get('planar_wavelength'), '.2g')} m", "same"],

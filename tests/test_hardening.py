@@ -341,3 +341,21 @@ def test_loading_more_than_memory_allows_is_refused(tmp_path, monkeypatch):
     lazy = ws.load(path, chunks="auto")  # the knob the message names works
     assert lazy.sizes["time"] == 2000
     lazy.close()
+
+
+def test_surrogate_stacks_and_flow_beyond_memory_are_refused_before_allocating(monkeypatch):
+    from wavescope.analysis import optical_flow, surrogates, wave_delays
+
+    rng = np.random.default_rng(0)
+    z = ws.from_array(np.exp(1j * rng.uniform(-np.pi, np.pi, (50, 8, 8))), ("time", "y", "x"),
+                      sfreq=10.0)
+    monkeypatch.setenv("WAVESCOPE_MAX_MEMORY", "100kB")
+    with pytest.raises(_safeio.MemoryLimitError, match=r"100 phase surrogates.*lower n"):
+        surrogates(z, "phase", n=100)
+    with pytest.raises(_safeio.MemoryLimitError, match=r"optical-flow.*fewer frames"):
+        optical_flow(z)
+    monkeypatch.delenv("WAVESCOPE_MAX_MEMORY")
+    assert surrogates(z, "phase", n=2).sizes["trial"] == 2  # small stacks still pass
+    short = ws.from_array(rng.standard_normal((2, 1, 4)), ("time", "y", "x"), sfreq=1.0)
+    with pytest.raises(ws.DataModelError, match="more samples than tapers"):
+        wave_delays(short, (0.05, 0.2))

@@ -298,7 +298,6 @@ def test_detect_waves(da):
     check(A.detect_waves, da, n_surrogates=3)
 
 
-@_todo("D1 (wave_delays: multitaper on a very short series)")
 @KNOWN
 @given(da=activities(), band=st.sampled_from([(0.05, 0.2), (0.1, 0.45)]))
 def test_wave_delays(da, band):

@@ -564,12 +564,15 @@ def _check_simulated(ev: xr.Dataset, truth: list[dict]) -> dict:
 
 
 def event_summary(ev: xr.Dataset) -> dict:
-    """Numbers of a :func:`~wavescope.analysis.detect_waves` result: events and significant
-    events per pattern, the share of frames per pattern, mean frame PGD, and the median
-    speed and wavelength of planar frames."""
+    """Numbers of a :func:`~wavescope.analysis.detect_waves` result: events, events with
+    p <= 0.05 and with Benjamini-Hochberg q <= 0.05 per pattern, the null that gave them, the
+    share of frames per pattern, mean frame PGD, and the median speed and wavelength of
+    planar frames."""
     pats = ev["pattern"].values
     frame = ev["frame_pattern"].values
     p = ev["p_value"].values
+    q = ev["q_value"].values if "q_value" in ev else np.full(p.shape, np.nan)
+    significance = json.loads(ev.attrs.get("significance", "{}") or "{}")
     labels, counts = np.unique(frame, return_counts=True)
     planar = frame == "planar"
     res = {
@@ -577,6 +580,9 @@ def event_summary(ev: xr.Dataset) -> dict:
         "events": {str(k): int(np.sum(pats == k)) for k in np.unique(pats)},
         "significant": {str(k): int(np.sum((pats == k) & (p <= 0.05)))
                         for k in np.unique(pats)},
+        "discoveries": {str(k): int(np.sum((pats == k) & (q <= 0.05)))
+                        for k in np.unique(pats)},
+        "null": significance.get("null"),
         "frame_share": {str(k): float(c / frame.size) for k, c in zip(labels, counts,
                                                                        strict=True)},
         "mean_pgd": float(np.nanmean(ev["frame_pgd"].values)),
@@ -594,13 +600,15 @@ def _event_line(what: str, res: dict, budget: str, da) -> str:
     share = ", ".join(f"{k} {100 * v:.0f} %" for k, v in
                       sorted(res["frame_share"].items(), key=lambda kv: -kv[1]))
     sig = sum(res["significant"].values())
+    found = sum(res["discoveries"].values())
     speed = ""
     if res["planar_speed"] is not None:
         speed = (f"; planar frames travel at a median {res['planar_speed']:.3g} "
                  f"{res['speed_units']} (wavelength {res['planar_wavelength']:.3g} "
                  f"{da.attrs.get('space_units', '')})")
     return (f"{what}: mean PGD **{res['mean_pgd']:.2f}**; frames {share}; "
-            f"{res['n_events']} events, {sig} with p <= 0.05{speed} - budget: {budget}.")
+            f"{res['n_events']} events, {sig} with p <= 0.05 and {found} with q <= 0.05 "
+            f"(false discovery rate, {res['null']} null){speed} - budget: {budget}.")
 
 
 def step_eeg(qs: Quickstart) -> StepResult:

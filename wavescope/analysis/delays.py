@@ -144,6 +144,14 @@ def wave_delays(
         raise ValueError(f"max_delay must lie in (0, {duration / 2:g}] (half the recording), "
                          f"got {max_delay!r}")
 
+    # MNE's default half-bandwidth is 4 frequency bins; its DPSS needs 0 < 2 NW < n_times.
+    half_nbw = 4.0 if bandwidth is None else float(bandwidth) * n_times / (2 * sfreq)
+    if not 0 < int(2 * half_nbw) < n_times:
+        raise DataModelError(
+            f"the multitaper cross-spectrum needs more samples than tapers: {n_times} "
+            f"samples at bandwidth {2 * half_nbw * sfreq / n_times:g} Hz give "
+            f"{int(2 * half_nbw)} tapers; use a longer recording or a narrower bandwidth="
+        )
     spec, freqs, weights = psd_array_multitaper(
         x[:, alive], sfreq, fmin=low, fmax=high, bandwidth=bandwidth, adaptive=False,
         low_bias=True, normalization="full", remove_dc=True, output="complex",

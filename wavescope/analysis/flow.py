@@ -26,6 +26,7 @@ import xarray as xr
 from scipy import ndimage
 from tqdm.auto import tqdm
 
+from .._safeio import check_memory
 from ..core import DataModelError
 from ._common import check_activity
 
@@ -170,6 +171,9 @@ def optical_flow(
         raise DataModelError("optical flow needs at least 2 frames along 'time'")
     periodic = bool(z.attrs.get("periodic", 0))
 
+    # Horn-Schunck keeps about a dozen float32/float64 frame stacks alive at once.
+    check_memory(12 * 8 * z.size, f"the optical-flow working arrays of {dict(z.sizes)}",
+                 "pass fewer frames at a time (z.isel(time=slice(...))) or a coarser grid")
     other = [d for d in z.dims if d not in ("time", "y", "x")]
     zt = z.transpose(*other, "time", "y", "x")
     values = np.asarray(zt.values)

@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from .._safeio import check_memory
 from ..core import DataModelError, bad_sites, space_dims
 from ._common import apply_ufunc, check_activity, check_time_chunk, json_attr
 
@@ -103,6 +104,12 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
     n = int(n)
     if n < 1:
         raise DataModelError(f"n must be a positive integer, got {n}")
+    if isinstance(da.data, np.ndarray):  # a dask stack is built lazily, chunk by chunk
+        itemsize = np.dtype(complex if kind != "shuffle" and np.iscomplexobj(da.data)
+                            else float).itemsize
+        check_memory(n * da.size * max(itemsize, da.dtype.itemsize),
+                     f"{n} {kind} surrogates of {dict(da.sizes)}",
+                     "lower n, or pass fewer sites, frames or trials at a time")
     rng = np.random.default_rng(seed)
     dims = list(space_dims(da))
     if kind == "shuffle":
