@@ -38,6 +38,8 @@ class PatternFinder:
         self.spacing = spacing
         self.sigma = float(sigma) if sigma else spacing
         self._smooth = None
+        self._last = None  # (grad, directions) of the last centre fit
+        self._sites = None  # (sites, their positions) of the last fit
         k = min(5, geom.n_sites)
         _, self.near = cKDTree(self.xy).query(self.xy, k=k)
         self.near = np.atleast_2d(self.near).reshape(geom.n_sites, k)
@@ -91,7 +93,7 @@ class PatternFinder:
         gx, gy = derivative(_shaped(phi, self.geom), self.geom)
         return gx.reshape(phi.shape), gy.reshape(phi.shape)
 
-    def fit_centre(self, grad, kind: str, n_iter: int = 4) -> np.ndarray:
+    def fit_centre(self, grad, kind: str, n_iter: int = 4, sites=None) -> np.ndarray:
         """Least-squares meeting point of the wave's rays, per frame (B, 2).
 
         A radial wave travels along rays from its centre, so the line through each site
@@ -100,26 +102,22 @@ class PatternFinder:
         centre minimises the summed squared distances to those lines; a few rounds of
         Cauchy reweighting (scale: the site spacing) discount sites off the pattern.
         NaN when the lines are nearly parallel (a plane wave has no centre).
+        ``sites``: indices of the sites ``grad`` holds (default all), as in the other fits.
         """
-        gx, gy = grad
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mag = np.hypot(gx, gy)
-            vx, vy = gx / mag, gy / mag
-        ok = np.isfinite(vx) & np.isfinite(vy)
-        vx, vy = np.where(ok, vx, 0.0), np.where(ok, vy, 0.0)
+        vx, vy, prior = self._directions(grad)
         if kind == "radial":  # projector across the ray: I - v v^T
             pxx, pxy, pyy = 1.0 - vx * vx, -vx * vy, 1.0 - vy * vy
         else:  # the ray runs across v: projector v v^T
             pxx, pxy, pyy = vx * vx, vx * vy, vy * vy
-        x, y = self.xy[:, 0], self.xy[:, 1]
-        # a site's direction is as reliable as its gradient is steep: weight |grad|^2
-        prior = np.where(ok, mag, 0.0) ** 2
+        xy = self._xy(sites)
+        x, y = xy[:, 0], xy[:, 1]
+        px, py = pxx * x + pxy * y, pxy * x + pyy * y  # the same in every round
         w = prior
-        centre = np.full((len(gx), 2), np.nan)
+        centre = np.full((len(vx), 2), np.nan)
         for _ in range(n_iter):
             a, b, c = (w * pxx).sum(1), (w * pxy).sum(1), (w * pyy).sum(1)
-            bx = (w * (pxx * x + pxy * y)).sum(1)
-            by = (w * (pxy * x + pyy * y)).sum(1)
+            bx = (w * px).sum(1)
+            by = (w * py).sum(1)
             det = a * c - b * b
             good = det > 1e-3 * (a + c) ** 2
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -131,9 +129,33 @@ class PatternFinder:
             w = np.nan_to_num(w)
         return centre
 
+    def _xy(self, sites) -> np.ndarray:
+        """Positions of ``sites`` (all when None); kept for the last ``sites``."""
+        if sites is None:
+            return self.xy
+        if self._sites is None or self._sites[0] is not sites:
+            self._sites = (sites, self.xy[sites])
+        return self._sites[1]
+
+    def _directions(self, grad):
+        """Unit gradient directions (0 where undefined) and the weights |grad|^2, (B, n)
+        each; kept for the last ``grad`` so the radial and rotational fits share them."""
+        if self._last is not None and self._last[0] is grad:
+            return self._last[1]
+        gx, gy = grad
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mag = np.hypot(gx, gy)
+            vx, vy = gx / mag, gy / mag
+        ok = np.isfinite(vx) & np.isfinite(vy)
+        # a site's direction is as reliable as its gradient is steep: weight |grad|^2
+        out = np.where(ok, vx, 0.0), np.where(ok, vy, 0.0), np.where(ok, mag, 0.0) ** 2
+        self._last = (grad, out)
+        return out
+
     # --- correlations -----------------------------------------------------------------------
 
-    def radial(self, u: np.ndarray, centre: np.ndarray, grad) -> tuple[np.ndarray, ...]:
+    def radial(self, u: np.ndarray, centre: np.ndarray, grad, sites=None
+               ) -> tuple[np.ndarray, ...]:
         """Signed circular-linear correlation of phase with distance, the slope, its
         standard error, the p-value of a zero slope and the regression's strength R.
 
@@ -148,8 +170,9 @@ class PatternFinder:
         valid = np.isfinite(u)
         phi = np.where(valid, np.angle(u), np.nan)
         u0 = np.where(valid, u, 0.0)
-        dx = self.xy[None, :, 0] - centre[:, :1]
-        dy = self.xy[None, :, 1] - centre[:, 1:]
+        xy = self._xy(sites)
+        dx = xy[None, :, 0] - centre[:, :1]
+        dy = xy[None, :, 1] - centre[:, 1:]
         d = np.hypot(dx, dy)
         with np.errstate(invalid="ignore", divide="ignore"):
             along = (grad[0] * dx + grad[1] * dy) / d
@@ -166,7 +189,8 @@ class PatternFinder:
             a[bad] = np.nan
         return rho, slope, se, p, strength
 
-    def rotational(self, u: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, ...]:
+    def rotational(self, u: np.ndarray, centre: np.ndarray, sites=None
+                   ) -> tuple[np.ndarray, ...]:
         """Fisher-Lee correlation of phase with the polar angle about ``centre``, the
         p-value of the rotation: the Rayleigh test of ``exp(i (phi - s theta))``, ``s``
         the sign of the correlation (phase that turns once with the angle is aligned by
@@ -174,8 +198,9 @@ class PatternFinder:
         strength of the rotating model, comparable with a plane fit's)."""
         valid = np.isfinite(u)
         phi = np.where(valid, np.angle(u), np.nan)
-        dx = self.xy[None, :, 0] - centre[:, :1]
-        dy = self.xy[None, :, 1] - centre[:, 1:]
+        xy = self._xy(sites)
+        dx = xy[None, :, 0] - centre[:, :1]
+        dy = xy[None, :, 1] - centre[:, 1:]
         theta = np.arctan2(dy, dx)
         theta[np.hypot(dx, dy) < 1e-9 * self.spacing] = np.nan  # the centre has no angle
         rho = fisher_lee(phi, theta)
@@ -228,31 +253,36 @@ def _refine_slope(u: np.ndarray, d: np.ndarray, s: np.ndarray, step: float,
     radius = np.full(len(u), step)
     tol = 1e-9 * step
 
-    def evaluate(ss):
-        c = u * np.exp(-1j * ss[:, None] * d)
+    def evaluate(rows, ss):
+        c = u[rows] * np.exp(-1j * ss[:, None] * d[rows])
         return c, np.abs(c.sum(axis=1)) ** 2
 
-    c, val = evaluate(s)
+    s = np.array(s, dtype=float)
+    c, val = evaluate(slice(None), s)
     active = np.ones(len(u), dtype=bool)
     for _ in range(max_iter):
-        f = c.sum(axis=1)
-        f1 = -1j * np.sum(c * d, axis=1)
-        f2 = -np.sum(c * d * d, axis=1)
+        # only frames still moving are evaluated: a converged frame's step is 0, which
+        # would leave its slope, phasors and value exactly as they are
+        rows = np.flatnonzero(active)
+        cr, dr, r = c[rows], d[rows], radius[rows]
+        f = cr.sum(axis=1)
+        cd = cr * dr
+        f1 = -1j * np.sum(cd, axis=1)
+        f2 = -np.sum(cd * dr, axis=1)
         g = 2 * np.real(np.conj(f) * f1)
         h = 2 * np.real(np.abs(f1) ** 2 + np.conj(f) * f2)
         with np.errstate(invalid="ignore", divide="ignore"):
-            newton = np.where(h < 0, -g / h, np.sign(g) * radius)
+            newton = np.where(h < 0, -g / h, np.sign(g) * r)
         newton = np.nan_to_num(newton)
-        step_ = np.clip(newton, -radius, radius)
-        step_[~active] = 0.0
-        c_new, v_new = evaluate(s + step_)
-        better = v_new >= val
-        s = np.where(better, s + step_, s)
-        c = np.where(better[:, None], c_new, c)
-        val = np.where(better, v_new, val)
+        step_ = np.clip(newton, -r, r)
+        c_new, v_new = evaluate(rows, s[rows] + step_)
+        better = v_new >= val[rows]
+        s[rows] = np.where(better, s[rows] + step_, s[rows])
+        c[rows[better]] = c_new[better]
+        val[rows] = np.where(better, v_new, val[rows])
         moved = np.abs(step_)
-        radius = np.where(better, np.maximum(radius, 2 * moved), 0.25 * moved)
-        active &= (radius > tol) & ~(better & (moved < tol))
+        radius[rows] = np.where(better, np.maximum(r, 2 * moved), 0.25 * moved)
+        active[rows] = (radius[rows] > tol) & ~(better & (moved < tol))
         if not active.any():
             break
     return s

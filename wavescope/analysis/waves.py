@@ -606,12 +606,18 @@ def _centre_kernel(z: np.ndarray, *, finder: PatternFinder, want: str, centre):
     flat, lead = _flat_frames(z, finder.geom)
     n_out = {"radial": 7, "rotation": 5, "both": 12}[want]
     out = np.full((n_out, flat.shape[0]), np.nan)
-    for sl in frame_blocks(flat.shape[0], finder.geom.n_sites, 1 << 14):
+    for sl in frame_blocks(flat.shape[0], finder.geom.n_sites, 1 << 16):
         u = phasors(flat[sl])
         phi = np.angle(u)
         grad = finder.gradient(phi)
         if isinstance(centre, str) and centre == "divergence":
             div, curl = finder.div_curl(grad)
+        # sites missing in every frame of the block (outside a cranial window) add only
+        # zeros to the fits: leave them out
+        live = np.isfinite(u).any(axis=0)
+        sites = None if live.all() or not live.any() else np.flatnonzero(live)
+        if sites is not None:
+            u, grad = u[:, sites], (grad[0][:, sites], grad[1][:, sites])
         row = 0
         for kind in ("radial", "rotation"):
             if want not in (kind, "both"):
@@ -619,14 +625,14 @@ def _centre_kernel(z: np.ndarray, *, finder: PatternFinder, want: str, centre):
             if not isinstance(centre, str):
                 c = np.broadcast_to(centre, (len(u), 2))
             elif centre == "fit":
-                c = finder.fit_centre(grad, kind)
+                c = finder.fit_centre(grad, kind, sites=sites)
             else:
                 c = finder.locate(div if kind == "radial" else curl)
             if kind == "radial":
-                out[row:row + 7, sl] = [*finder.radial(u, c, grad), c[:, 0], c[:, 1]]
+                out[row:row + 7, sl] = [*finder.radial(u, c, grad, sites), c[:, 0], c[:, 1]]
                 row += 7
             else:
-                out[row:row + 5, sl] = [*finder.rotational(u, c), c[:, 0], c[:, 1]]
+                out[row:row + 5, sl] = [*finder.rotational(u, c, sites), c[:, 0], c[:, 1]]
     return tuple(o.reshape(lead) for o in out)
 
 
