@@ -32,14 +32,18 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+from reproduce import git_commit  # noqa: E402
+
+from wavescope._safeio import write_text  # noqa: E402
+
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results"
 BLOCK = re.compile(r"(<!-- BEGIN results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)"
@@ -251,22 +255,6 @@ def blocks(text: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- commands
-def _git() -> dict:
-    def git(*args):
-        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True,
-                              text=True).stdout.strip()
-
-    return {"commit": git("rev-parse", "HEAD") or None,
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def copy_quickstart(out: Path, results: Path = RESULTS) -> Path:
     """Copy ``out/metrics.json`` to ``results/quickstart.json`` with its provenance."""
     metrics = Path(out) / "metrics.json"
@@ -282,9 +270,9 @@ def copy_quickstart(out: Path, results: Path = RESULTS) -> Path:
                          "--quickstart OUT",
               "source": f"seed {data.get('seed')}, {budget} budget, copied on "
                         f"{time.strftime('%Y-%m-%d', time.gmtime())}",
-              "git": _git(), **data}
+              "git": git_commit(), **data}
     path = results / "quickstart.json"
-    _write(path, json.dumps(record, indent=2) + "\n")
+    write_text(path, json.dumps(record, indent=2) + "\n")
     return path
 
 
@@ -308,7 +296,7 @@ def main(argv=None) -> int:
         print(f"{args.readme}: {len(blocks(text))} results blocks match their files")
         return 0
     if new != text:
-        _write(args.readme, new)
+        write_text(args.readme, new)
     print(f"{args.readme}: {len(blocks(text))} results blocks regenerated")
     return 0
 

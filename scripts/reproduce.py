@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -48,6 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from wavescope._safeio import write_json  # noqa: E402
 from wavescope.training import TrainConfig  # noqa: E402
 from wavescope.training.sweeps import expand_sweep, sweep  # noqa: E402
 
@@ -258,13 +258,6 @@ def git_commit() -> dict:
             "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def load_spec(args) -> dict:
     spec = json.loads(Path(args.spec or ROOT / "configs" / f"reproduce_{args.table}.json")
                       .read_text())
@@ -302,7 +295,7 @@ def reproduce(args) -> dict:
         "rows": rows, "orderings": check_orderings(args.table, rows),
     }
     out = Path(args.results) / f"{args.table}.json"
-    _write(out, json.dumps(record, indent=2) + "\n")
+    write_json(out, record)
     print(markdown(record))
     print(f"wrote {out}")
     return record
