@@ -118,3 +118,14 @@ def test_a_spectrum_too_big_for_memory_is_refused(monkeypatch):
     with pytest.raises(MemoryLimitError, match="n_fft=100000000.*lower n_fft"):
         spectrum(da, n_fft=10**8)
     assert spectrum(da).sizes["freq"] == 501  # within the limit
+
+
+def test_a_frame_without_a_gradient_has_no_direction_speed_or_wavelength():
+    from wavescope.analysis import fit_plane_wave, wave_direction, wave_speed, wavelength
+
+    still = ws.from_array(np.exp(1j * np.zeros((5, 6, 6))), ("time", "y", "x"), sfreq=10.0)
+    for measure in (wave_direction(still), wavelength(still), wave_speed(still)):
+        assert np.isnan(measure.values).all()  # not -pi, inf or 4.5e16
+    fit = fit_plane_wave(still)
+    for name in ("speed", "wavelength", "direction"):
+        assert np.isnan(fit[name].values).all(), name
