@@ -5,8 +5,10 @@ import os
 import re
 import stat
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import xarray as xr
 
 import wavescope as ws
 from wavescope import quickstart as qsm
@@ -209,3 +211,30 @@ def test_pgd_figure_shows_the_window_around_the_phase_map_frame():
         "PGD", "synchrony", "planar frames", "frame of the phase map"]
     assert qsm.pgd_figure(ev, centre=58.0).axes[0].get_lines()[0].get_xdata()[-1] == \
         pytest.approx(59.99)  # the window stays inside the recording
+
+
+def test_shape_spectra_figure_shows_where_shapes_differ():
+    from wavescope.quickstart import shape_spectra_figure
+
+    freqs = np.arange(0.0, 2.5, 0.1)
+    base = np.exp(-freqs / 0.1) + 1e-12  # one shared peak, then decades of fall-off
+    gain = {"square": 1.0, "triangle": 1.1}
+    names = np.array(["square", "triangle"] * 3)
+    values = np.stack([base * gain[n] for n in names])
+    spec = xr.DataArray(values, dims=("trial", "freq"),
+                        coords={"freq": ("freq", freqs, {"units": "cycles/step"}),
+                                "shape_name": ("trial", names)},
+                        attrs={"units": "(a.u.)^2/(cycles/step)"})
+    fig = shape_spectra_figure(spec)
+    top, bottom = fig.axes[:2]
+    ratios = {line.get_label(): line.get_ydata() for line in bottom.get_lines()
+              if not line.get_label().startswith("_")}
+    assert set(ratios) == {"square", "triangle"}
+    mean = (1.0 + 1.1) / 2
+    np.testing.assert_allclose(ratios["triangle"], np.log10(1.1 / mean))
+    np.testing.assert_allclose(ratios["square"], np.log10(1.0 / mean))
+    kept = top.get_lines()[0].get_xdata()
+    assert kept.max() < 1.5  # frequencies below 1e-6 of the peak are left out
+    assert "resolution 0.1 cycles/step" in top.get_title(loc="left")
+    assert bottom.get_ylabel() == "log10(shape / all shapes)"
+    plt.close(fig)
