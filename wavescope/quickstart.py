@@ -418,10 +418,10 @@ def step_waves(qs: Quickstart) -> StepResult:
 
     ds = io.load(qs.need("hidden_states.nc", "export"))
     hidden = ds["hidden"].isel(feature=0)
-    # Each polygon launches its own waves, on a torus: centre every image on its polygon
-    # (exact on a torus) and cut out the middle, so that patterns share one centre and the
-    # wrap-around does not meet itself.
-    centred = centre_on_masks(hidden, ds["label"].values > 0)
+    # Each polygon launches its own waves: cut the window closest to centred on its polygon,
+    # inside the grid. Rolling would be exact on the torus, but the encoder zero-pads the
+    # image, so a rolled crop carries the image border through it as a seam.
+    centred = centre_on_masks(hidden, ds["label"].values > 0, roll=False)
     z = model_phase(centred)
     ev = detect_waves(z, n_surrogates=b.n_surrogates_model, seed=qs.seed, progress=qs.progress)
     p_model = io.save(ev, qs.path("waves_model.nc"))
