@@ -107,19 +107,23 @@ def test_plane_waves_of_any_wavelength_on_a_100_by_100_grid():
         assert 0.85 <= share <= 1.0, (quantity, share)
 
 
-@pytest.mark.parametrize("name", ["corners", "irregular", "grid100"])
-def test_zero_lag_oscillation_is_synchronous_without_speed(name):
+def _classified(name, simulate):
+    """Trials ``simulate(where, seed)`` on layout ``name`` and their pattern labels (one
+    trial and 20 frames on the 100 x 100 grid, to stay fast)."""
     where = (100, 100) if name == "grid100" else layout(name)[0]
-    n_trials = 1 if name == "grid100" else 5
-    # speed 1e12: phase differences across the array below 1e-9 rad, i.e. zero lag
-    das = [ws.simulate.plane_wave(where, n_times=300, sfreq=SFREQ, frequency=FREQ,
-                                  speed=1e12, noise=NOISE, seed=seed)
-           for seed in range(n_trials)]
-    da = xr.concat(das, dim="trial") if n_trials > 1 else das[0]
+    das = [simulate(where, seed) for seed in range(1 if name == "grid100" else 5)]
+    da = xr.concat(das, dim="trial") if len(das) > 1 else das[0]
     with _warns_of_dead_corners(name):
         da = without_corners(da) if name == "corners" else da
         z = inner(analytic_signal(da, band=BAND))
-        c = classify_patterns(z.isel(time=slice(0, 20)) if name == "grid100" else z)
+        return das, classify_patterns(z.isel(time=slice(0, 20)) if name == "grid100" else z)
+
+
+@pytest.mark.parametrize("name", ["corners", "irregular", "grid100"])
+def test_zero_lag_oscillation_is_synchronous_without_speed(name):
+    # speed 1e12: phase differences across the array below 1e-9 rad, i.e. zero lag
+    das, c = _classified(name, lambda where, seed: ws.simulate.plane_wave(
+        where, n_times=300, sfreq=SFREQ, frequency=FREQ, speed=1e12, noise=NOISE, seed=seed))
     labels = c["pattern"].values
     assert np.mean(labels == "synchronous") >= 0.9
     for key in ("speed", "direction", "wavelength", "speed_low", "direction_high"):
@@ -134,15 +138,8 @@ def test_zero_lag_oscillation_is_synchronous_without_speed(name):
 
 @pytest.mark.parametrize("name", ["corners", "irregular", "grid100"])
 def test_noise_alone_is_rarely_a_wave(name):
-    where = (100, 100) if name == "grid100" else layout(name)[0]
-    n_trials = 1 if name == "grid100" else 5
-    das = [ws.simulate.noise(where, n_times=300, sfreq=SFREQ, seed=seed)
-           for seed in range(n_trials)]
-    da = xr.concat(das, dim="trial") if n_trials > 1 else das[0]
-    with _warns_of_dead_corners(name):
-        da = without_corners(da) if name == "corners" else da
-        z = inner(analytic_signal(da, band=BAND))
-        c = classify_patterns(z.isel(time=slice(0, 20)) if name == "grid100" else z)
+    _, c = _classified(name, lambda where, seed: ws.simulate.noise(
+        where, n_times=300, sfreq=SFREQ, seed=seed))
     assert np.mean(c["pattern"].values != "none") <= 0.05
 
 
