@@ -174,3 +174,52 @@ def test_as_grid_fill_value_and_full_grid_round_trip():
     np.testing.assert_array_equal(grid.values[0], [[1, 1], [1, 0]])
     full = recording(True).isel(time=slice(0, 5))
     xr.testing.assert_identical(ws.as_grid(ws.as_channels(full), fill=np.nan), full)
+
+
+@pytest.mark.parametrize("grid", [True, False], ids=["grid", "channels"])
+def test_spectra_and_decoding_leave_flagged_sites_out(grid):
+    """As MNE's compute_psd leaves out info["bads"]: a flagged 100x artefact changes no
+    spectrum, peak, band power, k-omega speed or decoding feature of the good sites."""
+    from wavescope.analysis import band_power, dominant_frequency, kw_speed, spectrum
+    from wavescope.analysis.decoding import SpectralFeatures
+
+    clean = recording(grid)
+    name = str(ws.as_channels(clean)["channel"].values[10])
+    ref = ws.exclude_bads(clean, [name], warn=False)
+    dirty = with_artefact(clean, 10).assign_attrs(bads=json.dumps([name]))
+    with pytest.warns(ws.WavescopeWarning, match=name):
+        spec = spectrum(dirty)
+    xr.testing.assert_allclose(spec, spectrum(ref))
+    if grid:  # the grid keeps its shape: the bad site's spectrum is NaN
+        assert np.isnan(ws.as_channels(spec).sel(channel=name)).all()
+        assert np.isfinite(ws.as_channels(spec).drop_sel(channel=name)).all()
+    else:
+        assert name not in spec["channel"].values
+    with pytest.warns(ws.WavescopeWarning, match=name):
+        peak = dominant_frequency(dirty)
+    np.testing.assert_allclose(np.nanmedian(peak), 5.0, atol=0.1)  # the wave's frequency
+    with pytest.warns(ws.WavescopeWarning, match=name):
+        xr.testing.assert_allclose(band_power(dirty, BAND), band_power(ref, BAND))
+    # a spectrum computed with the bad site in it loses it too
+    with pytest.warns(ws.WavescopeWarning, match=name):
+        xr.testing.assert_allclose(
+            band_power(spectrum(with_artefact(clean, 10)), BAND, bads=[name]),
+            band_power(ref, BAND))
+    if grid:
+        with pytest.warns(ws.WavescopeWarning, match=name):
+            speed = kw_speed(dirty, fmin=3, fmax=7)
+        xr.testing.assert_allclose(speed, kw_speed(ref, fmin=3, fmax=7))
+    # decoding: trials of the good sites only, and finite features
+    epochs = xr.concat([dirty.isel(time=slice(i, i + 100)).assign_coords(
+        time=dirty.time[:100].values) for i in (0, 150, 300)], "trial")
+    epochs_ref = xr.concat([ref.isel(time=slice(i, i + 100)).assign_coords(
+        time=ref.time[:100].values) for i in (0, 150, 300)], "trial")
+    good = epochs_ref if not grid else epochs_ref.stack(site=("y", "x")).isel(
+        site=np.arange(64) != 10)
+    good = good.transpose("trial", "time", ...).values  # (trial, time, good sites)
+    for pool in (None, "mean"):
+        with pytest.warns(ws.WavescopeWarning, match=name):
+            feats = SpectralFeatures("power", pool=pool).fit_transform(epochs)
+        np.testing.assert_allclose(
+            feats, SpectralFeatures("power", pool=pool, sfreq=100.0).fit_transform(good),
+            rtol=1e-10)

@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..core import DataModelError, space_dims, validate
+from ..core import DataModelError, bad_sites, exclude_bads, space_dims, validate
 from .spectral import _psd, _spectrum_options
 
 __all__ = ["BASELINES", "CONTROL_KINDS", "SpectralFeatures", "decode",
@@ -35,7 +35,10 @@ def _as_samples(X):
     """(array (n_samples, n_times, ...), sfreq or None, pooled axes) from an array or xarray.
 
     An xarray activity must have a ``trial`` dim (the samples); its other non-time dims
-    are units, and pooling runs over the spatial ones (``feature`` is kept).
+    are units, and pooling runs over the spatial ones (``feature`` is kept). Bad sites
+    (``attrs["bads"]``) are left out, as MNE's decoders leave out ``info["bads"]``: bad
+    channels are dropped, and a grid with bad sites becomes one ``site`` axis of its good
+    sites (features must be finite).
     """
     if not isinstance(X, xr.DataArray):
         return X, None, None
@@ -44,7 +47,13 @@ def _as_samples(X):
         raise ValueError(
             f"an xarray input needs a 'trial' dim (one sample per trial); got dims {X.dims}"
         )
+    X = exclude_bads(X, stacklevel=5)
     space = list(space_dims(X))
+    if space and space != ["channel"]:
+        bad = bad_sites(X).stack(site=space)
+        if bool(bad.any()):
+            X = X.stack(site=space).isel(site=np.flatnonzero(~bad.values))
+            space = ["site"]
     rest = [d for d in X.dims if d not in ("trial", "time", *space)]
     X = X.transpose("trial", "time", *rest, *space)
     pooled = tuple(range(2 + len(rest), X.ndim))
@@ -411,7 +420,8 @@ def _mean_abs(states, n: int) -> np.ndarray:
         validate(states)
         if "trial" not in states.dims:
             raise ValueError(f"states needs a 'trial' dim; got dims {states.dims}")
-        m = np.abs(states).mean(("time", *space_dims(states)))
+        states = exclude_bads(states, warn=False)
+        m = np.abs(states).mean(("time", *space_dims(states)))  # NaN (bad) sites skipped
         return _per_sample(m, "states", n, 1).reshape(n, -1)
     return np.abs(_per_sample(states, "states", n, 2)).reshape(n, -1).mean(1, keepdims=True)
 

@@ -28,7 +28,7 @@ import xarray as xr
 from scipy import signal
 
 from .._safeio import check_memory
-from ..core import DataModelError, WavescopeWarning, as_grid, space_dims, validate
+from ..core import DataModelError, WavescopeWarning, as_grid, exclude_bads, space_dims, validate
 
 __all__ = ["spectrum", "dominant_frequency", "band_power", "kw_spectrum", "kw_speed"]
 
@@ -145,7 +145,8 @@ def _bridge(rows: np.ndarray) -> tuple[np.ndarray, int, int]:
                                         rows[i, good])
     lost = count > MAX_MISSING * n
     rows[lost] = np.nan
-    return rows, int(bridged.sum()), int(lost.sum())
+    # sites missing throughout (bad, outside a region of interest) were reported already
+    return rows, int(bridged.sum()), int((lost & (count < n)).sum())
 
 
 # Values per block of rows copied with time contiguous (enough rows that the copy from
@@ -245,6 +246,7 @@ def spectrum(
     low_bias: bool = True,
     scaling: str = "density",
     detrend="constant",
+    bads=None,
 ) -> xr.DataArray:
     """Power spectrum of every site along ``time``.
 
@@ -269,6 +271,10 @@ def spectrum(
         One-sided power spectral density (``units²/Hz``) or power per bin (``units²``).
     detrend : str or False
         Detrending per segment, as in SciPy ("constant" removes the mean).
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out besides those in ``attrs["bads"]``, as MNE's ``compute_psd``
+        leaves out ``info["bads"]``: channels are dropped, grid sites get NaN spectra (see
+        :func:`wavescope.exclude_bads`).
 
     Returns
     -------
@@ -286,6 +292,7 @@ def spectrum(
     """
     validate(da)
     _check_real(da, "spectrum")
+    da = exclude_bads(da, bads, stacklevel=3)
     empty = [d for d in da.dims if da.sizes[d] == 0]
     if empty:
         raise DataModelError(f"da has no sites: dim(s) {empty} have size 0")
@@ -321,9 +328,11 @@ def spectrum(
 
 
 def _as_spectrum(da, method, defaults, spectrum_kwargs) -> xr.DataArray:
-    """``da`` itself when it is a spectrum (has ``freq``), else its spectrum."""
+    """``da`` itself (less its bad sites) when it is a spectrum (has ``freq``), else its
+    spectrum; ``bads`` in ``spectrum_kwargs`` applies to both."""
     if "freq" in da.dims and "time" not in da.dims:
         validate(da, require_time=False)
+        da = exclude_bads(da, spectrum_kwargs.pop("bads", None), stacklevel=4)
         if spectrum_kwargs:
             raise ValueError(
                 f"{sorted(spectrum_kwargs)} only apply when computing a spectrum; this input "
@@ -389,6 +398,7 @@ def dominant_frequency(
     method, **spectrum_kwargs
         How to compute the spectrum of an activity (see :func:`spectrum`). The default for
         ``method="fft"`` is a Hann window zero-padded to 4 x n_times, for sub-bin accuracy.
+        ``bads=`` leaves out bad sites (see :func:`spectrum`), of a spectrum too.
 
     Returns
     -------
@@ -437,7 +447,8 @@ def band_power(
         Divide by the total power over all frequencies of the spectrum.
     method, **spectrum_kwargs
         How to compute the spectrum of an activity (see :func:`spectrum`); it must be a
-        density (``scaling="density"``).
+        density (``scaling="density"``). ``bads=`` leaves out bad sites (see
+        :func:`spectrum`), of a spectrum too.
 
     Returns
     -------
@@ -528,7 +539,9 @@ def _taper(x, n_space, wt, ws, detrend):
     """Mean-removed, NaN-zeroed, tapered copy of (..., time, *space) data."""
     x = np.asarray(x, dtype=float)
     if detrend:
-        x = x - np.nanmean(x, axis=-1 - n_space, keepdims=True)
+        with warnings.catch_warnings():  # a site missing throughout has no mean: NaN, then 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            x = x - np.nanmean(x, axis=-1 - n_space, keepdims=True)
     x = np.nan_to_num(x, nan=0.0)
     w = wt.reshape((-1,) + (1,) * n_space)
     for i, wi in enumerate(ws):
@@ -566,6 +579,7 @@ def kw_spectrum(
     window="hann",
     space_window="auto",
     detrend: bool = True,
+    bads=None,
 ) -> xr.DataArray:
     """Space-time (k-ω) power spectrum on a grid or a ring, with physical axes.
 
@@ -586,6 +600,9 @@ def kw_spectrum(
         "hann" otherwise.
     detrend : bool
         Remove each site's mean over time first.
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out besides those in ``attrs["bads"]``: they count as zero after
+        the mean is removed, as missing samples do (see :func:`wavescope.exclude_bads`).
 
     Returns
     -------
@@ -599,6 +616,7 @@ def kw_spectrum(
     validate(da)
     _check_real(da, "kw_spectrum")
     da, sdims, spacing = _grid_of(da, "kw_spectrum")
+    da = exclude_bads(da, bads, stacklevel=3)
     shape = [da.sizes[d] for d in sdims]
     n_times = da.sizes["time"]
     if n_times < 2:
@@ -703,6 +721,7 @@ def kw_speed(
     refine: bool = True,
     window="hann",
     space_window="auto",
+    bads=None,
 ) -> xr.Dataset:
     """Wave speed read from where the k-ω power lies: ``speed = f / |k|``.
 
@@ -730,6 +749,8 @@ def kw_speed(
         Refine "peak" between bins.
     window, space_window
         Tapers (see :func:`kw_spectrum`).
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out of an activity (see :func:`kw_spectrum`).
 
     Returns
     -------
@@ -751,8 +772,9 @@ def kw_speed(
             raise DataModelError("a k-ω spectrum needs dims (kx, ky, freq) or (k, freq); "
                                  "make one with kw_spectrum")
     else:
-        spec = kw_spectrum(da, window=window, space_window=space_window)
+        spec = kw_spectrum(da, window=window, space_window=space_window, bads=bads)
         data, sdims, spacing = _grid_of(validate(da), "kw_speed")
+        data = exclude_bads(data, bads, warn=False)
         kdims = ["k"] if len(sdims) == 1 else ["kx", "ky"]
     lead = [d for d in spec.dims if d not in (*kdims, "freq")]
     spec = spec.transpose(*lead, *kdims, "freq")
