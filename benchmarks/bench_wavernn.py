@@ -27,7 +27,10 @@ the memory allocated before. The sides run alternately (``--rounds`` fresh proce
 steps), so that a shared machine's changing load affects both alike. On CPU the time is the
 process's CPU time (one thread), which does not count waiting for a core. Reported: the
 median over rounds with the range, the median of the per-round time ratios with their range,
-the memory ratio, and how far the outputs and gradients of the two sides differ.
+the memory ratio, and how far the outputs and gradients of the two sides differ. The table
+is also written to ``docs/results/bench_wavernn.json`` (``--json PATH`` elsewhere,
+``--no-json`` not at all), with the command, commit, rounds and load average, for the
+README (``scripts/readme_results.py``).
 
 Run::
 
@@ -42,7 +45,6 @@ import argparse
 import importlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -55,7 +57,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _seedbench import (  # noqa: E402
+    RESULTS,
+    extract_seed,
+    load_average,
+    peak,
+    reset_peak,
+    show,
+    spread,
+    write_record,
+)
 
 from wavescope.training.models.gated import GatedRNN  # noqa: E402
 from wavescope.training.models.irnn import IRNN  # noqa: E402
@@ -65,22 +78,6 @@ SEED_ENV = "WAVESCOPE_WAVE_RNN_SEED"
 SEED_FILES = ("sMNIST/rnn_model.py", "sMNIST/conv_rnn_model.py")
 CASES = ("wrnn-128", "wrnn-32", "irnn-128", "irnn-32", "lstm-128", "gru-128")
 GOALS = {"wrnn": (0.5, 0.3), "irnn": (1.0, None), "lstm": (1.0, None), "gru": (1.0, None)}
-
-
-def extract_seed(source: Path, folder: Path) -> None:
-    """Copy the seed's model files from a checkout or a git directory into ``folder``."""
-    for name in SEED_FILES:
-        target = folder / Path(name).name
-        if (source / name).is_file():
-            shutil.copyfile(source / name, target)
-            continue
-        done = subprocess.run(["git", "--git-dir", str(source), "show", f"HEAD:{name}"],
-                              capture_output=True, check=False)
-        if done.returncode:
-            raise FileNotFoundError(
-                f"{source} is neither a checkout of Wave_RNNs nor its git directory "
-                f"(no {name}): {done.stderr.decode().strip()}")
-        target.write_bytes(done.stdout)
 
 
 def _import_seed(folder: str, module: str, device: torch.device):
@@ -150,30 +147,6 @@ def _models(args, kind: str, device):
     return ours, ref, (lambda x: ours(x)), (lambda x: seed_forward(x.transpose(0, 1))), pairs
 
 
-def _status_bytes(field: str) -> int:
-    """A memory line of /proc/self/status (Linux), in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def _reset_peak(device) -> int:
-    """Start measuring a peak; return the memory in use now."""
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats(device)
-        return torch.cuda.memory_allocated(device)
-    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-    return _status_bytes("VmRSS")
-
-
-def _peak(device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device)
-    return _status_bytes("VmHWM")
-
-
 def _worker(args) -> None:
     """Run one side of one case and write its results."""
     torch.set_num_threads(args.threads)
@@ -200,7 +173,7 @@ def _worker(args) -> None:
     clock = time.perf_counter if device.type == "cuda" else time.process_time
     times = []
     for i in range(args.repeat):
-        base = _reset_peak(device)
+        base = reset_peak(device)
         start = clock()
         out = step(x)
         optimizer.step()
@@ -208,10 +181,10 @@ def _worker(args) -> None:
             torch.cuda.synchronize()
         times.append(clock() - start)
         if i == 0:
-            peak = _peak(device) - base
+            peak_bytes = peak(device) - base
             first = {"out": out.detach().cpu(), "grads": [p.grad.cpu() for p in params]}
     torch.save(first, args.result)
-    print(json.dumps({"seconds": statistics.median(times), "peak_bytes": peak}))
+    print(json.dumps({"seconds": statistics.median(times), "peak_bytes": peak_bytes}))
 
 
 def _run_side(case: str, side: str, args, folder: Path) -> dict:
@@ -230,35 +203,45 @@ def _run_side(case: str, side: str, args, folder: Path) -> dict:
     return stats
 
 
-def _range(values, fmt) -> str:
-    return f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
+LABELS = {"wrnn": "wRNN n {n} × C {channels}, conv bias, MLP readout",
+          "irnn": "iRNN {hidden}, MLP readout", "lstm": "LSTM {hidden}, MLP readout",
+          "gru": "GRU {hidden}, MLP readout"}
 
 
-def _report(case: str, args, runs: dict, names) -> None:
-    kind = case.split("-")[0]
+def _report(case: str, args, runs: dict, names) -> dict:
+    """Print one case's comparison and return it as a row of the results file."""
+    kind, batch = case.split("-")
     ours, ref = runs["ours"], runs["reference"]
     gib = 2**30
     label = {"wrnn": "seed code", "irnn": "seed code"}.get(kind, f"torch.nn.{kind.upper()}")
-    print(f"{case}: batch {case.split('-')[1]}, {args.steps} steps, {args.device}, "
+    print(f"{case}: batch {batch}, {args.steps} steps, {args.device}, "
           f"{args.threads} thread(s), {args.rounds} rounds (median (min-max))")
-    for side, rows in ((label, ref), ("wavescope", ours)):
-        sec = [r["seconds"] for r in rows]
-        mem = [r["peak_bytes"] / gib for r in rows]
-        print(f"  {side:18s} {_range(sec, '{:.3f}'.format)} s   "
-              f"{_range(mem, '{:.2f}'.format)} GiB")
-    ratios = [o["seconds"] / r["seconds"] for o, r in zip(ours, ref, strict=True)]
+    sides = {}
+    for side, rows in (("reference", ref), ("wavescope", ours)):
+        sides[side] = {"seconds": spread(r["seconds"] for r in rows),
+                       "peak_gib": spread(r["peak_bytes"] / gib for r in rows)}
+        print(f"  {label if side == 'reference' else side:18s} "
+              f"{show(sides[side]['seconds'], '.3f')} s   "
+              f"{show(sides[side]['peak_gib'], '.2f')} GiB")
+    ratios = spread(o["seconds"] / r["seconds"] for o, r in zip(ours, ref, strict=True))
     mem_ratio = (statistics.median(o["peak_bytes"] for o in ours)
                  / statistics.median(r["peak_bytes"] for r in ref))
     goal_time, goal_mem = GOALS[kind]
     goals = f"goals <= {goal_time}" + (f" and <= {goal_mem}" if goal_mem else "")
-    print(f"  ratio wavescope / {label}: {_range(ratios, '{:.2f}'.format)} x time, "
+    print(f"  ratio wavescope / {label}: {show(ratios, '.2f')} x time, "
           f"{mem_ratio:.2f} x memory ({goals})")
     a, b = ours[0], ref[0]
     diff = float((a["out"] - b["out"]).abs().max())
+    grads = {name: float((g - h).norm() / h.norm().clamp_min(1e-30))
+             for name, g, h in zip(names, a["grads"], b["grads"], strict=True)}
     print(f"  outputs: max |diff| {diff:.1e} (max |output| {float(b['out'].abs().max()):.1e})"
-          "; gradients, relative difference: " + ", ".join(
-              f"{name} {float((g - h).norm() / h.norm().clamp_min(1e-30)):.0e}"
-              for name, g, h in zip(names, a["grads"], b["grads"], strict=True)))
+          "; gradients, relative difference: "
+          + ", ".join(f"{name} {v:.0e}" for name, v in grads.items()))
+    return {"case": case, "label": LABELS[kind].format(**vars(args)) + f", batch {batch}",
+            "reference_label": label, **sides, "time_ratio": ratios,
+            "memory_ratio": mem_ratio, "goals": {"time": goal_time, "memory": goal_mem},
+            "max_abs_output_diff": diff, "max_abs_output": float(b["out"].abs().max()),
+            "grad_rel_diff": grads}
 
 
 def main(argv=None) -> None:
@@ -276,6 +259,9 @@ def main(argv=None) -> None:
                         help="training steps per process (their median is the process's time)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="fresh processes per side, run alternately")
+    parser.add_argument("--json", type=Path, default=RESULTS / "bench_wavernn.json",
+                        help="where the table is written (for the README)")
+    parser.add_argument("--no-json", action="store_true", help="write no table")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--side", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -286,12 +272,16 @@ def main(argv=None) -> None:
         return
 
     cases = list(args.cases)
+    load = load_average()
+    seed_commit = None
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         try:
             if args.seed_code is None:
                 raise FileNotFoundError("no --seed-code given and $" + SEED_ENV + " is unset")
-            extract_seed(Path(args.seed_code), folder)
+            seed_commit = extract_seed(Path(args.seed_code), SEED_FILES, folder,
+                                       "akandykeller/Wave_RNNs")
         except FileNotFoundError as err:
             skipped = [c for c in cases if c.split("-")[0] in ("wrnn", "irnn")]
             cases = [c for c in cases if c not in skipped]
@@ -305,7 +295,15 @@ def main(argv=None) -> None:
                     runs[side].append(_run_side(case, side, args, folder))
             args.seed_dir = str(folder)
             names = [name for name, _, _ in _models(args, case.split("-")[0], "cpu")[4]]
-            _report(case, args, runs, names)
+            rows.append(_report(case, args, runs, names))
+    if rows and not args.no_json:
+        title = f"One training step of the sequence models, {args.steps} steps"
+        meta = {"device": args.device, "threads": args.threads, "rounds": args.rounds,
+                "repeat": args.repeat, "load_average_start": load,
+                "seed_code": {"repository": "akandykeller/Wave_RNNs", "commit": seed_commit,
+                              "files": SEED_FILES}}
+        path = write_record(args.json, title, rows, meta)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
