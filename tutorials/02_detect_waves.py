@@ -146,7 +146,7 @@ hidden = ds["hidden"].isel(feature=0)
 
 # %%
 from wavescope.analysis import local_pgd, surrogates  # noqa: E402
-from wavescope.quickstart import centre_on_masks, model_phase  # noqa: E402
+from wavescope.analysis.hidden import centre_on_masks, model_phase  # noqa: E402
 
 centred = centre_on_masks(hidden, ds["label"].values > 0)
 z_model = model_phase(centred)

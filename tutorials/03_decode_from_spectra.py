@@ -198,8 +198,9 @@ assert res["mean"] > 0.85
 # random size (circumradius 5 to 12 pixels), rotation and position. Size now changes the
 # spectrum far more than shape does: a drum s times larger sounds every mode s times
 # lower. So the shape is read from the spectrum on a frequency axis relative to each
-# drum's own peak (`quickstart.relative_spectrum`), where size drops out and the ratios
-# between the modes remain; the area is read from the absolute frequencies as before.
+# drum's own peak (`wavescope.analysis.hidden.relative_spectrum`), where size drops out
+# and the ratios between the modes remain; the area is read from the absolute
+# frequencies as before.
 # First the fixed drum on each polygon's mask; then the hidden states of a trained NWM
 # (tutorial 1 trains the same run; here it is trained, or found, again). Each decoder is
 # shown beside its controls in the same folds (`decode_with_baselines`): where the input's
@@ -210,7 +211,7 @@ assert res["mean"] > 0.85
 # %%
 from _polygons import polygon_run_config  # noqa: E402
 
-from wavescope.quickstart import relative_spectrum  # noqa: E402
+from wavescope.analysis.hidden import relative_spectrum  # noqa: E402
 from wavescope.training import export_hidden_states, train  # noqa: E402
 from wavescope.training.data.polygons import SIDES, make_polygons  # noqa: E402
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["safe_write", "write_bytes", "write_text", "write_json", "run_lock",
+__all__ = ["safe_write", "write_bytes", "write_text", "write_json", "save_figure", "run_lock",
            "RunLockedError", "check_memory", "MemoryLimitError", "available_memory",
            "same_file"]
 
@@ -166,6 +166,30 @@ def write_json(path: str | os.PathLike, obj, **kwargs) -> Path:
     """Write ``obj`` as indented JSON (and a final newline) atomically; return the path."""
     kwargs.setdefault("indent", 2)
     return write_text(path, json.dumps(obj, **kwargs) + "\n")
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100, fmt: str = "png") -> Path:
+    """Save a matplotlib figure atomically (``fig.savefig`` into :func:`safe_write`).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or path-like
+        Destination file.
+    dpi : int
+        Resolution, dots per inch.
+    fmt : str
+        Image format given to ``savefig`` (the destination's suffix is not consulted).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    with safe_write(path, "wb") as fh:
+        fig.savefig(fh, format=fmt, dpi=dpi)
+    return Path(path)
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:

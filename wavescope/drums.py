@@ -34,6 +34,7 @@ __all__ = [
     "drum",
     "fundamental_frequency",
     "area_from_frequency",
+    "drum_of_masks",
     "SHAPE_CONSTANTS",
 ]
 
@@ -610,3 +611,31 @@ def area_from_frequency(f, *, dt: float | None = 0.1, c: float = 1.0, shape: str
                       "c": c, "grid_correction": int(grid)}
         return area
     return float(area) if np.ndim(area) == 0 else area
+
+
+def drum_of_masks(masks, n_steps: int, *, dt: float = 0.1, record_every: int = 5,
+                  progress: bool = False) -> xr.DataArray:
+    """Ring the fixed drum on each of a batch of image masks (see :func:`drum`).
+
+    Parameters
+    ----------
+    masks : array_like of bool, shape (trial, y, x)
+        The objects of images (e.g. an exported polygon run's ``label > 0``); they are
+        padded by two pixels of background first, as a drum needs an empty border.
+    n_steps : int
+        Updates of the drum.
+    dt : float
+        Time step, in model time units.
+    record_every : int
+        Keep every ``record_every``-th state (the sampling rate is
+        ``1 / (record_every * dt)`` per time unit).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.DataArray
+        (trial, time, y, x) on the padded grid (``y + 4`` by ``x + 4`` pixels).
+    """
+    masks = np.pad(np.asarray(masks, dtype=bool), ((0, 0), (2, 2), (2, 2)))
+    return drum(masks, n_steps, dt, record_every=record_every, progress=progress)

@@ -128,7 +128,7 @@ def _run(report, folder: Path) -> None:
                         section="Results", tags=("results",))
     curves = read_metrics(folder)
     if curves and all(f"{s}_pixel_accuracy" in curves[0] for s in ("train", "val")):
-        from .quickstart import training_figure
+        from .plotting import training_figure
 
         report.add_figure(training_figure(curves, None), title="Training curves",
                           section="Figures", tags=("figures",), image_format="png")

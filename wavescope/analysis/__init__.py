@@ -8,6 +8,9 @@ plane-wave fit, radial and rotating waves, pattern labels), ``events`` (detect_w
 (spectra, k-omega) and ``decoding`` (spectral features, cross-validated decoders).
 """
 
+# Also the submodules ``hidden`` (helpers for the hidden states of polygon runs) and
+# ``summaries`` (numbers of detect_waves results), whose names stay out of __all__.
+from . import hidden, summaries  # noqa: F401
 from .decoding import (
     BASELINES,
     CONTROL_KINDS,

@@ -10,6 +10,9 @@ save them with ``fig.savefig(path)`` (they display in Jupyter as they are).
 Selection: arrays with more dims than a plot shows take ``time=`` (nearest time, in time
 units) and exact labels of any other dim as keywords, e.g. ``plot_phase_map(z,
 time=0.25, trial=3)``.
+
+Figures of results (training curves, shape spectra, decoding scores, PGD over time) live in
+:mod:`wavescope.plotting.results` and are importable from here.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from ._safeio import safe_write
-from .core import DataModelError, validate
+from .._safeio import safe_write
+from ..core import DataModelError, validate
 
 __all__ = [
     "plot_phase_map",
@@ -37,6 +40,14 @@ __all__ = [
     "plot_kw",
     "plot_critical_points",
     "animate",
+    "training_figure",
+    "shape_spectra_figure",
+    "relative_spectra_figure",
+    "decoding_figure",
+    "pgd_figure",
+    "flow_outline_figure",
+    "polygon_run_figures",
+    "eeg_figures",
 ]
 
 PHASE_CMAP = "twilight"  # cyclic: -pi and pi get the same colour
@@ -701,3 +712,16 @@ def _write_mp4(frames, path, fps, ffmpeg) -> None:
                           capture_output=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-2000:]}")
+
+
+# Results figures build on the helpers above, so they are imported last.
+from .results import (  # noqa: E402
+    decoding_figure,
+    eeg_figures,
+    flow_outline_figure,
+    pgd_figure,
+    polygon_run_figures,
+    relative_spectra_figure,
+    shape_spectra_figure,
+    training_figure,
+)
