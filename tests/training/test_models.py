@@ -190,6 +190,20 @@ def test_fft_readout_is_spectrum_magnitude():
                                atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("T", [7, 8])
+def test_fft_readout_gradient_equals_autograd(T):
+    # The readout's own backward (one inverse real FFT) against autograd through rfft and
+    # abs, odd and even T (Nyquist bin), in float64; the forward is rfft().abs() itself.
+    seq = torch.randn(2, T, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    readout = make_readout("fft", T, 3)
+    g = torch.randn(2, readout.n_features, 4, 5, dtype=torch.float64)
+    (ours,) = torch.autograd.grad(readout(seq), seq, g)
+    ref = torch.fft.rfft(seq, dim=1).abs().transpose(1, 2).reshape(2, -1, 4, 5)
+    (expected,) = torch.autograd.grad(ref, seq, g)
+    assert torch.equal(readout(seq), ref)
+    torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_last_mean_max_readouts():
     seq = _seq(T=5)
     torch.testing.assert_close(make_readout("last", 5, 2)(seq), seq[:, -1])

@@ -76,8 +76,34 @@ class FFTReadout(nn.Module):
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         _check_sequence(seq, self.steps)
         b, _, _, h, w = seq.shape
-        spec = torch.fft.rfft(seq, dim=1).abs()  # (B, K, C, H, W)
+        spec = _SpectrumMagnitude.apply(seq)  # (B, K, C, H, W)
         return spec.transpose(1, 2).reshape(b, self.n_features, h, w)
+
+
+class _SpectrumMagnitude(torch.autograd.Function):
+    """|rFFT(seq)| over dim 1, with the adjoint of the real FFT as one inverse real FFT.
+
+    Autograd would keep the complex spectrum (twice the output's size) and run its
+    backward as a full-length complex FFT of a zero-padded copy; here the spectrum is
+    recomputed from ``seq`` (which the roll-out keeps anyway) and the gradient is
+    T · irfft(g · sgn(X) with the bins that stand for two (not DC, not Nyquist) halved),
+    the same function (equal up to float rounding) at half the cost. The forward is
+    unchanged.
+    """
+
+    @staticmethod
+    def forward(ctx, seq):
+        ctx.save_for_backward(seq)
+        return torch.fft.rfft(seq, dim=1).abs()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (seq,) = ctx.saved_tensors
+        steps = seq.shape[1]
+        z = torch.fft.rfft(seq, dim=1).sgn_().mul_(grad)  # d|X|/dX, as abs's own backward
+        z[:, 1:(steps + 1) // 2].mul_(0.5)  # irfft counts each of these bins twice
+        return torch.fft.irfft(z, n=steps, dim=1).mul_(steps)
 
 
 class LastReadout(nn.Module):
