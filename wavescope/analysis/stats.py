@@ -1,0 +1,371 @@
+"""Surrogate data and p-values for any score.
+
+Four nulls (WAVES.md, Significance); each answers one question:
+
+- ``shuffle``: the sites' positions are permuted (each site keeps its whole time course):
+  "is the field organised in space at all?" It keeps every site's spectrum and the
+  distribution of phases in each frame, and destroys where they sit;
+- ``phase``: each site's Fourier phases are randomised independently (same amplitude
+  spectrum per site): "are the sites phase-locked at all?";
+- ``multivariate``: one random phase per frequency, shared by all sites (Prichard &
+  Theiler 1994): every site's spectrum and every pair's cross-spectrum are kept, so
+  volume conduction and spatial smoothness are part of the null: "is this more than a
+  stationary linear Gaussian process with these cross-spectra?" (a wave that lasts the
+  whole recording is such a process: the null tests transient organisation);
+- ``spatial``: the field's spatial autocorrelation is kept and its geometry scrambled,
+  with one random spatial all-pass filter per surrogate applied to every frame (so time
+  courses stay continuous): random spatial Fourier phases on grids, random phases of the
+  components in the eigenbasis of the sensor covariance on irregular sensors (Moran
+  spectral randomisation, Wagner & Dray 2015): "is this more than a field with this
+  spatial autocorrelation?" (A plane wave that fills a periodic grid is fixed by its own
+  autocorrelation; on finite non-periodic grids and on sensors it is not.)
+
+Sites that hold only NaN are skipped by every kind (they cost nothing and stay NaN).
+
+Surrogates are stacked along ``trial`` so that every analysis function, which treats
+``trial`` as frames, scores all of them in one vectorised call.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import xarray as xr
+
+from .._safeio import check_memory
+from ..core import DataModelError, bad_sites, space_dims
+from ._common import apply_ufunc, check_activity, check_time_chunk, json_attr
+from ._torch import resolve, shuffle_sites, twin
+
+__all__ = ["surrogates", "p_value", "q_values", "surrogate_test"]
+
+KINDS = ("shuffle", "phase", "multivariate", "spatial")
+TAILS = ("greater", "less", "two-sided")
+
+
+def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
+               dim: str = "trial", bads=None, device=None) -> xr.DataArray:
+    """``n`` surrogates of ``da``, stacked along a new leading ``dim`` (``trial``).
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Activity without a ``dim`` dim (select one with ``da.isel(trial=i)``): real
+        signal or analytic signal (complex). NaN sites stay NaN (they move with
+        ``shuffle``).
+    kind : {"shuffle", "phase", "multivariate", "spatial"}
+        "shuffle": one random permutation of the sites per surrogate, applied to every
+        frame (and every trial or feature of ``da``). "phase": per site, the FFT along
+        time keeps its amplitudes and gets uniform random phases (conjugate-symmetric for
+        real data, so surrogates stay real; an analytic signal stays analytic); missing
+        samples are filled with the site's mean for the transform and are NaN again in
+        the surrogate. "multivariate": as "phase", but one random phase per frequency is
+        shared by every site (and trial or feature), which keeps all cross-spectra.
+        "spatial": on grids, the spatial FFT of every frame is multiplied by one
+        Hermitian-symmetric field of unit phasors per surrogate (real frames stay real;
+        applied to an analytic signal frame by frame it commutes with the Hilbert
+        transform in time, so the result is the analytic signal of the spatially
+        randomised real field); NaN sites are filled with the frame's mean over the
+        valid sites for the transform. On sensors (``channel``), the data are rotated in
+        the eigenbasis of their covariance over time (and trials): each eigenvector's
+        component gets a random sign (real data) or phase (complex data), which keeps
+        the zero-lag covariance exactly; its eigendecomposition is computed at once,
+        also for dask inputs.
+    n : int
+        Number of surrogates.
+    seed : int or numpy.random.Generator
+        Seed; the same seed gives the same surrogates.
+    dim : str
+        Name of the new dim. The default, ``trial``, lets every analysis function score
+        all surrogates in one call; another name keeps ``da``'s own trials apart
+        (``surrogates(da, n=1, dim="surrogate").isel(surrogate=0)``: ``da`` with its
+        sites shuffled once).
+    bads : str, sequence of str or boolean array, optional
+        Bad sites to leave out, besides those in ``attrs["bads"]`` (see
+        :func:`wavescope.exclude_bads`: channels dropped, grid sites set to NaN).
+    device : str, optional
+        ``None`` (default): NumPy. ``"cpu"``, ``"cuda"``, ``"mps"``: "shuffle", "phase"
+        and "multivariate" gather or transform in torch on that device, in blocks of
+        surrogates, from the same random draws (equal within 1e-6 relative); "spatial"
+        stays NumPy.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(dim, *da.dims)``, coords of ``da`` (positions unchanged: it is the
+        data that move), ``dim`` = 0 .. n - 1; ``attrs["surrogate"]`` records kind,
+        n and seed. Lazy for dask inputs ("phase" and "multivariate" need ``time`` in one
+        chunk, "spatial" the space dims).
+    """
+    da = check_activity(da, bads=bads)
+    if dim in da.dims:
+        raise DataModelError(
+            f"da already has a {dim!r} dim; surrogates are stacked along {dim!r}, so make "
+            f"them one trial at a time (da.isel({dim}=i)) or give another dim name"
+        )
+    if kind not in KINDS:
+        raise DataModelError(f"kind {kind!r} is not known; use one of {KINDS}")
+    n = int(n)
+    if n < 1:
+        raise DataModelError(f"n must be a positive integer, got {n}")
+    if isinstance(da.data, np.ndarray):  # a dask stack is built lazily, chunk by chunk
+        itemsize = np.dtype(complex if kind != "shuffle" and np.iscomplexobj(da.data)
+                            else float).itemsize
+        check_memory(n * da.size * max(itemsize, da.dtype.itemsize),
+                     f"{n} {kind} surrogates of {dict(da.sizes)}",
+                     "lower n, or pass fewer sites, frames or trials at a time")
+    resolve(device)  # an unknown or missing device fails before any work
+    rng = np.random.default_rng(seed)
+    dims = list(space_dims(da))
+    if kind == "shuffle":
+        order = [d for d in da.dims if d not in dims] + dims
+        moved = da.transpose(*order)
+        data = moved.data
+        flat = data.reshape(*data.shape[: len(order) - len(dims)], -1)
+        # Bad sites (NaN after check_activity) stay in place, so they stay the bad ones.
+        good = np.flatnonzero(~bad_sites(da).transpose(*dims).values.ravel())
+        perms = np.broadcast_to(np.arange(flat.shape[-1]), (n, flat.shape[-1])).copy()
+        perms[:, good] = good[np.argsort(rng.random((n, good.size)), axis=1)]
+        if isinstance(flat, np.ndarray) and device is not None:
+            values = shuffle_sites(flat, perms, device)  # the same gather in torch
+        elif isinstance(flat, np.ndarray):
+            values = np.moveaxis(flat[..., perms], -2, 0)  # (n, ..., sites) in one gather
+        else:
+            values = _dask_array().stack([flat[..., p] for p in perms], axis=0)
+        values = values.reshape(n, *data.shape)
+        out = xr.DataArray(values, dims=(dim, *order), coords=moved.coords)
+        out = out.transpose(dim, *da.dims)
+    elif kind in ("phase", "multivariate"):
+        check_time_chunk(da)
+        seeds = rng.integers(0, 2**63 - 1, size=n)
+        out = apply_ufunc(
+            twin(_phase_kernel, device), da, input_core_dims=[["time"]],
+            output_core_dims=[[dim, "time"]],
+            kwargs={"seeds": seeds, "shared": kind == "multivariate"},
+            dask="parallelized", output_dtypes=[da.dtype],
+            dask_gufunc_kwargs={"output_sizes": {dim: n}},
+        ).transpose(dim, *da.dims)
+    else:
+        seeds = rng.integers(0, 2**63 - 1, size=n)
+        if dims == ["channel"]:
+            kernel, kwargs = _eigen_kernel, {"basis": _sensor_basis(da), "seeds": seeds}
+        else:
+            kernel, kwargs = _spatial_kernel, {"seeds": seeds, "n_space": len(dims)}
+        out = apply_ufunc(
+            kernel, da, input_core_dims=[dims], output_core_dims=[[dim, *dims]],
+            kwargs=kwargs, dask="parallelized", output_dtypes=[da.dtype],
+            dask_gufunc_kwargs={"output_sizes": {dim: n}},
+        ).transpose(dim, *da.dims)
+    out = out.assign_coords({dim: np.arange(n)})
+    out.attrs = dict(da.attrs)
+    out.attrs["surrogate"] = json_attr(
+        {"kind": kind, "n": n, "seed": seed if isinstance(seed, int | None) else "generator"})
+    out.name = da.name
+    return out
+
+
+def _dask_array():
+    import dask.array
+
+    return dask.array
+
+
+def _phase_kernel(x: np.ndarray, *, seeds, shared: bool) -> np.ndarray:
+    """(..., time) -> (..., n, time): random Fourier phases per surrogate, drawn per site
+    or (``shared``) once per frequency for every site. Sites without a finite sample are
+    skipped; missing samples are filled with the site's mean and NaN again after."""
+    n_t = x.shape[-1]
+    flat = x.reshape(-1, n_t)
+    out = np.full((flat.shape[0], len(seeds), n_t), np.nan, dtype=x.dtype)
+    missing = ~np.isfinite(flat)
+    alive = ~missing.all(axis=1)
+    rows, gaps = flat[alive], missing[alive]
+    if gaps.any():
+        rows = np.where(gaps, np.nanmean(rows, axis=1, keepdims=True), rows)
+    real = not np.iscomplexobj(x)
+    spec = np.fft.rfft(rows, axis=-1) if real else np.fft.fft(rows, axis=-1)
+    shape = spec.shape[-1:] if shared else spec.shape
+    rot = np.exp(2j * np.pi * np.stack([np.random.default_rng(int(s)).random(shape)
+                                        for s in seeds]))  # (n, [sites,] freq)
+    if real:
+        rot[..., 0] = 1.0  # keep the mean
+        if n_t % 2 == 0:
+            rot[..., -1] = 1.0  # the Nyquist bin is real
+    if shared:
+        rot = rot[:, None, :]
+    rot = rot * spec[None]  # (n, sites, freq)
+    values = np.fft.irfft(rot, n=n_t, axis=-1) if real else np.fft.ifft(rot, axis=-1)
+    values = np.moveaxis(values, 0, 1)  # (sites, n, time)
+    if gaps.any():
+        values[np.broadcast_to(gaps[:, None, :], values.shape)] = np.nan
+    out[alive] = values
+    return out.reshape(*x.shape[:-1], len(seeds), n_t)
+
+
+def _unit_phasors(shape: tuple[int, ...], seed) -> np.ndarray:
+    """Hermitian-symmetric unit phasors on a grid's FFT bins (the phases of the FFT of
+    real white noise), 1 at the zero frequency so that the mean is kept."""
+    w = np.fft.fftn(np.random.default_rng(int(seed)).standard_normal(shape))
+    u = w / np.abs(w)
+    u.flat[0] = 1.0
+    return u
+
+
+def _spatial_kernel(x: np.ndarray, *, seeds, n_space: int) -> np.ndarray:
+    """(..., *grid) -> (..., n, *grid): one random spatial all-pass filter per surrogate,
+    the same for every frame (so each Fourier mode keeps its time course up to a phase)."""
+    grid = x.shape[x.ndim - n_space:]
+    axes = tuple(range(-n_space, 0))
+    missing = ~np.isfinite(x)
+    if missing.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # frames without a value
+            mean = np.nanmean(x, axis=axes, keepdims=True)
+        x = np.where(missing, np.nan_to_num(mean), x)
+    spec = np.expand_dims(np.fft.fftn(x, axes=axes), -n_space - 1)  # (..., 1, *grid)
+    u = np.stack([_unit_phasors(grid, s) for s in seeds])  # (n, *grid)
+    values = np.fft.ifftn(spec * u, axes=axes)
+    if not np.iscomplexobj(x):
+        values = values.real
+    values = values.astype(x.dtype, copy=False)
+    if missing.any():
+        values[np.broadcast_to(np.expand_dims(missing, -n_space - 1), values.shape)] = np.nan
+    return values
+
+
+def _sensor_basis(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Channels holding data, and the eigenvectors (columns) of their second-moment matrix
+    over all samples (missing samples count as 0)."""
+    order = [d for d in da.dims if d != "channel"] + ["channel"]
+    x = da.transpose(*order).data.reshape(-1, da.sizes["channel"])
+    x = np.where(np.isfinite(x), x, 0)
+    gram = x.conj().T @ x
+    gram = np.asarray(gram.compute() if hasattr(gram, "compute") else gram)
+    alive = np.abs(np.diagonal(gram)) > 0
+    _, vectors = np.linalg.eigh(gram[np.ix_(alive, alive)])
+    return alive, vectors
+
+
+def _eigen_kernel(x: np.ndarray, *, basis: tuple, seeds) -> np.ndarray:
+    """(..., channel) -> (..., n, channel): a random sign (real) or phase (complex) per
+    eigenvector of the channels' second-moment matrix, which that matrix keeps exactly."""
+    alive, vectors = basis
+    missing = ~np.isfinite(x)
+    live = np.where(missing[..., alive], 0, x[..., alive])
+    out = np.full((*x.shape[:-1], len(seeds), x.shape[-1]), np.nan, dtype=x.dtype)
+    for i, s in enumerate(seeds):
+        rng = np.random.default_rng(int(s))
+        if np.iscomplexobj(x):
+            d = np.exp(2j * np.pi * rng.random(vectors.shape[1]))
+        else:
+            d = rng.choice([-1.0, 1.0], size=vectors.shape[1])
+        m = (vectors * d) @ vectors.conj().T  # V diag(d) V^H, unitary, commutes with x^H x
+        out[..., i, alive] = live @ m  # frames are rows: (x m)^H (x m) = m^H x^H x m
+    out[np.broadcast_to(missing[..., None, :], out.shape)] = np.nan
+    return out
+
+
+def p_value(observed: xr.DataArray, null: xr.DataArray, *, dim: str = "trial",
+            tail: str = "greater") -> xr.DataArray:
+    """Permutation p-value of ``observed`` against ``null`` samples along ``dim``.
+
+    ``p = (1 + #{null >= observed}) / (1 + n)`` for ``tail="greater"`` (Phipson & Smyth
+    2010: never 0, exact for exchangeable surrogates); "less" counts ``null <=
+    observed``; "two-sided" doubles the smaller one-sided value (at most 1). NaN null
+    samples are dropped; a NaN observation gives NaN.
+    """
+    if tail not in TAILS:
+        raise DataModelError(f"tail {tail!r} is not known; use one of {TAILS}")
+    if dim not in null.dims:
+        raise DataModelError(f"null has no dim {dim!r} holding the surrogate samples")
+    n = null.notnull().sum(dim)
+
+    def one(greater: bool):
+        hits = (null >= observed) if greater else (null <= observed)
+        return (1 + (hits & null.notnull()).sum(dim)) / (1 + n)
+
+    if tail == "greater":
+        p = one(True)
+    elif tail == "less":
+        p = one(False)
+    else:
+        p = np.minimum(1.0, 2 * np.minimum(one(True), one(False)))
+    p = p.where(observed.notnull())
+    p.name = "p_value"
+    p.attrs = {"tail": tail, "units": "1"}
+    return p
+
+
+def q_values(p) -> np.ndarray:
+    """Benjamini-Hochberg (1995) q-values of the p-values ``p`` (any shape; NaN stay NaN).
+
+    ``q_i = min over p_j >= p_i of p_j m / rank_j``, m the number of finite p-values:
+    rejecting every test with ``q <= alpha`` keeps the expected share of false
+    discoveries at most ``alpha`` (independent or positively dependent tests).
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        try:
+            from scipy.stats import false_discovery_control
+        except ImportError:  # scipy < 1.11
+            false_discovery_control = _bh
+        q[ok] = false_discovery_control(p[ok])
+    return q
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    order = np.argsort(p)
+    scaled = p[order] * p.size / np.arange(1, p.size + 1)
+    q = np.empty(p.size)
+    q[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    return q
+
+
+def surrogate_test(
+    score: Callable[[xr.DataArray], xr.DataArray],
+    da: xr.DataArray,
+    *,
+    kind: str = "shuffle",
+    n: int = 200,
+    seed=0,
+    tail: str = "greater",
+) -> xr.Dataset:
+    """Turn any score into a p-value against surrogates of ``da``.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(activity) -> DataArray`` (for example :func:`pgd` or
+        ``lambda z: fit_plane_wave(z)["strength"]``). It is called once on ``da`` and
+        once on all surrogates stacked along ``trial``.
+    da : xarray.DataArray
+        The activity the score reads (without ``trial``).
+    kind, n, seed
+        Passed to :func:`surrogates`.
+    tail : {"greater", "less", "two-sided"}
+        Which direction of the score counts as extreme.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``score`` (observed), ``p_value``, and ``null_mean``/``null_std`` of the score
+        over surrogates, on the score's dims.
+    """
+    observed = score(da)
+    null = score(surrogates(da, kind=kind, n=n, seed=seed))
+    if not isinstance(observed, xr.DataArray) or not isinstance(null, xr.DataArray):
+        raise DataModelError("score must return a DataArray (select one variable of a Dataset)")
+    ds = xr.Dataset({
+        "score": observed,
+        "p_value": p_value(observed, null, tail=tail),
+        "null_mean": null.mean("trial"),
+        "null_std": null.std("trial"),
+    })
+    ds.attrs = {"surrogate": json_attr({"kind": kind, "n": int(n), "seed": seed
+                                        if isinstance(seed, int | None) else "generator"}),
+                "tail": tail}
+    return ds
