@@ -278,3 +278,100 @@ def test_animate_titles_every_frame_with_what_it_shows(tmp_path, rotating, monke
                title="trial 2, feature 0")
     frames = [t for t in titles if str(t).startswith("trial 2, feature 0, t = ")]
     assert len(frames) >= 3
+
+
+def test_pgd_figure_shows_the_window_around_the_phase_map_frame():
+    t = np.arange(0, 60, 0.01)
+    ev = xr.Dataset({"frame_pgd": ("time", np.full(t.size, 0.5)),
+                     "frame_synchrony": ("time", np.full(t.size, 0.2)),
+                     "frame_pattern": ("time", np.where(t > 40, "planar", "none"))},
+                    coords={"time": t}, attrs={"time_units": "s"})
+    fig = wp.pgd_figure(ev, seconds=10.0, centre=41.0)
+    ax = fig.axes[0]
+    shown = ax.get_lines()[0].get_xdata()
+    assert shown[0] == pytest.approx(36.0) and shown[-1] == pytest.approx(46.0)
+    assert "36.0-46.0 s of 0-60 s" in ax.get_title() and "8-13 Hz" in ax.get_title()
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "PGD", "synchrony", "planar frames", "frame of the phase map"]
+    assert wp.pgd_figure(ev, centre=58.0).axes[0].get_lines()[0].get_xdata()[-1] == \
+        pytest.approx(59.99)  # the window stays inside the recording
+
+
+def test_shape_spectra_figure_shows_where_shapes_differ():
+    freqs = np.arange(0.0, 2.5, 0.1)
+    base = np.exp(-freqs / 0.1) + 1e-12  # one shared peak, then decades of fall-off
+    gain = {"square": 1.0, "triangle": 1.1}
+    names = np.array(["square", "triangle"] * 3)
+    values = np.stack([base * gain[n] for n in names])
+    spec = xr.DataArray(values, dims=("trial", "freq"),
+                        coords={"freq": ("freq", freqs, {"units": "cycles/step"}),
+                                "shape_name": ("trial", names)},
+                        attrs={"units": "(a.u.)^2/(cycles/step)"})
+    fig = wp.shape_spectra_figure(spec)
+    top, bottom = fig.axes[:2]
+    ratios = {line.get_label(): line.get_ydata() for line in bottom.get_lines()
+              if not line.get_label().startswith("_")}
+    assert set(ratios) == {"square", "triangle"}
+    mean = (1.0 + 1.1) / 2
+    np.testing.assert_allclose(ratios["triangle"], np.log10(1.1 / mean))
+    np.testing.assert_allclose(ratios["square"], np.log10(1.0 / mean))
+    kept = top.get_lines()[0].get_xdata()
+    assert kept.max() < 1.5  # frequencies below 1e-6 of the peak are left out
+    assert "resolution 0.1 cycles/step" in top.get_title(loc="left")
+    assert bottom.get_ylabel() == "log10(shape / all shapes)"
+
+
+def test_training_figure_draws_both_splits_and_the_baseline():
+    rows = [{"epoch": e, "train_loss": 2.0 / e, "val_loss": 2.2 / e,
+             "train_pixel_accuracy": 0.5 + 0.1 * e, "val_pixel_accuracy": 0.45 + 0.1 * e}
+            for e in (1, 2, 3)]
+    fig = wp.training_figure(rows, background=0.7)
+    loss, acc = fig.axes
+    np.testing.assert_allclose(loss.get_lines()[0].get_ydata(), [2.0, 1.0, 2.0 / 3])
+    assert acc.get_lines()[-1].get_ydata()[0] == 0.7  # the background-only line
+    assert loss.get_ylabel() == "cross-entropy (nats per pixel)"
+    assert acc.get_ylabel() == "pixel accuracy (fraction)"
+    assert rendered(fig).std() > 0
+    assert len(wp.training_figure(rows, None).axes[1].get_lines()) == 2
+
+
+def test_decoding_figure_has_one_bar_per_row_spectra_opaque():
+    rows = [{"source": s, "target": t, "decoder": d, "description": d, "mean": m,
+             "std": 0.05, "chance": 0.2, "scoring": "accuracy" if t == "shape" else "r2"}
+            for s, t, d, m in (("fixed drum", "shape", "spectra", 0.6),
+                               ("fixed drum", "shape", "shuffled", 0.2),
+                               ("input image", "shape", "pixel_count", 0.4),
+                               ("fixed drum", "area", "spectra", 0.9))]
+    fig = wp.decoding_figure(rows)
+    shape, area = fig.axes
+    bars = [p for p in shape.patches]
+    assert [b.get_width() for b in bars] == [0.4, 0.2, 0.6]  # first row on top
+    assert bars[2].get_facecolor()[3] == 1.0 and bars[1].get_facecolor()[3] == 0.5
+    assert shape.get_xlabel() == "accuracy (fraction)"
+    assert area.get_xlabel() == "R² (fraction of variance)" and len(area.patches) == 1
+    assert rendered(fig).std() > 0
+
+
+def test_relative_spectra_figure_draws_each_shape_per_source():
+    t = np.arange(200) / 100.0
+    rows = [np.cos(2 * np.pi * f * t) for f in (5, 5, 10, 10)]
+    da = ws.from_array(np.stack(rows)[:, :, None, None] * np.ones((1, 1, 2, 2)),
+                       ("trial", "time", "y", "x"), sfreq=100.0, source="model")
+    names = np.array(["square", "triangle", "square", "triangle"])
+    fig = wp.relative_spectra_figure({"a": da, "b": da}, names)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["triangle", "square"]  # in the order of the polygon classes
+    peak = np.argmin(np.abs(fig.axes[0].get_lines()[0].get_xdata() - 1.0))
+    assert abs(fig.axes[0].get_lines()[0].get_ydata()[peak]) < 0.1  # 0 nepers at the peak
+
+
+def test_flow_outline_figure_outlines_the_object_over_phase_and_flow(rotating):
+    outline = np.zeros((16, 16), bool)
+    outline[5:10, 5:10] = True
+    fig = wp.flow_outline_figure(rotating.isel(time=slice(0, 2)), outline, name="square",
+                                 title="trial 3")
+    ax = fig.axes[0]
+    assert ax.get_title(loc="left").startswith("trial 3\nphase and flow")
+    assert "square outline" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert rendered(fig).std() > 0

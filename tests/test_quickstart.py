@@ -5,12 +5,9 @@ import os
 import re
 import stat
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import xarray as xr
 
-import wavescope as ws
 from wavescope import quickstart as qsm
 
 
@@ -122,44 +119,6 @@ def test_a_step_without_its_inputs_names_the_step_to_run(tmp_path):
         qsm.step_spectra(qs)
 
 
-def test_centre_on_masks_moves_the_object_to_the_middle_exactly():
-    rng = np.random.default_rng(0)
-    values = rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
-    hidden = ws.from_array(values, ("trial", "time", "y", "x"), sfreq=5.0, source="model",
-                           periodic=True)
-    masks = np.zeros((2, 16, 16), bool)
-    masks[0, 0:3, 13:16] = True  # centroid (1, 14)
-    masks[1, 7:10, 7:10] = True  # centroid (8, 8): already central
-    out = qsm.centre_on_masks(hidden, masks)
-    assert out.sizes == {"trial": 2, "time": 3, "y": 12, "x": 12}
-    assert out.attrs["periodic"] == 0 and out.attrs["sfreq"] == 5.0
-    # the centroid lands on (8, 8) of the grid, i.e. (6, 6) of the 12-wide crop
-    np.testing.assert_array_equal(out.values[0, :, 6, 6], values[0, :, 1, 14])
-    np.testing.assert_array_equal(out.values[1], values[1, :, 2:14, 2:14])
-    with pytest.raises(ValueError, match="do not match"):
-        qsm.centre_on_masks(hidden, masks[:, :8])
-    # without rolling: the window closest to centred that lies inside the grid (no seam)
-    inside = qsm.centre_on_masks(hidden, masks, roll=False)
-    np.testing.assert_array_equal(inside.values[0], values[0, :, 0:12, 4:16])
-    np.testing.assert_array_equal(inside.values[1], values[1, :, 2:14, 2:14])
-
-
-def test_shape_labels_are_the_polygon_class_and_area():
-    import xarray as xr
-
-    masks = np.zeros((2, 8, 8), np.uint8)
-    masks[0, 1:4, 1:4] = 2  # 9 pixels of class 2 (square)
-    masks[1, 2:4, 2:7] = 1  # 10 pixels of class 1 (triangle)
-    ds = xr.Dataset({"label": (("trial", "y", "x"), masks)})
-    out = qsm.with_shape_labels(ds)
-    assert out["shape"].values.tolist() == [2, 1]
-    assert out["shape_name"].values.tolist() == ["square", "triangle"]
-    assert out["area"].values.tolist() == [9, 10]
-    assert "shape" not in ds  # the input is not changed
-    with pytest.raises(ValueError, match="masks"):
-        qsm.with_shape_labels(xr.Dataset({"label": (("trial",), [1])}))
-
-
 def test_atomic_writers_leave_no_temporary_files(tmp_path):
     from matplotlib.figure import Figure
 
@@ -194,47 +153,19 @@ def test_small_run_report_renders_in_a_browser(small_run, tmp_path):
         stat.S_IMODE((out / "summary.md").stat().st_mode)  # the GIF as readable as the rest
 
 
-def test_pgd_figure_shows_the_window_around_the_phase_map_frame():
-    import xarray as xr
+def test_the_helpers_that_moved_out_still_import_from_here():
+    from wavescope import drums, plotting
+    from wavescope.analysis import hidden, summaries
 
-    t = np.arange(0, 60, 0.01)
-    ev = xr.Dataset({"frame_pgd": ("time", np.full(t.size, 0.5)),
-                     "frame_synchrony": ("time", np.full(t.size, 0.2)),
-                     "frame_pattern": ("time", np.where(t > 40, "planar", "none"))},
-                    coords={"time": t}, attrs={"time_units": "s"})
-    fig = qsm.pgd_figure(ev, seconds=10.0, centre=41.0)
-    ax = fig.axes[0]
-    shown = ax.get_lines()[0].get_xdata()
-    assert shown[0] == pytest.approx(36.0) and shown[-1] == pytest.approx(46.0)
-    assert "36.0-46.0 s of 0-60 s" in ax.get_title() and "8-13 Hz" in ax.get_title()
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
-        "PGD", "synchrony", "planar frames", "frame of the phase map"]
-    assert qsm.pgd_figure(ev, centre=58.0).axes[0].get_lines()[0].get_xdata()[-1] == \
-        pytest.approx(59.99)  # the window stays inside the recording
+    assert qsm.centre_on_masks is hidden.centre_on_masks and qsm.SHAPES == hidden.SHAPES
+    assert qsm.event_summary is summaries.event_summary
+    assert qsm.drum_of_masks is drums.drum_of_masks
+    assert qsm.pgd_figure is plotting.pgd_figure
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        qsm.nope  # noqa: B018
 
 
-def test_shape_spectra_figure_shows_where_shapes_differ():
-    from wavescope.quickstart import shape_spectra_figure
+def test_the_quickstart_is_a_thin_pipeline():
+    import inspect
 
-    freqs = np.arange(0.0, 2.5, 0.1)
-    base = np.exp(-freqs / 0.1) + 1e-12  # one shared peak, then decades of fall-off
-    gain = {"square": 1.0, "triangle": 1.1}
-    names = np.array(["square", "triangle"] * 3)
-    values = np.stack([base * gain[n] for n in names])
-    spec = xr.DataArray(values, dims=("trial", "freq"),
-                        coords={"freq": ("freq", freqs, {"units": "cycles/step"}),
-                                "shape_name": ("trial", names)},
-                        attrs={"units": "(a.u.)^2/(cycles/step)"})
-    fig = shape_spectra_figure(spec)
-    top, bottom = fig.axes[:2]
-    ratios = {line.get_label(): line.get_ydata() for line in bottom.get_lines()
-              if not line.get_label().startswith("_")}
-    assert set(ratios) == {"square", "triangle"}
-    mean = (1.0 + 1.1) / 2
-    np.testing.assert_allclose(ratios["triangle"], np.log10(1.1 / mean))
-    np.testing.assert_allclose(ratios["square"], np.log10(1.0 / mean))
-    kept = top.get_lines()[0].get_xdata()
-    assert kept.max() < 1.5  # frequencies below 1e-6 of the peak are left out
-    assert "resolution 0.1 cycles/step" in top.get_title(loc="left")
-    assert bottom.get_ylabel() == "log10(shape / all shapes)"
-    plt.close(fig)
+    assert len(inspect.getsource(qsm).splitlines()) < 300

@@ -8,6 +8,20 @@ Public names (loaded on first use, so importing the package stays light):
 """
 
 from importlib import import_module
+from importlib.util import find_spec
+
+
+def _torch_installed() -> bool:
+    try:
+        return find_spec("torch") is not None
+    except (ImportError, ValueError):  # blocked, or a broken install
+        return False
+
+
+# torch is an optional dependency: without it everything but this package works.
+if not _torch_installed():
+    raise ImportError("wavescope.training (models, training, hidden-state export) needs "
+                      "PyTorch, which is not installed: pip install 'wavescope[training]'")
 
 __all__ = [
     "TrainConfig",
