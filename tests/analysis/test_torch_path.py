@@ -208,6 +208,7 @@ def test_bad_device_names_are_refused(device):
     z = analytic_signal(da, band=BAND)
     for call in (lambda: analytic_signal(da, band=BAND, device=device),
                  lambda: pgd(z, device=device), lambda: phase_gradient(z, device=device),
+                 lambda: pgd(phase_gradient(z), device=device),
                  lambda: fit_plane_wave(z, device=device),
                  lambda: optical_flow(z, device=device),
                  lambda: surrogates(da, "spatial", n=2, device=device)):

@@ -144,6 +144,7 @@ def _means(gx: np.ndarray, gy: np.ndarray, unit: bool) -> np.ndarray:
 def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False, bads=None,
                     device=None) -> dict:
     """Frame means of the gradient from a gradient Dataset or (streaming) from z."""
+    kernel = twin(_stats_kernel, device)  # a bad device fails here, whatever the input
     if isinstance(z_or_gradient, xr.Dataset):
         ds = z_or_gradient
         missing = [v for v in ("dphi_dx", "dphi_dy") if v not in ds]
@@ -163,8 +164,7 @@ def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False, bads=None,
         return dict(zip(("gx", "gy", "mag", "ux", "uy"), out, strict=True))
     z = _checked(z_or_gradient, func, bads)
     geom = geometry_of(z)
-    gx, gy, mag, ux, uy = _per_frame(z, twin(_stats_kernel, device), 5,
-                                     {"geom": geom, "unit": unit})
+    gx, gy, mag, ux, uy = _per_frame(z, kernel, 5, {"geom": geom, "unit": unit})
     return {"gx": gx, "gy": gy, "mag": mag, "ux": ux, "uy": uy}
 
 
