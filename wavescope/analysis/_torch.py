@@ -7,9 +7,10 @@ Each public function that takes ``device`` (:func:`~wavescope.analysis.analytic_
 otherwise calls the twin here, which does the same arithmetic in torch on that device,
 block by block of frames (or sites, or surrogates): a block is copied to the device,
 computed there, and its result copied back as NumPy. Inputs and outputs stay xarray with
-the same coordinates and attributes; set-up that does not grow with the data (filter
-responses, stencils, search lattices, random numbers, so that a seed gives the same
-surrogates on every device) is computed by the NumPy side and reused.
+the same coordinates and attributes. The NumPy side's set-up is reused (filter responses,
+stencils, search lattices, and the random draws, so that a seed gives the same surrogates on
+every device), and so are the plane fit's statistics, which ``PlaneFitter.fit`` computes
+from the wave vectors the device search returns.
 
 Precision follows the NumPy kernels (float64, or float32 where they use float32: complex64
 inputs, the Horn–Schunck iterations at ``tol >= 1e-5``); on CPU the results equal
@@ -410,8 +411,9 @@ def _stats_kernel(z: np.ndarray, *, geom, unit: bool, device):
 
 
 class _PlaneFit:
-    """The device copy of a :class:`~wavescope.analysis._planefit.PlaneFitter`; :meth:`fit`
-    is the same coarse search and safeguarded Newton refinement, all frames at once."""
+    """The device copy of a :class:`~wavescope.analysis._planefit.PlaneFitter`'s search:
+    :meth:`search` is its coarse search and safeguarded Newton refinement (``_coarse``,
+    ``_refine``), the same steps, all frames of a block at once."""
 
     def __init__(self, fitter, dev, real):
         torch = _torch()
