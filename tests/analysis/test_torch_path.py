@@ -150,10 +150,17 @@ def test_fit_plane_wave(where):
         close(fit_plane_wave(z, device="cpu"), fit_plane_wave(z))
 
 
-def test_fit_plane_wave_k_max_and_known_answer():
+def test_fit_plane_wave_k_max_and_known_answer(monkeypatch):
+    from wavescope.analysis import _torch
+
+    calls = []
+    search = _torch._PlaneFit.search
+    monkeypatch.setattr(_torch._PlaneFit, "search",
+                        lambda self, *a: calls.append(1) or search(self, *a))
     da = ws.simulate.plane_wave((12, 12), speed=40.0, direction=-1.2, seed=1, **SIM)
     z = analytic_signal(da, band=BAND).isel(time=slice(10, 86))
     got = fit_plane_wave(z, k_max=1.5, device="cpu")
+    assert calls  # the search ran in torch, not NumPy's
     close(got, fit_plane_wave(z, k_max=1.5))
     assert float(got["speed"].median()) == pytest.approx(40.0, rel=0.05)
     assert float(got["direction"].median()) == pytest.approx(-1.2, abs=0.02)
