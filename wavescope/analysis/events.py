@@ -8,15 +8,29 @@ p-value against the events found in surrogates, and a Benjamini-Hochberg q-value
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
 from ..core import DataModelError, space_dims
-from ._common import check_activity, derived_attrs, is_complex, json_attr
+from ._common import check_activity, derived_attrs, frame_blocks, is_complex, json_attr
+from ._geometry import geometry_of
+from ._patterns import PatternFinder
+from ._planefit import FIELDS, PlaneFitter, phasors, plane_fit_kernel
 from .phase import analytic_signal
-from .stats import q_values, surrogates
-from .waves import PATTERNS, _wave_intervals, classify_patterns
+from .stats import PhaseWindows, q_values, surrogates
+from .waves import (
+    PATTERNS,
+    _centre_kernel,
+    _label_kernel,
+    _wave_intervals,
+    classify_patterns,
+    fit_plane_wave,
+    pgd,
+    synchrony,
+)
 
 __all__ = ["detect_waves"]
 
@@ -325,6 +339,104 @@ _SCAN_LENGTHS = 2
 _SCAN_MIN = 10
 
 
+#: Labels of the families a surrogate decision can leave out the centre fits for.
+_SCREENED = {"pgd": "planar", "synchrony": "synchronous"}
+_DEFAULTS = inspect.signature(classify_patterns).parameters
+_FIT_DEFAULTS = inspect.signature(fit_plane_wave).parameters
+
+
+def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray, ...]:
+    """Labels and deciding scores of surrogate frames, (trial, time) each: those of
+    :func:`classify_patterns` on every frame of the tested ``families``' patterns, and
+    "none" (score NaN) on the others, whose labels no null of these families counts.
+
+    When only planar and synchronous events are tested, a frame is decided only as far
+    as such a label needs, in the order of :func:`classify_patterns`' rule: the plane
+    fit's R on every frame; the PGD where R alone does not reach its threshold; the
+    plane fit's gradient test (its covariance, most of a plane fit) only on frames that
+    reach either; the synchrony only when synchronous events are tested; and the radial
+    and rotational centre fits (most of a pattern decision) only on the frames that
+    could be planar (a radial or rotating model that qualifies with a larger R overrules
+    the plane) or, with synchronous events tested, are synchronous enough. Elsewhere no
+    skipped result can make a frame planar or synchronous. (Whether a radial or
+    rotating model that wins is a source or a sink, or turns which way, is not decided:
+    the temporal frequency is not computed.) With radial or rotating events tested every
+    frame gets the whole decision.
+    """
+    if not set(families) <= set(_SCREENED):
+        fr = _frames(zs, settings)
+        return fr["pattern"].values, fr["score"].values
+    t_strength = _DEFAULTS["strength_threshold"].default
+    alpha = _DEFAULTS["alpha"].default
+    # (zs holds surrogates of checked data: bad sites are NaN already)
+    zs = zs.transpose("trial", "time", *space_dims(zs))  # the order the kernels see
+    geom = geometry_of(zs)
+    values = zs.values.reshape(-1, *geom.shape)
+    n = len(values)
+    fitter = PlaneFitter(geom, *(_FIT_DEFAULTS[k].default
+                                 for k in ("k_max", "oversample", "max_iter")))
+    strength = _plane_strength(values, fitter)
+    steep = np.nan_to_num(strength, nan=-np.inf) >= t_strength  # NaN never passes
+    nan = np.full(n, np.nan)
+    pgd_ = nan.copy()
+    rows = np.flatnonzero(~steep)
+    if rows.size:
+        pgd_[rows] = pgd(_some_frames(zs, rows), form=settings["pgd_form"]).values.ravel()
+    gradient_p = nan.copy()
+    rows = np.flatnonzero(steep | (np.nan_to_num(pgd_, nan=-np.inf)
+                                   >= settings["pgd_threshold"]))
+    if rows.size:
+        gradient_p[rows] = plane_fit_kernel(values[rows], fitter=fitter)[
+            FIELDS.index("gradient_p")]
+    fit = np.nan_to_num(gradient_p, nan=np.inf) < alpha  # could be planar
+    sync = nan
+    if "synchrony" in families:
+        sync = synchrony(zs).values.ravel()
+        fit |= np.nan_to_num(sync, nan=-np.inf) >= settings["synchrony_threshold"]
+    scores = np.full((12, n), np.nan)  # the radial then the rotational outputs
+    rows = np.flatnonzero(fit)
+    if rows.size and geom.kind != "line":  # a line has no radial or rotating scores
+        scores[:, rows] = _centre_kernel(values[rows], finder=PatternFinder(geom),
+                                         want="both", centre="fit")
+    rad, _, _, rad_p, rad_r, rcx, rcy, rot, rot_p, rot_r, ocx, ocy = scores
+    thresholds = (settings["synchrony_threshold"], settings["pgd_threshold"], t_strength,
+                  settings["radial_threshold"], settings["rotation_threshold"], alpha)
+    code, score, _, _ = _label_kernel(sync, pgd_, strength, gradient_p, rad, rad_p, rad_r,
+                                      rot, rot_p, rot_r, rcx, rcy, ocx, ocy,
+                                      thresholds=thresholds)
+    keep = np.isin(code, [PATTERNS.index(_SCREENED[f]) for f in families])
+    labels = np.where(keep, np.array(PATTERNS)[code], "none")
+    shape = zs.shape[:2]
+    return labels.reshape(shape), np.where(keep, score, np.nan).reshape(shape)
+
+
+def _plane_strength(values: np.ndarray, fitter: PlaneFitter) -> np.ndarray:
+    """The plane fit's R per frame (``values``: frames, *space), as
+    :meth:`PlaneFitter.fit` finds it (coarse search and Newton refinement), without the
+    covariance and tests that follow it."""
+    flat = values.reshape(len(values), -1)
+    out = np.empty(len(flat))
+    for sl in frame_blocks(len(flat), flat.shape[1], 1 << 16):
+        u = phasors(flat[sl])
+        valid = np.isfinite(u)
+        u = np.where(valid, u, 0.0)
+        n_valid = valid.sum(axis=1)
+        _, c = fitter._refine(u, fitter._coarse(u))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[sl] = np.where(n_valid >= 3, np.abs(c.sum(axis=1)) / n_valid, np.nan)
+    return out
+
+
+def _some_frames(zs: xr.DataArray, rows: np.ndarray) -> xr.DataArray:
+    """Frames ``rows`` (counted over trial then time) of ``zs`` (trial, time, ...), as
+    trials of one frame each (``zs`` itself when they are all its frames)."""
+    if rows.size == zs.shape[0] * zs.shape[1]:
+        return zs
+    one = zs.isel(trial=slice(0, 1), time=slice(0, 1)).drop_vars("trial", errors="ignore")
+    data = zs.values.reshape(-1, 1, *zs.shape[2:])[rows]
+    return xr.DataArray(data, dims=zs.dims, coords=one.coords, attrs=zs.attrs)
+
+
 def _runs(labels: np.ndarray, min_frames: int, patterns) -> list[tuple[int, int]]:
     """(first, stop) of the stretches of one label in ``patterns`` of >= min_frames."""
     change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
@@ -390,15 +502,16 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     for kind in sorted({_kind_of(surrogate, f) for f in null}):
         wanted = [f for f in null if _kind_of(surrogate, f) == kind]
         whole = kind in ("phase", "multivariate")  # these transform the whole time axis
+        # the FFT along time once for every surrogate, each cut to its window
+        windows = PhaseWindows(z, kind) if whole else None
         batch = max(1, min(n, _BATCH_VALUES // max(1, (n_t if whole else width) * n_sites)))
         done, stack = 0, []
         while done < n:
             m = min(batch, n - done)
             starts = rng.integers(0, n_t - width + 1, size=m)  # one window per surrogate
             seeds = rng.integers(0, 2**63 - 1, size=m)
-            if whole:
-                values = surrogates(z, kind, m, int(seeds[0])).values
-                stack += [values[j, a:a + width] for j, a in enumerate(starts)]
+            if whole:  # = surrogates(z, kind, m, seeds[0]) cut to the windows
+                stack += list(windows.draw(m, int(seeds[0]), starts, width))
             else:  # shuffles and spatial filters act frame by frame: window first
                 stack += [surrogates(z.isel(time=slice(a, a + width)), kind, 1, int(s))
                           .values[0] for a, s in zip(starts, seeds, strict=True)]
@@ -407,9 +520,7 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
                 zs = xr.DataArray(np.stack(stack), dims=("trial", *template.dims),
                                   coords=template.coords, attrs=template.attrs)
                 stack = []
-                frs = _frames(zs, settings)
-                for labels, scores in zip(frs["pattern"].values, frs["score"].values,
-                                          strict=True):
+                for labels, scores in zip(*_null_frames(zs, settings, wanted), strict=True):
                     null_events(labels, scores, wanted)
             bar.update(m)
     p = np.empty(len(first))

@@ -102,7 +102,9 @@ def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
         fast = GridStats(min(step, flat.shape[0]), *geom.shape, float(geom.y[1] - geom.y[0]),
                          float(geom.x[1] - geom.x[0]), float_dtype_of(flat))
     for sl in frame_blocks(flat.shape[0], geom.n_sites):
-        if fast is not None:
+        # blocks whose every frame holds a NaN (imaging outside its window) go to the
+        # general path at once: the fast path would recompute them all there
+        if fast is not None and not np.isnan(flat[sl]).any(axis=1).all():
             sums = fast.sums(flat[sl].reshape(-1, *geom.shape))
             clean = np.isfinite(sums[2])
             for i in range(3):
