@@ -107,26 +107,31 @@ def load_average() -> list[float] | None:
         return None
 
 
-def command_line(argv=None) -> str:
-    """This run's command as one could type it again (paths to the seed code kept)."""
+def command_line(env=(), argv=None) -> str:
+    """This run's command as one could type it again: OMP_NUM_THREADS and the variables
+    named in ``env`` (where set), the script relative to the repository, its arguments."""
     argv = sys.argv if argv is None else argv
     script = Path(argv[0])
     script = script.resolve().relative_to(ROOT) if script.resolve().is_relative_to(ROOT) \
         else script
-    threads = os.environ.get("OMP_NUM_THREADS")
-    return " ".join(([f"OMP_NUM_THREADS={threads}"] if threads else [])
+    names = [n for n in ("OMP_NUM_THREADS", *env) if os.environ.get(n)]
+    return " ".join([f"{n}={shlex.quote(os.environ[n])}" for n in names]
                     + ["python", str(script), *map(shlex.quote, argv[1:])])
 
 
-def write_record(path: Path, title: str, rows: list[dict], meta: dict) -> Path:
+def write_record(path: Path, title: str, rows: list[dict], meta: dict, env=(),
+                 argv=None) -> Path:
     """Write a benchmark table as JSON (``"kind": "bench"``) for the README.
 
     ``rows`` hold per case the two sides' :func:`spread` of seconds and GiB, the spread of
     the per-round time ratios, the memory ratio, the goals and how far the outputs differ;
-    ``meta`` adds the run's settings (rounds, repeats, seed code, load average at start).
+    ``meta`` adds the run's settings (rounds, repeats, seed code, load average at start);
+    ``env``: environment variables that belong to the command (the seed code's path);
+    ``argv``: the command's arguments (default ``sys.argv``).
     """
-    record = {"kind": "bench", "title": title, "command": command_line(),
-              "git": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    record = {"kind": "bench", "title": title, "command": command_line(env, argv),
+              "git": git_commit(), "source": f"run finished {date}", "date": date,
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
               "torch": torch.__version__, **meta, "load_average_end": load_average(),
               "rows": rows}

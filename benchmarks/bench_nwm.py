@@ -1,7 +1,34 @@
-"""One NWM training step, side by side with a straightforward reference.
+"""One NWM training step, side by side with the NWM paper's own code (or a reference).
 
-Measures, at the Tetrominoes configuration (batch 16, 64×64, c_in 3, C 2, T 100, ``linear``
-readout, ``mlp256`` head, 6 classes):
+With the seed code (``--seed-code PATH`` or ``$WAVESCOPE_NWM_SEED``: a checkout or git
+directory, e.g. a bare mirror, of https://github.com/anonymous123-user/Wave_Representations,
+the anonymous code of Jacobs et al. 2025): its ``cornn_model.py`` is extracted into a
+temporary folder and imported from there, untouched (it needs neither wandb nor CUDA), and
+one training step (forward, cross-entropy, backward, Adam step, in the order of the seed's
+``trainer.py``) of its ``cornn_model.Model`` runs against wavescope's
+:class:`NeuralWaveMachine` at equal configuration. The seed's model fixes some choices that
+the paper's (docs/notes/image.md) does not: encoders of width C throughout (no c_mid), the
+``fft`` readout and the ``mlp256`` head. Wavescope is built the same way
+(``hidden=C, readout="fft", head="mlp256"``: equal parameter counts, our weights copied into
+the seed's model, equal logits), at the sizes of the paper's settings:
+
+- ``tetrominoes-16``, ``tetrominoes-64``: 64×64, c_in 3, C 2, T 100, dt 0.1, 6 classes,
+  batch 16 (the seed's config.yaml) and 64 (its Tetrominoes script);
+- ``multi_mnist-4``: 128×128, c_in 1, C 16, T 100, dt 0.1, 11 classes, batch 4.
+
+Each side runs in fresh processes, alternately (``--rounds`` per side; ``--repeat`` steps
+per process after a batch-1 warm-up; a process's time is the median CPU time of its steps,
+one thread, so waiting for a core on a shared machine does not count). Peak memory is the
+growth of the resident set over the first timed step (VmHWM reset through
+/proc/self/clear_refs; Linux), on CUDA ``max_memory_allocated``. Reported: medians over
+rounds with their range, per-round time ratios, the memory ratio against the goals
+(<= 0.5x time, <= 0.3x memory), how far logits and gradients differ; the table is written to
+``docs/results/bench_nwm.json`` (``--json PATH``; ``--no-json``) for the README.
+
+Without the seed code the script says where to get it and falls back to the older
+comparison below, against a reference written here in the style of the original (not the
+seed code), at the paper's Tetrominoes configuration (batch 16, 64×64, c_in 3, C 2,
+T 100, ``linear`` readout, ``mlp256`` head, 6 classes):
 
 * the time of one training step (forward, cross-entropy, backward, Adam), median of
   ``--repeats`` steps, for wavescope's :class:`NeuralWaveMachine` and for a reference
@@ -15,28 +42,34 @@ readout, ``mlp256`` head, 6 classes):
 ``--multi`` adds the paper's largest model (Multi-MNIST: 128×128, c_in 1, C 16, T 100,
 ``mlp32x5``, 11 classes) at batch 16: wavescope's training step (target: within 8 GB).
 ``--multi-reference`` also runs the reference's inference forward pass there (no autograd
-record; about 6 GB, as the original's 5.7 GB). Its training step records every step's
-intermediates (over 20 GB: killed on this 24 GB machine) and is not attempted.
+record; about 6 GB, as the original's 5.7 GB).
 
-Run ``python benchmarks/bench_nwm.py`` (add ``--multi``; ``--threads`` sets torch's
-threads, default 1). Prints ratios; targets: time <= 0.7x, memory <= 0.5x. Times are CPU
-seconds per step (robust on a shared machine), wall seconds beside them.
+Run::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_nwm.py --seed-code PATH     # every case
+    OMP_NUM_THREADS=1 python benchmarks/bench_nwm.py --seed-code PATH --cases tetrominoes-16
+    OMP_NUM_THREADS=1 python benchmarks/bench_nwm.py --multi              # no seed code
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _seedbench as sb  # noqa: E402
 
 from wavescope.training.models import NeuralWaveMachine  # noqa: E402
 
@@ -100,20 +133,6 @@ def _forward(variant: str, model):
     return model if variant == "wavescope" else (lambda x: reference_forward(model, x))
 
 
-def _status_mb(field: str) -> float:
-    """A memory line of /proc/self/status (Linux), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def _reset_peak_mb() -> float:
-    """Start measuring a peak (VmHWM reset to the current resident set); return that."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return _status_mb("VmRSS")
-
-
 def measure(variant: str, name: str, batch: int, repeats: int, forward_only: bool) -> dict:
     """Run in a fresh process: peak memory of the first step, then step times.
 
@@ -124,7 +143,8 @@ def measure(variant: str, name: str, batch: int, repeats: int, forward_only: boo
     model, x, target = build(name, batch)
     fwd = _forward(variant, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    before = _reset_peak_mb()
+    cpu_device = torch.device("cpu")
+    before = sb.reset_peak(cpu_device)
     start, cpu = time.perf_counter(), time.process_time()
     if forward_only:  # inference, as the original's 5.7 GB forward pass was measured
         with torch.no_grad():
@@ -133,7 +153,7 @@ def measure(variant: str, name: str, batch: int, repeats: int, forward_only: boo
     else:
         train_step(fwd, model, optimizer, x, target)
     walls, cpus = [time.perf_counter() - start], [time.process_time() - cpu]
-    peak = _status_mb("VmHWM") - before
+    peak = (sb.peak(cpu_device) - before) / 2**20
     if not forward_only:
         walls, cpus = [], []
         for _ in range(repeats):
@@ -177,13 +197,185 @@ def compare_outputs(name: str, batch: int) -> dict:
             "max_rel_grad_diff": max_grad}
 
 
+# ----------------------------------------------------------------------------- seed code
+SEED_ENV = "WAVESCOPE_NWM_SEED"
+SEED_REPO = "anonymous123-user/Wave_Representations"
+SEED_FILES = ("cornn_model.py",)
+SEED_CASES = {  # name: (image size, c_in, C, classes, T, batch)
+    "tetrominoes-16": (64, 3, 2, 6, 100, 16),
+    "tetrominoes-64": (64, 3, 2, 6, 100, 64),
+    "multi_mnist-4": (128, 1, 16, 11, 100, 4),
+}
+DT = 0.1
+GOALS = (0.5, 0.3)  # time, memory (issue 19)
+
+
+def _seed_name(name: str) -> str:
+    """The seed model's parameter name for one of ours (same layer order in each encoder)."""
+    if name == "coupling":
+        return "classifier.cell.Wy.weight"
+    if name.startswith("head.layers."):
+        _, _, i, kind = name.split(".")
+        return f"classifier.readout.{2 * int(i)}.{kind}"  # Linear, ReLU, Linear, ...
+    return "classifier." + name.replace("y0_encoder", "hy_encoder")
+
+
+def seed_models(case: str, folder: str):
+    """(ours, the seed's model): equal configuration, our weights copied into the seed's."""
+    size, c_in, c, n_cls, steps, _ = SEED_CASES[case]
+    sys.path.insert(0, folder)
+    seed = importlib.import_module("cornn_model")
+    torch.manual_seed(0)
+    ours = NeuralWaveMachine(c_in, c, n_cls, steps, DT, hidden=c, readout="fft", head="mlp256")
+    # As the seed's utils.make_model builds it: Model(N, c_in, c_out, num_classes,
+    # min_iters, max_iters, img_size, num_slots, dt, T), T = max_iters.
+    ref = seed.Model(size, c_in, c, n_cls, 0, steps, size, 256, DT, steps)
+    theirs = dict(ref.named_parameters())
+    mapped = {_seed_name(n) for n, _ in ours.named_parameters()}
+    if mapped != set(theirs):
+        raise RuntimeError(f"the seed's model has other parameters: {sorted(set(theirs) ^ mapped)}")
+    with torch.no_grad():
+        for name, param in ours.named_parameters():
+            theirs[_seed_name(name)].copy_(param)
+    return ours, ref
+
+
+def _seed_worker(args) -> None:
+    """One side of one case in this process: print its time and peak, save its first step."""
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    ours, ref = seed_models(args.case, args.seed_dir)
+    model = (ours if args.side == "ours" else ref).to(device)
+    size, c_in, _, n_cls, _, batch = SEED_CASES[args.case]
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(batch, c_in, size, size, generator=gen).to(device)
+    target = torch.randint(0, n_cls, (batch, size, size), generator=gen).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step(inputs, labels):  # the seed's trainer.py: forward, loss, zero_grad, backward
+        out = model(inputs)
+        loss = loss_fn(out, labels)
+        model.zero_grad()
+        loss.backward()
+        return out
+
+    step(x[:1], target[:1])  # warm-up (kernels, allocator), no Adam step: weights stay equal
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    times = []
+    for i in range(args.repeat):
+        base = sb.reset_peak(device)
+        start = clock()
+        out = step(x, target)
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(clock() - start)
+        if i == 0:
+            peak = sb.peak(device) - base
+            names = [n for n, _ in ours.named_parameters()]
+            params = ([p for _, p in ours.named_parameters()] if args.side == "ours" else
+                      [dict(ref.named_parameters())[_seed_name(n)] for n in names])
+            first = {"out": out.detach().cpu(),
+                     "grads": {n: p.grad.cpu() for n, p in zip(names, params, strict=True)}}
+    torch.save(first, args.result)
+    print(json.dumps({"seconds": statistics.median(times), "peak_bytes": peak}))
+
+
+def _seed_side(case: str, side: str, args, folder: Path) -> dict:
+    result = folder / f"{case}-{side}.pt"
+    cmd = [sys.executable, __file__, "--case", case, "--side", side, "--result", str(result),
+           "--seed-dir", str(folder), "--device", args.device, "--threads", str(args.threads),
+           "--repeat", str(args.repeat)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{case} {side} failed (exit {done.returncode}):\n{done.stderr}")
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    stats.update(torch.load(result))
+    return stats
+
+
+def _group(name: str) -> str:
+    return name.split(".")[0].replace("_", " ")
+
+
+def _seed_report(case: str, args, runs: dict, n_params: int) -> dict:
+    """Print one case's comparison and return it as a row of the results file."""
+    size, c_in, c, n_cls, steps, batch = SEED_CASES[case]
+    ours, ref = runs["ours"], runs["reference"]
+    label = (f"NWM {case.split('-')[0].replace('_', '-').title().replace('Mnist', 'MNIST')}, "
+             f"{size}×{size}, c_in {c_in}, C {c}, T {steps}, fft + mlp256, batch {batch}")
+    print(f"{label}: {n_params:,} parameters each, {args.device}, {args.threads} thread(s), "
+          f"{args.rounds} rounds (median (min-max))")
+    sides = {}
+    for side, rows in (("reference", ref), ("wavescope", ours)):
+        sides[side] = {"seconds": sb.spread(r["seconds"] for r in rows),
+                       "peak_gib": sb.spread(r["peak_bytes"] / 2**30 for r in rows)}
+        print(f"  {'seed code' if side == 'reference' else side:10s} "
+              f"{sb.show(sides[side]['seconds'], '.3f')} s   "
+              f"{sb.show(sides[side]['peak_gib'], '.2f')} GiB")
+    ratios = sb.spread(o["seconds"] / r["seconds"] for o, r in zip(ours, ref, strict=True))
+    mem_ratio = (statistics.median(o["peak_bytes"] for o in ours)
+                 / statistics.median(r["peak_bytes"] for r in ref))
+    print(f"  ratio wavescope / seed code: {sb.show(ratios, '.2f')} x time, {mem_ratio:.2f} x "
+          f"memory (goals <= {GOALS[0]} and <= {GOALS[1]})")
+    a, b = ours[0], ref[0]
+    diff = float((a["out"] - b["out"]).abs().max())
+    grads: dict[str, float] = {}
+    for name, g in a["grads"].items():
+        h = b["grads"][name]
+        rel = float((g - h).norm() / h.norm().clamp_min(1e-30))
+        grads[_group(name)] = max(grads.get(_group(name), 0.0), rel)
+    print(f"  logits: max |diff| {diff:.1e} (max |logit| {float(b['out'].abs().max()):.1e}); "
+          "gradients, largest relative difference per part: "
+          + ", ".join(f"{k} {v:.0e}" for k, v in grads.items()))
+    return {"case": case, "label": label, "reference_label": "seed code", "n_params": n_params,
+            **sides, "time_ratio": ratios, "memory_ratio": mem_ratio,
+            "goals": {"time": GOALS[0], "memory": GOALS[1]}, "max_abs_output_diff": diff,
+            "max_abs_output": float(b["out"].abs().max()), "grad_rel_diff": grads}
+
+
+def run_seed(args) -> None:
+    """Every case of ``args.cases`` against the seed code; writes the table."""
+    load = sb.load_average()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        commit = sb.extract_seed(args.seed_code, SEED_FILES, folder, SEED_REPO)
+        for case in args.cases:
+            runs = {"reference": [], "ours": []}
+            for _ in range(args.rounds):  # alternate, so a change of load hits both alike
+                for side in runs:
+                    runs[side].append(_seed_side(case, side, args, folder))
+            ours, _ = seed_models(case, str(folder))
+            n_params = sum(p.numel() for p in ours.parameters())
+            rows.append(_seed_report(case, args, runs, n_params))
+    if rows and not args.no_json:
+        meta = {"device": args.device, "threads": args.threads, "rounds": args.rounds,
+                "repeat": args.repeat, "load_average_start": load,
+                "seed_code": {"repository": SEED_REPO, "commit": commit, "files": SEED_FILES}}
+        path = sb.write_record(args.json, "One NWM training step against the seed code",
+                               rows, meta, env=(SEED_ENV,))
+        print(f"wrote {path}")
+
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=5, help="timed steps per process")
+    parser.add_argument("--seed-code", type=Path, default=os.environ.get(SEED_ENV),
+                        help=f"checkout or git directory of {SEED_REPO} (or ${SEED_ENV})")
+    parser.add_argument("--cases", nargs="+", default=list(SEED_CASES), choices=SEED_CASES,
+                        help="with the seed code: which cases")
+    parser.add_argument("--device", default="cpu", help="with the seed code: torch device")
+    parser.add_argument("--json", type=Path, default=sb.RESULTS / "bench_nwm.json",
+                        help="with the seed code: where the table is written (for the README)")
+    parser.add_argument("--no-json", action="store_true", help="write no table")
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per process")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of one fresh process per variant (medians are reported)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=16, help="without the seed code: batch")
     parser.add_argument("--multi", action="store_true", help="also the Multi-MNIST model")
     parser.add_argument("--multi-reference", action="store_true",
                         help="with --multi: also the reference inference forward pass (~6 GB)")
@@ -194,7 +386,26 @@ def main() -> None:
     parser.add_argument("--child", choices=("wavescope", "reference"), help=argparse.SUPPRESS)
     parser.add_argument("--config", default="tetrominoes", help=argparse.SUPPRESS)
     parser.add_argument("--forward-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--case", choices=SEED_CASES, help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=("ours", "reference"), help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--seed-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.repeat = args.repeats
+    if args.side:
+        _seed_worker(args)
+        return
+    if args.seed_code is not None and not args.child:
+        try:
+            run_seed(args)
+            return
+        except FileNotFoundError as err:
+            print(f"Seed code unavailable: {err}.")
+    if not args.child:
+        print(f"Without the NWM seed code, {', '.join(args.cases)} cannot run: clone "
+              f"https://github.com/{SEED_REPO} and pass its path with --seed-code (or set "
+              f"${SEED_ENV}). Comparing with the reference written here in the original's "
+              "style instead (not the seed code).")
     torch.set_num_threads(args.threads)
     global SEGMENT, KEEP_DRIVES
     SEGMENT = args.segment

@@ -285,9 +285,10 @@ def main(argv=None) -> None:
         except FileNotFoundError as err:
             skipped = [c for c in cases if c.split("-")[0] in ("wrnn", "irnn")]
             cases = [c for c in cases if c not in skipped]
-            print(f"Seed code unavailable ({err}); skipping {', '.join(skipped) or 'nothing'}. "
-                  "Clone https://github.com/akandykeller/Wave_RNNs and pass its path with "
-                  f"--seed-code (or set ${SEED_ENV}).")
+            if skipped:
+                print(f"Seed code unavailable ({err}); skipping {', '.join(skipped)}. Clone "
+                      "https://github.com/akandykeller/Wave_RNNs and pass its path with "
+                      f"--seed-code (or set ${SEED_ENV}).")
         for case in cases:
             runs = {"reference": [], "ours": []}
             for _ in range(args.rounds):  # alternate, so a change of load hits both alike
@@ -302,7 +303,8 @@ def main(argv=None) -> None:
                 "repeat": args.repeat, "load_average_start": load,
                 "seed_code": {"repository": "akandykeller/Wave_RNNs", "commit": seed_commit,
                               "files": SEED_FILES}}
-        path = write_record(args.json, title, rows, meta)
+        path = write_record(args.json, title, rows, meta, env=(SEED_ENV,),
+                            argv=None if argv is None else [__file__, *argv])
         print(f"wrote {path}")
 
 
