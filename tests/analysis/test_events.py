@@ -71,11 +71,13 @@ def test_bundled_eeg_alpha_waves():
     """Documented behaviour on the bundled eyes-closed EEG (first 20 s, alpha 8-13 Hz).
 
     Alpha frames split over planar, rotating and radial patterns; a measurable gradient
-    makes a frame planar however nearly in phase it is, so few frames stay synchronous
-    (the per-frame slope test assumes independent noise across sites, which volume
-    conduction breaks: it is liberal on EEG). The planar frames whose local gradients
-    align (PGD >= 0.85, the old planar rule) travel from front to back (direction near
-    -90 degrees: -y is posterior in the scalp projection) at a few metres per second.
+    makes a frame planar however nearly in phase it is, so few frames stay synchronous.
+    The plane fit's slope test allows for residuals correlated across sites (volume
+    conduction), so about an eighth of the frames are planar (half with independent-site
+    SEs); the radial and rotational tests still assume independent sites. The planar
+    frames whose local gradients align (PGD >= 0.85, the old planar rule) travel from
+    front to back (direction near -90 degrees: -y is posterior in the scalp projection)
+    at a few metres per second.
     The p-values are against the multivariate null (cross-spectra, so volume conduction,
     kept), with Benjamini-Hochberg q-values over the events.
     """
@@ -89,7 +91,7 @@ def test_bundled_eeg_alpha_waves():
     frames = ev["frame_pattern"].values
     for label in ("planar", "rotating-cw", "rotating-ccw", "sink"):
         assert np.mean(frames == label) > 0.05
-    assert np.mean(frames == "planar") > 0.4 and np.mean(frames == "synchronous") < 0.05
+    assert np.mean(frames == "planar") > 0.08 and np.mean(frames == "synchronous") < 0.1
     planar = (ev["frame_pattern"] == "planar") & (ev["frame_pgd"] >= 0.85)
     d = ev["frame_direction"].where(planar).values
     d = d[np.isfinite(d)]

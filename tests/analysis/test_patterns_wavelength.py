@@ -86,25 +86,31 @@ def test_plane_waves_of_any_wavelength_are_planar_with_calibrated_intervals(name
         assert 0.90 <= share <= 0.99, (quantity, share)
 
 
+@pytest.mark.slow  # ~20 s: 10 s of 10,000 sites at each of four wavelengths
 def test_plane_waves_of_any_wavelength_on_a_100_by_100_grid():
-    """10,000 sites make the intervals so narrow (0.03 % of the speed at 1x) that the
-    filter's transients matter up to 2 s from the ends, so 2 s are cut; one seed per
-    wavelength keeps the test short, so the intervals are counted on the 4 x 10 pooled
-    frames (0.1 s apart) against the binomial bound for 40 frames at 95 %."""
+    """10,000 sites make the intervals so narrow (0.03 % of the speed at 1x) that errors
+    of the analytic signal common to all sites matter: the band-pass and Hilbert
+    transform of a finite record err by 0.25 % (rms) in the temporal frequency and the
+    wave vector even 3-7 s from the ends of a noiseless 10 s wave, and 1.4 % at 1-2 s,
+    while the sites' noise alone gives 0.06 %. So 10 s are simulated, and the fits are
+    counted 2.5-7.5 s in, on pairs of consecutive frames 0.1 s apart (the temporal frequency
+    needs the next frame), 4 x 50 pooled frames against the issue's 90-99 %."""
     hits = []
     for ratio in RATIOS:
-        da, wavelength = simulate("grid", ratio, n_trials=1, n_times=500, sites=(100, 100))
-        z = analytic_signal(da, band=BAND).isel(time=slice(200, 300))
-        fit = fit_plane_wave(z)
-        c = classify_patterns(z.isel(time=slice(0, 10)))
+        da, wavelength = simulate("grid", ratio, n_trials=1, n_times=1000, sites=(100, 100))
+        z = analytic_signal(da, band=BAND)
+        pairs = xr.concat([z.isel(time=slice(t, t + 2)).drop_vars("time")
+                           for t in range(250, 750, 10)], dim="trial")
+        fit = fit_plane_wave(pairs.assign_coords(time=z["time"].values[:2])).isel(time=0)
+        c = classify_patterns(z.isel(time=slice(300, 310)))
         speed = wavelength * FREQ
         assert np.mean(c["pattern"].values == "planar") >= 0.9
         assert abs(float(fit["speed"].median()) / speed - 1) < 0.05
         assert angle_error_deg(float(fit["direction"].median()), DIRECTION) < 3.0
-        hits.append(covered(fit.isel(time=slice(0, None, 10)), speed, wavelength))
+        hits.append(covered(fit, speed, wavelength))
     for quantity in ("speed", "direction", "wavelength"):
         share = np.mean([h[quantity] for h in hits])
-        assert 0.85 <= share <= 1.0, (quantity, share)
+        assert 0.90 <= share <= 0.99, (quantity, share, hits)
 
 
 def _classified(name, simulate):

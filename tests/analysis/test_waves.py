@@ -298,7 +298,9 @@ def test_a_wave_much_longer_than_the_array_is_planar_not_synchronous():
     assert ((c["speed_low"] <= c["speed"]) & (c["speed"] <= c["speed_high"])).all()
     fit = fit_plane_wave(z)
     assert float(fit["explained"].min()) > 0.999  # the gradient explains all the scatter
-    assert float(fit["gradient_p"].max()) < 1e-12
+    # the analytic signal's own errors (~1e-3 rad, smooth across the array) are
+    # correlated residuals: the HAC test sees few effective sites, p small, not tiny
+    assert float(fit["gradient_p"].max()) < 0.01
 
 
 def test_fit_intervals_widen_with_noise_and_open_up_without_a_gradient(sites):

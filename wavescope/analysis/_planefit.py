@@ -18,12 +18,39 @@ With ``oversample`` >= 2 lattice points per main-lobe width (``2 pi / L``) the b
 candidate lies in the main lobe of the global maximum, and Newton climbs to it.
 
 Uncertainty: near its maximum the fit is a least-squares regression of the wrapped
-residuals ``e_j = phi_j - k . r_j - offset`` on position, so (Fisher 1993, the circular
-mean's standard error generalised to a slope; Kempter et al. 2012) the covariance of the
-wave vector is ``s2 / R**2 * inv(S)``, with ``s2 = sum sin(e_j)**2 / (n - 3)`` the
-residual scatter, ``R = mean cos(e_j)`` the fit strength and ``S`` the scatter matrix of
-the valid sites' positions about their mean. It assumes independent residuals across
-sites; spatially correlated noise makes it too narrow.
+residuals ``e_j = phi_j - k . r_j - offset`` on position (Fisher 1993, the circular
+mean's standard error generalised to a slope; Kempter et al. 2012), with scores
+``w_j = (r_j - rbar) sin(e_j)`` (``sum_j w_j = 0`` at the fit). Residuals of smooth
+fields are correlated across sites (volume conduction, smooth wave-free fields): the
+independent-site covariance ``s2 / R**2 * inv(S)`` then called 14-55 % of the frames of
+Gaussian random fields planar. So the covariance is a spatial HAC (Conley 1999) sandwich
+
+    cov = inv(S) (sum_jl w_j w_l' K(r_j - r_l)) inv(S) n / (n - q - 1) / R**2,
+
+``S`` the scatter matrix of the valid sites' positions, ``R = |mean exp(i e_j)|``,
+``q`` the number of slopes, with the product Bartlett kernel
+``K = (1 - |dx| / h)+ (1 - |dy| / h)+`` (positive semi-definite, so the covariance is).
+The bandwidth comes from the frame's residuals: ``rho``, the correlation of ``sin(e)``
+between sites closer than 1.5 spacings, less one of its standard errors
+``1 / sqrt(pairs)``, gives the exponential correlation length ``l = -d / log(rho)``
+(``d`` the pairs' mean distance) and ``h = 4 l``, at most the array's extent; ``h = 0``
+(``K`` the identity, White's covariance, ~ the independent one) where ``rho <= 0``, as on
+independent noise. The Wald test of a zero gradient uses ``F(q, n_eff - q - 1)`` with the
+effective number of sites ``n_eff = n**2 / sum_jl K_jl``. Grids: both kernel sums by FFT
+on a torus of ``2 n - 1`` sites per axis (``O(n log n)`` per frame, only frames with
+``h`` above the spacing); other layouts: the ``n x n`` kernel (up to 4,096 sites; beyond,
+the residual correlation is not modelled). Measured (tests/analysis/
+test_planefit_correlated.py, docs/notes/waves.md): smooth random fields of correlation
+length 3 and 8 px on 32 x 32 give 0-2 % planar frames, 1.5 and 3 spacings on 64 sensors
+2-6 %; known answers with independent noise are kept. Why this and not the others tried:
+``h = 2 l`` left 8-47 % planar on sensors; an exponential correlation model with ``l``
+(``cov = s2 inv(S) X' P X inv(S)``) was as strict but found half as many waves in smooth
+noise; a Gaussian model called 90 % of 8 px frames significant; ``n_eff`` from an
+exponential model (not the kernel) gave honest power but 16 % false planar frames. The
+price: with ``h`` near the array (a field as smooth as the array is large), ``n_eff`` is
+a few sites and the test is strict, so a plane wave in smooth noise needs an SNR of
+about 6 (noise 0.15 of the wave: 85-89 % planar frames). Fields correlated over more
+than the array cannot be told from a plane within one frame; surrogates test events.
 """
 
 from __future__ import annotations
@@ -48,6 +75,12 @@ _MAX_HALF_LATTICE = 64
 #: Residual phase scatter (rad) below which a fit is taken as exact: the refinement stops
 #: at 1e-7 of the lattice step, so smaller residuals are numerical, not measured.
 MIN_SCATTER = 1e-6
+#: Kernel bandwidth over the exponential correlation length of the residuals.
+_BANDWIDTH = 4.0
+#: Standard errors taken off the neighbours' residual correlation (none is found in noise).
+_RHO_SE = 1.0
+#: Sites at most for the n x n kernel of irregular layouts (memory: 3 n^2 floats per frame).
+_MAX_PAIRWISE = 4096
 
 
 class PlaneFitter:
@@ -71,6 +104,7 @@ class PlaneFitter:
         self.fft = geom.kind in ("grid", "line") and _uniform(geom.x) and (
             geom.y is None or _uniform(geom.y))
         self.k_max = float(k_max) if k_max is not None else None
+        self._init_hac()
         if self.fft:
             hx = float(np.diff(geom.x).mean()) if geom.x.size > 1 else 1.0
             self.px = sfft.next_fast_len(int(np.ceil(oversample * geom.x.size)))
@@ -107,6 +141,39 @@ class PlaneFitter:
                 _neighbour(index, ii + di, jj + dj)
                 for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))])
 
+    def _init_hac(self) -> None:
+        """Neighbour pairs (for the residual correlation) and lags (for the kernel)."""
+        g = self.geom
+        near = 1.5 * g.spacing()
+        self.lattice = self.fft
+        if self.lattice:
+            hx = float(np.diff(g.x).mean()) if g.x.size > 1 else 1.0
+            hy = float(np.diff(g.y).mean()) if g.y is not None and g.y.size > 1 else 1.0
+            shifts = [((0, 1), hx)] if g.y is None else [
+                ((0, 1), hx), ((1, 0), hy), ((1, 1), np.hypot(hx, hy)),
+                ((1, -1), np.hypot(hx, hy))]
+            self.pair_shifts = [(s, d) for s, d in shifts if d <= near] or shifts[:1]
+            self.hac_shape = (1 if g.y is None else g.y.size, g.x.size)
+            self.hac_steps = (hy, hx)
+            self.min_lag = hx if g.y is None else min(hx, hy)
+            self._lag_values = 6 * (2 * g.x.size) * (2 * self.hac_shape[0])
+            return
+        xy = g.xy
+        n = len(xy)
+        if n > _MAX_PAIRWISE:  # n x n kernels: the residual correlation is not modelled
+            self.pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+            self.min_lag = np.inf
+            self._lag_values = 1
+            return
+        self.adx = np.abs(xy[:, None, 0] - xy[None, :, 0])
+        self.ady = np.abs(xy[:, None, 1] - xy[None, :, 1])
+        d = np.hypot(self.adx, self.ady)
+        i, j = np.nonzero(np.triu(d <= near, 1))
+        self.pairs = (i, j, d[i, j])
+        off = ~np.eye(n, dtype=bool)
+        self.min_lag = float(np.maximum(self.adx, self.ady)[off].min()) if n > 1 else np.inf
+        self._lag_values = 3 * n * n
+
     def fit(self, u: np.ndarray) -> np.ndarray:
         """Fit unit phasors ``u`` (frames, n_sites; NaN = missing) -> (frames, FIELDS)."""
         valid = np.isfinite(u)
@@ -125,37 +192,154 @@ class PlaneFitter:
             # and exp(i k . (r - centre)) = u conj(c) at every valid site: no new exps
             fitted = u * np.conj(c) * (f / np.abs(f))[:, None]
         out[:, 4] = circ_corr_phasors(u, fitted)
-        out[:, 5:8] = cov = self._covariance(c, f, valid, n_valid)
+        cov, n_eff = self._covariance(c, f, valid, n_valid)
+        out[:, 5:8] = cov
         with np.errstate(invalid="ignore", divide="ignore"):
             out[:, 8] = np.abs(u.sum(axis=1)) / n_valid
         out[:, 9] = n_valid
-        dof = n_valid - (2 if self.geom.kind == "line" else 3)  # residual degrees of freedom
-        out[:, 10] = _wald_p(k, cov, dof, line=self.geom.kind == "line")
+        q = 1 if self.geom.kind == "line" else 2
+        dof = n_valid - q - 1  # residual degrees of freedom
+        # the F test's denominator dof follow the effective number of sites
+        out[:, 10] = _wald_p(k, cov, np.maximum(n_eff - q - 1, 1.0), line=q == 1)
         out[dof < 1, 5:8] = np.nan
         out[dof < 1, 10] = np.nan
         out[n_valid < 3, :9] = np.nan
         return out
 
-    def _covariance(self, c, f, valid, n_valid) -> np.ndarray:
-        """Covariance (xx, xy, yy) of the fitted wave vector, (frames, 3); see the module."""
+    def _covariance(self, c, f, valid, n_valid) -> tuple[np.ndarray, np.ndarray]:
+        """Covariance (xx, xy, yy) of the fitted wave vector, (frames, 3), and the
+        effective number of sites; the spatial HAC sandwich of the module docstring."""
         with np.errstate(invalid="ignore", divide="ignore"):
             resid = (c * np.conj(f / np.abs(f))[:, None]).imag  # sin(e_j); 0 at gaps
-            dof = n_valid - (2 if self.geom.kind == "line" else 3)
-            s2 = np.maximum(np.einsum("ij,ij->i", resid.real, resid.real) / dof,
-                            MIN_SCATTER**2)
-            strength = np.abs(f) / n_valid
-            m = valid.astype(float) @ self.moments[:, :5]  # sums of x, y, x^2, xy, y^2
-            sxx = m[:, 2] - m[:, 0] ** 2 / n_valid
-            sxy = m[:, 3] - m[:, 0] * m[:, 1] / n_valid
-            syy = m[:, 4] - m[:, 1] ** 2 / n_valid
-            if self.geom.kind == "line":  # a line: no y slope (fixed at 0, no variance)
+            return self.covariance(resid, valid, np.abs(f) / n_valid)
+
+    def covariance(self, resid: np.ndarray, valid: np.ndarray, strength: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Spatial HAC covariance of the wave vector from the residuals ``sin(e_j)``
+        (frames, n_sites; 0 at missing sites), the valid-site mask and R per frame.
+
+        Returns ``(cov, n_eff)``: (frames, 3) with xx, xy, yy in (rad / space unit)^2,
+        and the effective number of sites ``n^2 / sum_jl K_jl`` (n where the residuals
+        are uncorrelated). See the module docstring for the estimator.
+        """
+        line = self.geom.kind == "line"
+        q = 1 if line else 2
+        n = valid.sum(axis=1).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = valid.astype(float) @ self.moments  # sums of x, y, x^2, xy, y^2
+            mx, my = m[:, 0] / n, m[:, 1] / n
+            sxx = m[:, 2] - m[:, 0] * mx
+            sxy = m[:, 3] - m[:, 0] * my
+            syy = m[:, 4] - m[:, 1] * my
+            # scores of the centred regression: w = (r - mean r) e, 0 at gaps
+            wx = (self.rc[:, 0] - mx[:, None]) * resid
+            wy = (self.rc[:, 1] - my[:, None]) * resid
+            h = self._bandwidth(resid, valid, n)
+            meat = np.column_stack([np.einsum("ij,ij->i", wx, wx),
+                                    np.einsum("ij,ij->i", wx, wy),
+                                    np.einsum("ij,ij->i", wy, wy)])
+            ksum = n.copy()  # sum_jl K_jl: n for the identity kernel
+            wide = np.flatnonzero(h > self.min_lag)
+            wide = wide[np.argsort(h[wide])]  # blocks of like bandwidths: small tori
+            for sl in frame_blocks(wide.size, self._lag_values, 1 << 22):
+                rows = wide[sl]
+                meat[rows], ksum[rows] = self._hac(wx[rows], wy[rows], valid[rows], h[rows])
+            # HC1-style small-sample factor n / (n - q - 1), and a floor of MIN_SCATTER
+            # residual scatter (exact fits: the Newton tolerance, not a measurement)
+            meat *= (n / (n - q - 1))[:, None]
+            meat += MIN_SCATTER**2 * np.column_stack([sxx, sxy, syy])
+            r2 = strength**2
+            n_eff = n * n / ksum
+            if line:
                 zero = np.zeros_like(sxx)
-                return np.column_stack([s2 / (strength**2 * sxx), zero, zero])
+                return np.column_stack([meat[:, 0] / (sxx**2 * r2), zero, zero]), n_eff
             det = sxx * syy - sxy**2
             # sites on a line (a one-row grid) do not constrain the slope across it: NaN
             det = np.where(det > 1e-12 * (sxx + syy) ** 2, det, np.nan)
-            scale = s2 / (strength**2 * det)
-            return np.column_stack([scale * syy, -scale * sxy, scale * sxx])
+            # inv(S) M inv(S), with inv(S) = [[syy, -sxy], [-sxy, sxx]] / det
+            axx, axy, ayy = syy / det, -sxy / det, sxx / det
+            bxx = axx * meat[:, 0] + axy * meat[:, 1]
+            bxy = axx * meat[:, 1] + axy * meat[:, 2]
+            byx = axy * meat[:, 0] + ayy * meat[:, 1]
+            byy = axy * meat[:, 1] + ayy * meat[:, 2]
+            cov = np.column_stack([bxx * axx + bxy * axy, bxx * axy + bxy * ayy,
+                                   byx * axy + byy * ayy]) / r2[:, None]
+            return cov, n_eff
+
+    def _bandwidth(self, resid, valid, n) -> np.ndarray:
+        """Kernel bandwidth per frame (space units): twice the length of the exponential
+        correlation that matches the residuals' correlation between neighbours (less
+        two of its standard errors), at most the array's extent; 0 where it is not
+        positive."""
+        prod = np.zeros(len(resid))
+        count = np.zeros(len(resid))
+        dist = np.zeros(len(resid))
+        if self.lattice:
+            g = self.geom
+            r = resid.reshape(-1, *g.shape) if g.y is not None else resid[:, None, :]
+            v = valid.reshape(r.shape)
+            ny, nx = r.shape[1:]
+            for (dy, dx), d in self.pair_shifts:
+                a = (slice(None), slice(0, ny - dy), slice(max(0, -dx), nx - max(0, dx)))
+                b = (slice(None), slice(dy, ny), slice(max(0, dx), nx - max(0, -dx)))
+                prod += np.einsum("fij,fij->f", r[a], r[b])
+                cnt = (v[a] & v[b]).sum(axis=(1, 2))
+                count += cnt
+                dist += cnt * d
+        else:
+            i, j, d = self.pairs
+            prod = np.einsum("fp,fp->f", resid[:, i], resid[:, j])
+            both = (valid[:, i] & valid[:, j]).astype(float)
+            count = both.sum(axis=1)
+            dist = both @ d
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.einsum("ij,ij->i", resid, resid) / n
+            rho = prod / count / var - _RHO_SE / np.sqrt(count)
+            length = -(dist / count) / np.log(np.clip(rho, 1e-300, 1 - 1e-12))
+            h = np.minimum(_BANDWIDTH * length, self.extent)
+        return np.where(rho > 0, h, 0.0)
+
+    def _hac(self, wx, wy, valid, h) -> tuple[np.ndarray, np.ndarray]:
+        """Kernel-weighted score products ``sum_jl w_j w_l' K(r_j - r_l)`` (xx, xy, yy)
+        and ``sum_jl K_jl`` over valid pairs, for frames with bandwidths ``h``; product
+        Bartlett kernel ``(1 - |dx| / h)+ (1 - |dy| / h)+`` (positive semi-definite)."""
+        if not self.lattice:
+            kern = (np.clip(1 - self.adx[None] / h[:, None, None], 0, None)
+                    * np.clip(1 - self.ady[None] / h[:, None, None], 0, None))
+            kwx = np.einsum("fjl,fl->fj", kern, wx)
+            kwy = np.einsum("fjl,fl->fj", kern, wy)
+            v = valid.astype(float)
+            meat = np.column_stack([np.einsum("fj,fj->f", wx, kwx),
+                                    np.einsum("fj,fj->f", wx, kwy),
+                                    np.einsum("fj,fj->f", wy, kwy)])
+            return meat, np.einsum("fj,fjl,fl->f", v, kern, v)
+        # grids: by Parseval, sum_jl a_j b_l K(j - l) = sum_f conj(A) B K^ / N on a torus
+        # of n + L sites per axis, L the longest lag the kernel reaches (so no pair
+        # wraps onto a lag it weighs); K^ is separable, and real as K is symmetric
+        (ny, nx), (hy, hx) = self.hac_shape, self.hac_steps
+        reach = float(h.max())
+        qy = 1 if ny == 1 else sfft.next_fast_len(ny + min(ny - 1, int(reach / hy)))
+        qx = sfft.next_fast_len(nx + min(nx - 1, int(reach / hx)))
+        ky = _bartlett_spectrum(qy, hy, h)
+        kx = _bartlett_spectrum(qx, hx, h)[:, : qx // 2 + 1]
+        # real maps: half spectra (rfft), the other half by symmetry (weight 2)
+        kx[:, 1:(qx + 1) // 2] *= 2
+        shape = (len(h), ny, nx)
+        sx = sfft.rfft2(wx.reshape(shape), s=(qy, qx))
+        sy = sfft.rfft2(wy.reshape(shape), s=(qy, qx))
+        n_tot = qy * qx
+        meat = np.column_stack([
+            np.einsum("fy,fyx,fx->f", ky, sx.real**2 + sx.imag**2, kx),
+            np.einsum("fy,fyx,fx->f", ky, sx.real * sy.real + sx.imag * sy.imag, kx),
+            np.einsum("fy,fyx,fx->f", ky, sy.real**2 + sy.imag**2, kx)]) / n_tot
+        # sum_jl K_jl: separable on a full grid, by the same sum over the mask otherwise
+        ksum = (_bartlett_mass(ny, hy, h) * _bartlett_mass(nx, hx, h))
+        gaps = np.flatnonzero(~valid.all(axis=1))
+        if gaps.size:
+            vs = sfft.rfft2(valid[gaps].reshape(-1, ny, nx).astype(float), s=(qy, qx))
+            ksum[gaps] = np.einsum("fy,fyx,fx->f", ky[gaps], vs.real**2 + vs.imag**2,
+                                   kx[gaps]) / n_tot
+        return meat, ksum
 
     def _factors(self, k: np.ndarray) -> np.ndarray:
         """exp(-i k . (r - centre)) for frames k (m, 2) -> (m, n_sites)."""
@@ -281,6 +465,25 @@ def _wald_p(k: np.ndarray, cov: np.ndarray, dof: np.ndarray, line: bool) -> np.n
                 cxx * cyy - cxy**2)
             q = 2
         return stats.f.sf(w / q, q, np.maximum(dof, 1))
+
+
+def _bartlett(lag: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Bartlett kernel ``(1 - lag / h)+``, (frames, lags) for bandwidths ``h``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.clip(1 - lag[None, :] / h[:, None], 0.0, None)
+
+
+def _bartlett_spectrum(q: int, step: float, h: np.ndarray) -> np.ndarray:
+    """DFT of the Bartlett kernel on a torus of ``q`` sites ``step`` apart (lag: the
+    circular distance), (frames, q): real, and >= 0 (a Fejer kernel)."""
+    m = np.arange(q)
+    return sfft.fft(_bartlett(np.minimum(m, q - m) * step, h), axis=-1).real
+
+
+def _bartlett_mass(n: int, step: float, h: np.ndarray) -> np.ndarray:
+    """``sum_jl K(|j - l| step)`` over ``n`` sites in a row, per bandwidth."""
+    m = np.arange(1 - n, n)
+    return _bartlett(np.abs(m) * step, h) @ (n - np.abs(m)).astype(float)
 
 
 def _neighbour(index: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -445,14 +445,16 @@ def fit_plane_wave(
     then safeguarded Newton refinement, vectorised over frames. NaN sites are skipped.
 
     Uncertainty is analytic: near the maximum the fit is a regression of the wrapped
-    residuals on position, so the gradient's covariance is ``s2 / R**2 * inv(S)``
-    (``s2`` the residual scatter ``sum sin(e)**2 / (n - 3)``, ``S`` the scatter matrix
-    of the sites' positions), assuming residuals independent across sites (spatially
-    correlated noise makes the intervals too narrow). Speed, direction and wavelength
-    intervals follow by the delta method; they are symmetric in the spatial frequency
-    (and in the slowness ``|k| / |omega|``, whose error adds that of ``omega``), so on
-    speed and wavelength they are asymmetric, and their upper end is NaN (no bound) where
-    the gradient cannot be told from zero.
+    residuals on position, and the gradient's covariance is a spatial HAC sandwich
+    ``inv(S) (sum_jl w_j w_l' K_jl) inv(S) / R**2`` (``w_j`` the position-weighted
+    residuals, ``S`` the scatter matrix of the sites' positions, ``K`` a Bartlett kernel
+    whose bandwidth follows the residuals' correlation between neighbours; the
+    independent-site ``s2 / R**2 * inv(S)`` where they are uncorrelated; see
+    ``wavescope.analysis._planefit``), so spatially correlated residuals widen it.
+    Speed, direction and wavelength intervals follow by the delta method; they are
+    symmetric in the spatial frequency (and in the slowness ``|k| / |omega|``, whose
+    error adds that of ``omega``), so on speed and wavelength they are asymmetric, and
+    their upper end is NaN (no bound) where the gradient cannot be told from zero.
 
     Parameters
     ----------
@@ -492,7 +494,8 @@ def fit_plane_wave(
           (1 - R0)`` with ``R0`` the synchrony, the R of a flat phase: the share of the
           phase scatter about the common phase that the gradient removes; 0 for a
           synchronous field, 1 for a noiseless plane wave at any wavelength);
-        - ``gradient_p``: p-value of the Wald test of a zero gradient (``F(2, n - 3)``);
+        - ``gradient_p``: p-value of the Wald test of a zero gradient (``F(2, n_eff - 3)``,
+          ``n_eff`` the effective number of sites);
           small where a gradient is measured, even for waves much longer than the array;
         - ``dphi_dx``, ``dphi_dy`` (rad per space unit, ``= -k``), their standard errors
           ``dphi_dx_se``, ``dphi_dy_se`` and correlation ``dphi_corr``; ``omega`` and
@@ -806,8 +809,9 @@ def classify_patterns(
         above the R of the best plane through independent phases (about
         ``sqrt(log(n) / n)``: 0.3 on 64 sites, 0.45 on 16).
     alpha : float
-        Level of the slope tests, in (0, 1). The tests assume independent noise across
-        sites (spatially correlated noise makes them liberal); detect_waves' surrogates
+        Level of the slope tests, in (0, 1). The plane fit's test allows for spatially
+        correlated residuals; the radial and rotational tests assume independent noise
+        across sites (correlated noise makes them liberal); detect_waves' surrogates
         then test the events.
     confidence : float
         Coverage of the speed, direction and wavelength intervals.
