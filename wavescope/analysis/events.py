@@ -352,16 +352,16 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
 
     When only planar and synchronous events are tested, a frame is decided only as far
     as such a label needs, in the order of :func:`classify_patterns`' rule: the plane
-    fit's R on every frame; the PGD where R alone does not reach its threshold; the
-    plane fit's gradient test (its covariance, most of a plane fit) only on frames that
-    reach either; the synchrony only when synchronous events are tested; and the radial
-    and rotational centre fits (most of a pattern decision) only on the frames that
-    could be planar (a radial or rotating model that qualifies with a larger R overrules
-    the plane) or, with synchronous events tested, are synchronous enough. Elsewhere no
-    skipped result can make a frame planar or synchronous. (Whether a radial or
-    rotating model that wins is a source or a sink, or turns which way, is not decided:
-    the temporal frequency is not computed.) With radial or rotating events tested every
-    frame gets the whole decision.
+    fit's R and the PGD on every frame; the plane fit's gradient test (its covariance,
+    most of a plane fit) only where either reaches its threshold; the synchrony only
+    when synchronous events are tested; and the radial and rotational centre fits (most
+    of a pattern decision) only on the frames that could be planar (a radial or
+    rotating model that qualifies with a larger R overrules the plane) or, with
+    synchronous events tested, are synchronous enough. Elsewhere no skipped result can
+    make a frame planar or synchronous. (Whether a radial or rotating model that wins
+    is a source or a sink, or turns which way, is not decided: the temporal frequency
+    is not computed.) With radial or rotating events tested every frame gets the whole
+    decision.
     """
     if not set(families) <= set(_SCREENED):
         fr = _frames(zs, settings)
@@ -377,11 +377,8 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
                                  for k in ("k_max", "oversample", "max_iter")))
     strength = _plane_strength(values, fitter)
     steep = np.nan_to_num(strength, nan=-np.inf) >= t_strength  # NaN never passes
+    pgd_ = pgd(zs, form=settings["pgd_form"]).values.ravel()  # decides where R does not
     nan = np.full(n, np.nan)
-    pgd_ = nan.copy()
-    rows = np.flatnonzero(~steep)
-    if rows.size:
-        pgd_[rows] = pgd(_some_frames(zs, rows), form=settings["pgd_form"]).values.ravel()
     gradient_p = nan.copy()
     rows = np.flatnonzero(steep | (np.nan_to_num(pgd_, nan=-np.inf)
                                    >= settings["pgd_threshold"]))
@@ -425,16 +422,6 @@ def _plane_strength(values: np.ndarray, fitter: PlaneFitter) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             out[sl] = np.where(n_valid >= 3, np.abs(c.sum(axis=1)) / n_valid, np.nan)
     return out
-
-
-def _some_frames(zs: xr.DataArray, rows: np.ndarray) -> xr.DataArray:
-    """Frames ``rows`` (counted over trial then time) of ``zs`` (trial, time, ...), as
-    trials of one frame each (``zs`` itself when they are all its frames)."""
-    if rows.size == zs.shape[0] * zs.shape[1]:
-        return zs
-    one = zs.isel(trial=slice(0, 1), time=slice(0, 1)).drop_vars("trial", errors="ignore")
-    data = zs.values.reshape(-1, 1, *zs.shape[2:])[rows]
-    return xr.DataArray(data, dims=zs.dims, coords=one.coords, attrs=zs.attrs)
 
 
 def _runs(labels: np.ndarray, min_frames: int, patterns) -> list[tuple[int, int]]:

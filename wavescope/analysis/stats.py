@@ -207,9 +207,11 @@ def _phase_spectrum(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _phase_values(spec: np.ndarray, gaps: np.ndarray, seeds, shared: bool, complex_: bool,
-                  n_t: int) -> np.ndarray:
+                  n_t: int, work: np.ndarray | None = None) -> np.ndarray:
     """(n, sites, time): the surrogates of ``spec`` (from :func:`_phase_spectrum`), one
-    random phase per frequency (``shared``) or per site and frequency, NaN at the gaps."""
+    random phase per frequency (``shared``) or per site and frequency, NaN at the gaps.
+    ``work``: a buffer shaped (n, sites, freq) for the rotated spectra, reused by a caller
+    that draws again and again (complex data: the result is written over it)."""
     shape = spec.shape[-1:] if shared else spec.shape
     rot = np.exp(2j * np.pi * np.stack([np.random.default_rng(int(s)).random(shape)
                                         for s in seeds]))  # (n, [sites,] freq)
@@ -219,7 +221,7 @@ def _phase_values(spec: np.ndarray, gaps: np.ndarray, seeds, shared: bool, compl
             rot[..., -1] = 1.0  # the Nyquist bin is real
     if shared:
         rot = rot[:, None, :]
-    rot = rot * spec[None]  # (n, sites, freq)
+    rot = np.multiply(rot, spec[None], out=work)  # (n, sites, freq)
     fft = _fft_module(spec.real.dtype)
     values = (fft.ifft(rot, axis=-1, overwrite_x=True) if complex_  # rot is a temporary
               else fft.irfft(rot, n=n_t, axis=-1))
@@ -247,6 +249,7 @@ class PhaseWindows:
         self.lead, self.n_t, self.dtype = x.shape[:-1], x.shape[-1], x.dtype
         self.complex, self.shared = np.iscomplexobj(x), kind == "multivariate"
         self.spec, self.alive, self.gaps = _phase_spectrum(x.reshape(-1, self.n_t))
+        self.work = np.empty((1, *self.spec.shape), self.spec.dtype)  # one draw at a time
 
     def draw(self, n: int, seed, starts, width: int) -> np.ndarray:
         """(n, *da.shape with ``time`` cut to ``width``), surrogate j from ``starts[j]``."""
@@ -254,7 +257,7 @@ class PhaseWindows:
         out = np.full((n, self.alive.size, width), np.nan, dtype=self.dtype)
         for j, (s, a) in enumerate(zip(seeds, starts, strict=True)):
             values = _phase_values(self.spec, self.gaps, [s], self.shared, self.complex,
-                                   self.n_t)[0]
+                                   self.n_t, self.work)[0]
             out[j, self.alive] = values[:, a:a + width]
         return np.moveaxis(out.reshape(n, *self.lead, width), -1, 1 + self.axis)
 
