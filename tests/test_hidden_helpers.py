@@ -77,7 +77,7 @@ def test_model_phase_is_the_phase_about_each_sites_mean():
     np.testing.assert_allclose(np.exp(1j * np.angle(z.values)),
                                np.exp(1j * np.broadcast_to(travelling, z.shape)), atol=1e-6)
     # common=False removes the field moving as one, leaving the travelling wave
-    z2 = hidden.model_phase(da + 0.8 * common, common=False)
+    z2 = hidden.model_phase(da.copy(data=da.values + 0.8 * common), common=False)
     np.testing.assert_allclose(np.exp(1j * np.angle(z2.values)),
                                np.exp(1j * np.broadcast_to(travelling, z.shape)), atol=1e-6)
 
