@@ -223,8 +223,12 @@ def _phase_values(spec: np.ndarray, gaps: np.ndarray, seeds, shared: bool, compl
         rot = rot[:, None, :]
     rot = np.multiply(rot, spec[None], out=work)  # (n, sites, freq)
     fft = _fft_module(spec.real.dtype)
-    values = (fft.ifft(rot, axis=-1, overwrite_x=True) if complex_  # rot is a temporary
-              else fft.irfft(rot, n=n_t, axis=-1))
+    if not complex_:
+        values = fft.irfft(rot, n=n_t, axis=-1)
+    elif fft is np.fft:  # single precision: numpy.fft, which cannot overwrite its input
+        values = fft.ifft(rot, axis=-1)
+    else:  # rot is a temporary
+        values = fft.ifft(rot, axis=-1, overwrite_x=True)
     if gaps.any():
         values[:, gaps] = np.nan
     return values
