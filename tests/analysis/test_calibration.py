@@ -54,7 +54,9 @@ def test_multivariate_keeps_every_cross_spectrum_and_phase_does_not():
 
 
 def test_spatial_on_grids_keeps_each_frames_spatial_spectrum():
-    da = ws.simulate.radial_wave((12, 14), n_times=64, speed=20.0, noise=0.2, seed=3)
+    # a torus (periodic=1) keeps the FFT version; finite grids: tests/analysis/test_stats.py
+    da = ws.simulate.radial_wave((12, 14), n_times=64, speed=20.0, noise=0.2,
+                                 seed=3).assign_attrs(periodic=1)
     s = surrogates(da, "spatial", n=3, seed=1)
     assert np.isrealobj(s.values)
     power = np.abs(np.fft.fft2(da.values))

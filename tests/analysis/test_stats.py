@@ -109,3 +109,101 @@ def test_shuffle_under_another_dim_keeps_the_trials_apart():
     assert sorted(map(tuple, one[0].T)) == sorted(map(tuple, orig[0].T))
     with pytest.raises(ws.DataModelError, match="already has a 'trial' dim"):
         surrogates(da, n=2)
+
+
+def smooth_frames(n_times=40, size=24, seed=0):
+    """A 24 x 24 window into a larger smooth stationary field (no wave, no reflecting
+    edge: the window's edges are not the field's)."""
+    from scipy.ndimage import gaussian_filter
+
+    big = gaussian_filter(np.random.default_rng(seed).standard_normal((n_times, 3 * size,
+                                                                         3 * size)),
+                          (0, 3, 3), mode="wrap")
+    return ws.from_array(big[:, size:2 * size, size:2 * size], ("time", "y", "x"),
+                         sfreq=100.0)
+
+
+def variogram(v, lag, axis):
+    """Half the mean squared difference of sites ``lag`` apart along ``axis`` (per frame)."""
+    n = v.shape[axis]
+    d = np.take(v, np.arange(lag, n), axis) - np.take(v, np.arange(n - lag), axis)
+    return 0.5 * np.mean(d**2, axis=(-2, -1))
+
+
+def test_spatial_on_a_finite_grid_keeps_each_frames_variogram_without_a_seam():
+    da = smooth_frames()
+    s = surrogates(da, "spatial", n=32, seed=0)
+    assert np.isrealobj(s.values) and s.dims == ("trial", *da.dims)
+    assert not np.allclose(s.values[0], da.values) and not np.allclose(s.values[0],
+                                                                         s.values[1])
+    # each frame's power is kept in expectation: within 3 % over all, 25 % per frame
+    # (mean of 32 surrogates; one surrogate sees part of a larger random field)
+    energy = (s.values**2).sum(axis=(-2, -1)) / (da.values**2).sum(axis=(-2, -1))
+    assert abs(energy.mean() - 1) < 0.03 and np.abs(energy.mean(axis=0) - 1).max() < 0.25
+    for axis in (-1, -2):
+        for lag in (1, 2, 3, 6):  # within 20 % out to the correlation length
+            ratio = variogram(s.values, lag, axis).mean() / variogram(da.values, lag,
+                                                                       axis).mean()
+            assert 0.8 < ratio < 1.05, (axis, lag, ratio)
+    # the torus filter (the grid's own FFT) on the same window adds a seam: rough fields
+    torus = surrogates(da.assign_attrs(periodic=1), "spatial", n=4, seed=0).values
+    assert variogram(torus, 1, -1).mean() / variogram(da.values, 1, -1).mean() > 1.5
+
+
+def test_spatial_on_a_finite_grid_is_the_torus_version_on_its_mirror():
+    da = smooth_frames(n_times=10, size=12)
+    v = da.values
+    for axis in (-1, -2):
+        v = np.concatenate([v, np.flip(v, axis)], axis=axis)
+    mirror = ws.from_array(v, ("time", "y", "x"), sfreq=100.0, periodic=True)
+    s = surrogates(da, "spatial", n=3, seed=7).values
+    np.testing.assert_allclose(
+        s, surrogates(mirror, "spatial", n=3, seed=7).values[..., :12, :12], atol=1e-12)
+    # on a periodic grid each frame's Fourier power spectrum is kept exactly, here not
+    ref = np.abs(np.fft.fft2(v))
+    got = np.abs(np.fft.fft2(surrogates(mirror, "spatial", n=3, seed=7).values))
+    np.testing.assert_allclose(got, np.broadcast_to(ref, got.shape), atol=1e-9 * ref.max())
+    assert not np.allclose(np.abs(np.fft.fft2(s)), np.abs(np.fft.fft2(da.values)), rtol=0.05)
+
+
+def test_spatial_on_a_finite_grid_scrambles_a_plane_wave():
+    da = ws.simulate.plane_wave((24, 24), n_times=100, speed=40.0, frequency=5.0,
+                                direction=0.7, noise=0.1, seed=1)
+    z = analytic_signal(da).isel(time=slice(10, 90))
+    phase_gradient = pgd(surrogates(z, "spatial", n=8, seed=0)).mean("time").values
+    assert float(pgd(z).mean()) > 0.95
+    assert phase_gradient.mean() < 0.35 and phase_gradient.max() < 0.5
+
+
+def test_spatial_on_a_finite_grid_is_one_filter_for_all_frames():
+    da = smooth_frames(n_times=60)
+    s = surrogates(da, "spatial", n=3, seed=2)
+    # the same filter for every frame: a slice of the recording gets the same frames,
+    # so time courses stay continuous
+    part = surrogates(da.isel(time=slice(20, 35)), "spatial", n=3, seed=2)
+    np.testing.assert_allclose(part.values, s.values[:, 20:35], atol=1e-12)
+    # a real filter commutes with the Hilbert transform in time: the surrogate of the
+    # analytic signal is the analytic signal of the surrogate
+    z = analytic_signal(da)
+    zs = surrogates(z, "spatial", n=3, seed=2)
+    assert np.iscomplexobj(zs.values)
+    np.testing.assert_allclose(zs.values.real, surrogates(z.real, "spatial", n=3,
+                                                          seed=2).values, atol=1e-12)
+    np.testing.assert_allclose(zs.values.imag, surrogates(z.imag, "spatial", n=3,
+                                                          seed=2).values, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:24 of 576 sites hold only NaN")
+def test_spatial_on_a_finite_grid_keeps_nan_sites_and_missing_samples():
+    values = smooth_frames().values.copy()
+    values[:, :, 0] = np.nan  # a dead column
+    values[3:7, 10, 12] = np.nan  # missing samples
+    s = surrogates(ws.from_array(values, ("time", "y", "x"), sfreq=100.0), "spatial",
+                   n=2, seed=0).values
+    finite = np.isfinite(values)
+    assert (np.isfinite(s) == finite).all()  # NaN exactly where the data have none
+    # the gaps are filled with the frame's mean for the transform
+    filled = np.where(finite, values, np.nanmean(values, axis=(1, 2), keepdims=True))
+    ref = surrogates(ws.from_array(filled, ("time", "y", "x"), sfreq=100.0), "spatial",
+                     n=2, seed=0).values
+    np.testing.assert_allclose(s[:, finite], ref[:, finite], atol=1e-12)
