@@ -504,7 +504,8 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
                           .values[0] for a, s in zip(starts, seeds, strict=True)]
             done += m
             if done == n or (len(stack) + batch) * width * n_sites > _BATCH_VALUES:
-                zs = xr.DataArray(np.stack(stack), dims=("trial", *template.dims),
+                # C order (np.stack would keep a window's layout): reshapes stay views
+                zs = xr.DataArray(np.array(stack), dims=("trial", *template.dims),
                                   coords=template.coords, attrs=template.attrs)
                 stack = []
                 for labels, scores in zip(*_null_frames(zs, settings, wanted), strict=True):
