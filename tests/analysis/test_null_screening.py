@@ -108,8 +108,9 @@ def test_surrogate_windows_equal_cut_surrogates(kind):
     values = da.values.copy()
     values[:, 0, 0] = np.nan
     values[10:12, 2, 3] = np.nan
-    for x in (da.copy(data=values), analytic_signal(da, (3.0, 8.0)),
-              da.transpose("y", "time", "x")):
+    z = analytic_signal(da, (3.0, 8.0))
+    for x in (da.copy(data=values), z, z.astype(np.complex64), da.transpose("y", "time", "x"),
+              da.astype(np.float32)):
         starts = [0, 7, 44]
         got = PhaseWindows(x, kind).draw(3, 5, starts, 20)
         full = surrogates(x, kind, 3, 5).values

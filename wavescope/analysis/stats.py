@@ -267,7 +267,9 @@ class PhaseWindows:
         self.lead, self.n_t, self.dtype = x.shape[:-1], x.shape[-1], x.dtype
         self.complex, self.shared = np.iscomplexobj(x), kind == "multivariate"
         self.spec, self.alive, self.gaps = _phase_spectrum(x.reshape(-1, self.n_t))
-        self.work = np.empty((1, *self.spec.shape), self.spec.dtype)  # one draw at a time
+        # one draw at a time, in the precision of the rotated spectra (double, as the
+        # random phases), as surrogates computes them
+        self.work = np.empty((1, *self.spec.shape), np.result_type(self.spec, np.complex128))
 
     def draw(self, n: int, seed, starts, width: int) -> np.ndarray:
         """(n, *da.shape with ``time`` cut to ``width``), surrogate j from ``starts[j]``."""
