@@ -279,9 +279,7 @@ class PhaseWindows:
             values = _phase_values(self.spec, self.gaps, [s], self.shared, self.complex,
                                    self.n_t, self.work)[0]
             out[j, self.alive] = values[:, a:a + width]
-        # in the order of da's dims in memory too: later reshapes stay views
-        return np.ascontiguousarray(np.moveaxis(out.reshape(n, *self.lead, width), -1,
-                                                1 + self.axis))
+        return np.moveaxis(out.reshape(n, *self.lead, width), -1, 1 + self.axis)
 
 
 def _unit_phasors(shape: tuple[int, ...], seed) -> np.ndarray:
