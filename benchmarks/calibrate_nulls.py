@@ -120,13 +120,14 @@ def detected(ev, onsets, alpha: float = 0.05) -> tuple[int, int]:
 
 def run(quick: bool, n_surrogates: int, data=None, nulls=NULLS) -> dict:
     t_start = time.perf_counter()
-    # recordings per null (the default needs >= 200 events) and the power runs
+    # recordings per null (the default needs >= 200 events: about 46 per EEG and 33 per
+    # grid recording since the plane fit's HAC covariance) and the power runs
     cfg = {
         "eeg-dipoles": dict(band=(8.0, 13.0), n_times=4800, speed=3.0, direction=-np.pi / 2,
-                            records={"multivariate": 3, "spatial": 3, "shuffle": 1,
+                            records={"multivariate": 5, "spatial": 3, "shuffle": 1,
                                      "phase": 1}),
         "grf-32x32": dict(band=(8.0, 12.0), n_times=2000, speed=160.0, direction=0.6,
-                          records={"multivariate": 5, "spatial": 3, "shuffle": 1,
+                          records={"multivariate": 7, "spatial": 5, "shuffle": 1,
                                    "phase": 1}),
     }
     if quick:
