@@ -56,9 +56,9 @@ def with_wave(noise, amplitude):
     return wave.copy(data=wave.values + amplitude * noise.values)
 
 
-# measured (4 seeds of 400 frames): grid 0 % (3 px) and 0-2 % (8 px); sensors 2 % (1.5)
-# and 6 % (3); independent-site SEs gave 0 / 0-2 % on the grid only through R < 0.7 at
-# 3 px, and 1-10 % Wald p < 0.01 turned into 30-40 % planar at 8 px, 8-47 % on sensors
+# planar shares measured by benchmarks/wave_intervals.py (4 seeds x 400 frames): grid
+# 0 % (3 px) and 0 % (8 px), sensors 0-8 % (1.5) and 6-13 % (3); with independent-site
+# SEs 0 % (3 px: R < 0.7 anyway), 23-39 % (8 px), 12-25 % and 31-56 % on sensors
 @pytest.mark.parametrize(("make", "ell", "bound"), [
     (grid_field, 3.0, 0.05), (grid_field, 8.0, 0.05),
     (sensor_field, 1.5, 0.10), (sensor_field, 3.0, 0.10)])
