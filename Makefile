@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= wavescope-quickstart
 
-.PHONY: quickstart test install browser clean
+.PHONY: quickstart test test-min install browser clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,5 +27,27 @@ test: $(VENV)/.installed browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
+# The minimum-versions job (CI runs it after `make test`): a separate venv with the oldest
+# releases pyproject.toml allows (.ci/minimum-versions.txt) and no torch, and the tests that
+# do not need torch (those in other files skip without it).
+VENV_MIN ?= .venv-min
+# Left out: the tests that train or load models (they need torch), by file or by name.
+MIN_TESTS := tests --ignore=tests/training --ignore=tests/analysis/test_torch_path.py \
+  --ignore=tests/test_hardening.py --ignore=tests/test_report.py \
+  --ignore=tests/test_reproduce.py --ignore=tests/test_scripts.py \
+  --ignore=tests/test_quickstart.py --ignore=tests/test_readme_numbers.py \
+  --deselect=tests/test_cli.py::test_train_help_lists_every_choice_and_default \
+  -k "not (test_tutorial_runs_small_and_asserts_its_results and not 04_real_recording)"
+
+$(VENV_MIN)/.installed: pyproject.toml .ci/minimum-versions.txt
+	rm -rf $(VENV_MIN)
+	python3 -m venv $(VENV_MIN)
+	$(VENV_MIN)/bin/python -m pip install --quiet -c .ci/minimum-versions.txt \
+	  -e ".[dask,imaging,nwb]" pytest hypothesis
+	touch $@
+
+test-min: $(VENV_MIN)/.installed
+	$(VENV_MIN)/bin/python -m pytest $(MIN_TESTS)
+
 clean:
-	rm -rf $(VENV) $(OUT)
+	rm -rf $(VENV) $(VENV_MIN) $(OUT)

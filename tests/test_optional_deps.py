@@ -87,3 +87,22 @@ def test_a_training_feature_without_torch_names_the_extra(use, tmp_path):
         """)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "ImportError:" in res.stdout and "pip install 'wavescope[training]'" in res.stdout
+
+
+@pytest.mark.parametrize("argv", [["train", "--help"], ["train", "--epochs", "1"],
+                                  ["evaluate", "run"], ["export", "run", "-o", "h.nc"],
+                                  ["sweep", "spec.json"]])
+def test_training_verbs_without_torch_say_one_line_naming_the_extra(argv, tmp_path):
+    # exit 1 (an error while running, not a usage error), no traceback
+    res = run_without({"torch"}, f"""
+        import os, sys
+        os.chdir({str(tmp_path)!r})
+        from wavescope.cli import main
+        sys.exit(main({argv!r}))
+        """)
+    assert res.returncode == 1, res.stderr[-3000:]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert lines[0].startswith(f"wavescope {argv[0]}: error: ")
+    assert "pip install 'wavescope[training]'" in lines[0] and "--debug" not in lines[0]
+    assert res.stdout == ""

@@ -6,8 +6,9 @@ returns an exit code. All verbs are registered in :data:`VERBS`; to add one, wri
 pair and append ``add_<verb>`` there.
 
 Exit codes: 0 success; 1 an error while running (a missing or damaged file, bad data, a
-run folder in use, ...), shown as one line on stderr; 2 a usage error (bad or conflicting
-arguments, found before anything runs, e.g. an output that would overwrite an input).
+run folder in use, a verb whose optional dependency is not installed, ...), shown as one
+line on stderr; 2 a usage error (bad or conflicting arguments, found before anything
+runs, e.g. an output that would overwrite an input).
 ``--debug`` (alias ``--traceback``) shows the full traceback instead of the one line.
 
 ``wavescope quickstart`` runs the steps of :mod:`wavescope.quickstart` in order (or the
@@ -53,7 +54,12 @@ class _VerbParser(argparse.ArgumentParser):
     def _filled(self) -> None:
         if self._fill is not None:
             fill, self._fill = self._fill, None
-            fill(self)
+            try:
+                fill(self)
+            except ImportError as err:  # e.g. `train --help` without torch: say which extra
+                if not _missing_extra(err):
+                    raise
+                self.exit(EXIT_ERROR, f"{self.prog}: error: {err}\n")
 
     def parse_known_args(self, args=None, namespace=None):
         self._filled()
@@ -85,6 +91,12 @@ def _int_at_least(minimum: int):
 
 
 _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
+
+
+def _missing_extra(err: BaseException) -> bool:
+    """Whether ``err`` is wavescope's ImportError for an optional dependency that is not
+    installed (its message names the extra: ``pip install 'wavescope[...]'``)."""
+    return isinstance(err, ImportError) and "pip install 'wavescope[" in str(err)
 
 
 # ----------------------------------------------------------------------------- info
@@ -560,7 +572,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - one line for every error unless --debug
         if args.debug:
             raise
-        known = isinstance(err, (OSError, ValueError, RuntimeError, MemoryError))
+        known = (isinstance(err, (OSError, ValueError, RuntimeError, MemoryError))
+                 or _missing_extra(err))
         text = str(err) if known else f"{type(err).__name__}: {err}"
         hint = "" if known else " (an unexpected error: rerun with --debug and report it)"
         print(f"wavescope {args.verb}: error: {' '.join(text.split())}{hint}",

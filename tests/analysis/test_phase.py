@@ -156,10 +156,15 @@ def test_input_errors():
         analytic_signal(z)
     with pytest.raises(ws.DataModelError, match="analytic signal"):
         instantaneous_frequency(da)  # volts, not radians
+    before = da.copy(deep=True)
+    analytic_signal(da, band=(2.0, 8.0))
+    xr.testing.assert_identical(da, before)
+
+
+def test_chunked_time_needs_a_band():
+    pytest.importorskip("dask")
+    da = lines(tone(5.0)[:, None])
     with pytest.raises(ws.DataModelError, match="only with a band-pass"):
         analytic_signal(da.chunk(time=100))  # no band: chunked time cannot stream
     with pytest.raises(ws.DataModelError, match="only with a band-pass"):
         analytic_signal(da.chunk(time=100), band=(2.0, None))
-    before = da.copy(deep=True)
-    analytic_signal(da, band=(2.0, 8.0))
-    xr.testing.assert_identical(da, before)
