@@ -14,7 +14,11 @@ and is rendered from ``docs/results/NAME.json``, which is one of
   (``"kind": "quickstart"``), made by ``--quickstart OUT``;
 * a table recorded from an earlier session whose run folders were not kept (``"kind":
   "recorded"``): its cells verbatim, with ``source`` saying which command and session made
-  them.
+  them;
+* a side-by-side benchmark written by ``benchmarks/bench_nwm.py`` or
+  ``benchmarks/bench_wavernn.py`` (``"kind": "bench"``, as ``bench_nwm.json`` /
+  ``bench_wavernn.json``): per case both sides' medians and ranges, the ratios against
+  their goals, rounds, load average, the seed code's commit.
 
 Each rendered table names its command and commit. ``tests/test_readme_numbers.py`` fails
 when the README differs from what this script renders, so a README number cannot drift
@@ -67,8 +71,9 @@ def _provenance(record: dict) -> str:
     git = record.get("git") or {}
     commit = (git.get("commit") or "unknown")[:7] + (" with local changes" if git.get("dirty")
                                                       else "")
+    source = f"; {record['source']}" if record.get("source") else ""
     return (f"Generated from `docs/results/{record['_name']}.json` (command: "
-            f"`{record.get('command', '?')}`; commit {commit}; {record.get('source', '')}).")
+            f"`{record.get('command', '?')}`; commit {commit}{source}).")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -225,8 +230,61 @@ def render_recorded(record: dict) -> str:
     return "\n".join([*lines, "", _provenance(record)])
 
 
+# ----------------------------------------------------------------------------- benchmarks
+def _sec(value: float) -> str:
+    return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
+def _side(side: dict) -> str:
+    sec, mem = side["seconds"], side["peak_gib"]
+    return (f"{_sec(sec['median'])} s ({_sec(sec['min'])}–{_sec(sec['max'])}), "
+            f"{mem['median']:.2f} GiB")
+
+
+def _against(value: float, goal, extra: str = "") -> str:
+    if goal is None:
+        return f"{value:.2f}×{extra} (no goal)"
+    met = value <= goal
+    shown = f"**{value:.2f}×**" if met else f"{value:.2f}×"
+    return f"{shown}{extra} (≤ {goal:g}: {'met' if met else 'missed'})"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def render_bench(record: dict) -> str:
+    """A side-by-side benchmark (``"kind": "bench"``, written by ``benchmarks/_seedbench``)."""
+    rows = []
+    for r in record["rows"]:
+        t = r["time_ratio"]
+        rows.append([r["label"], f"{r['reference_label']}: {_side(r['reference'])}",
+                     _side(r["wavescope"]),
+                     _against(t["median"], r["goals"]["time"],
+                              f" ({t['min']:.2f}–{t['max']:.2f})"),
+                     _against(r["memory_ratio"], r["goals"]["memory"]),
+                     f"{r['max_abs_output_diff']:.1e} (of {r['max_abs_output']:.1e})"])
+    header = ["one training step", "reference", "wavescope", "time ratio (range)",
+              "memory ratio", "outputs differ by"]
+    seed = record.get("seed_code") or {}
+    commit = (seed.get("commit") or "unknown")[:7]
+    start, end = record.get("load_average_start"), record.get("load_average_end")
+    load = (f"load average {start[0]:.1f} at the start, {end[0]:.1f} at the end "
+            "(other jobs on the machine)" if start and end else "load average unknown")
+    lines = [*_table(header, rows), "",
+             f"{record['title']}: {_n(record['threads'], 'thread')} on {record['device']} "
+             f"({record.get('machine', '?')}, torch {record.get('torch', '?')}); medians over "
+             f"{_n(record['rounds'], 'alternating round')} of fresh processes, range in "
+             f"brackets, {_n(record['repeat'], 'step')} per process; CPU seconds (wall seconds "
+             "on CUDA); peak memory is the growth "
+             f"of the resident set over the first step; {load}. Seed code: "
+             f"`{seed.get('repository', '?')}` at {commit} "
+             f"({', '.join(seed.get('files', []))}).", "", _provenance(record)]
+    return "\n".join(lines)
+
+
 RENDERERS = {"quickstart": render_quickstart, "reproduce": render_reproduce,
-             "recorded": render_recorded}
+             "recorded": render_recorded, "bench": render_bench}
 
 
 def render(name: str, results: Path = RESULTS) -> str:

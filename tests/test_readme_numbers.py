@@ -11,9 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("readme_results",
-                                                  ROOT / "scripts" / "readme_results.py")
+def _script(path="scripts/readme_results.py"):
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -23,7 +22,8 @@ def test_readme_results_blocks_match_their_files():
     rr = _script()
     text = (ROOT / "README.md").read_text()
     names = rr.blocks(text)
-    assert {"quickstart", "tetrominoes", "wavernn", "fashion_mnist"} <= set(names)
+    assert {"quickstart", "tetrominoes", "wavernn", "fashion_mnist", "bench_nwm",
+            "bench_wavernn"} <= set(names)
     assert len(names) == len(set(names)), "a results block appears twice"
     new = rr.regenerate(text)
     assert new == text, ("README results tables differ from docs/results/*.json; run "
@@ -85,3 +85,27 @@ def test_quickstart_copy_and_render_from_a_metrics_file(tmp_path):
     with pytest.raises(ValueError, match="lacks the steps"):
         (out / "metrics.json").write_text(json.dumps({"steps": {}}))
         rr.copy_quickstart(out, results)
+
+
+def test_a_benchmark_writes_the_table_the_readme_shows(tmp_path):
+    """bench_wavernn (a tiny LSTM case, no seed code needed) writes its JSON, and the
+    rendered block states that file's medians, ranges and ratios against the goals."""
+    bench = _script("benchmarks/bench_wavernn.py")
+    results = tmp_path / "results"
+    bench.main(["--cases", "lstm-128", "--steps", "4", "--hidden", "8", "--rounds", "1",
+                "--repeat", "1", "--json", str(results / "bench_wavernn.json")])
+    record = json.loads((results / "bench_wavernn.json").read_text())
+    assert record["kind"] == "bench" and record["rounds"] == 1
+    assert "bench_wavernn.py --cases lstm-128" in record["command"]
+    row = record["rows"][0]
+    assert row["label"] == "LSTM 8, MLP readout, batch 128"
+    assert row["max_abs_output_diff"] == 0.0  # torch's own layer on both sides
+    ratio = row["time_ratio"]
+    assert ratio["min"] <= ratio["median"] <= ratio["max"]
+    rr = _script()
+    block = rr.render("bench_wavernn", results)
+    ref = {k: rr._sec(v) for k, v in row["reference"]["seconds"].items()}
+    assert f"torch.nn.LSTM: {ref['median']} s ({ref['min']}–{ref['max']})" in block
+    met = "met" if ratio["median"] <= 1 else "missed"
+    assert f"{ratio['median']:.2f}×" in block and f"(≤ 1: {met})" in block
+    assert "1 alternating round of" in block and "command: `" in block
