@@ -1,7 +1,7 @@
 """Readers: NWB (pynwb) and TIFF stacks (tifffile) round-trip units, positions, rate, bads."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ def utah_positions():
 
 def new_nwb():
     return pynwb.NWBFile(session_description="test", identifier="wavescope-test",
-                         session_start_time=datetime(2024, 1, 2, tzinfo=timezone.utc))
+                         session_start_time=datetime(2024, 1, 2, tzinfo=UTC))
 
 
 def write_ecephys(path, *, bad=(3, 40), timestamps=False, rel=True, tilt=False):

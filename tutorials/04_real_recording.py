@@ -31,7 +31,7 @@
 import json
 import os
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,7 @@ rng = np.random.default_rng(1)
 volts[:, broken] += 1e-2 * rng.standard_normal((n_times, len(broken)))  # 100x artefacts
 
 nwb = pynwb.NWBFile(session_description="simulated Utah-array seizure", identifier="utah-sim",
-                    session_start_time=datetime(2024, 5, 1, tzinfo=timezone.utc))
+                    session_start_time=datetime(2024, 5, 1, tzinfo=UTC))
 device = nwb.create_device(name="Utah array")
 group = nwb.create_electrode_group("utah", description="96 channels, 0.4 mm",
                                    location="cortex", device=device)

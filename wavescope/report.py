@@ -20,7 +20,7 @@ import html
 import json
 import math
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -155,7 +155,7 @@ def _provenance(report, folder: Path, kind: str, metrics) -> None:
     from . import __version__
 
     rows = [("folder", str(folder.resolve())), ("kind", kind),
-            ("report made (UTC)", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")),
+            ("report made (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
             ("python", platform.python_version()), ("platform", platform.platform())]
     if kind == "quickstart":
         seed = metrics.get("seed", 0)
