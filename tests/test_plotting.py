@@ -375,3 +375,17 @@ def test_flow_outline_figure_outlines_the_object_over_phase_and_flow(rotating):
     assert ax.get_title(loc="left").startswith("trial 3\nphase and flow")
     assert "square outline" in [t.get_text() for t in fig.legends[0].get_texts()]
     assert rendered(fig).std() > 0
+
+
+def test_phase_map_leaves_bad_sites_blank():
+    import json
+
+    from wavescope import simulate as sim
+    from wavescope.analysis import analytic_signal
+    from wavescope.plotting import plot_phase_map
+
+    z = analytic_signal(sim.plane_wave((6, 6), n_times=200), (3.0, 7.0))
+    cells = lambda fig: np.ma.getmaskarray(fig.axes[0].collections[0].get_array())  # noqa: E731
+    assert not cells(plot_phase_map(z, 1.0)).any()
+    blank = cells(plot_phase_map(z.assign_attrs(bads=json.dumps(["y2x3"])), 1.0))
+    assert blank.sum() == 1 and blank.reshape(6, 6)[2, 3]

@@ -176,6 +176,9 @@ print(grid.sizes, "bads on the grid:", grid.attrs["bads"])
 assert grid.sizes["y"] == grid.sizes["x"] == 10 and np.isnan(grid.values[:, 0, 0]).all()
 z = analytic_signal(grid, band)
 fig = plotting.plot_phase_map(z, float(z.time[n_times // 2]))
+fig.axes[0].set_title(f"Utah-like array, {band[0]:g}-{band[1]:g} Hz phase at "
+                      f"t = {float(z.time[n_times // 2]):g} s\n(corners missing, bad "
+                      "electrodes blank)", fontsize=9)
 save(fig, "utah_phase_map.png")
 
 # %% [markdown]
@@ -243,4 +246,7 @@ print(f"{img_planar.sizes['event']} planar events, median speed {img_speed * 1e3
       "(true 15)")
 assert abs(img_speed / 0.015 - 1) < 0.2
 fig = plotting.plot_phase_map(analytic_signal(binned, img_band), float(binned.time[frames // 2]))
+fig.axes[0].set_title(f"wide-field imaging, 5 x 5 binned, {img_band[0]:g}-{img_band[1]:g} Hz "
+                      f"phase at t = {float(binned.time[frames // 2]):g} s\n(outside the "
+                      "cranial window blank)", fontsize=9)
 save(fig, "widefield_binned_phase.png")

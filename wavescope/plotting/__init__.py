@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from .._safeio import safe_write
-from ..core import DataModelError, validate
+from ..core import DataModelError, exclude_bads, validate
 
 __all__ = [
     "plot_phase_map",
@@ -224,9 +224,10 @@ def plot_phase_map(z: xr.DataArray, time=None, *, ax: Axes | None = None,
     Returns
     -------
     matplotlib.figure.Figure
+        Bad sites (``attrs["bads"]``) are left blank, as every analysis leaves them out.
     """
     validate(z)
-    frame = _select(z, _space_keep(z), time, **indexers)
+    frame = _select(exclude_bads(z, warn=False), _space_keep(z), time, **indexers)
     if head and "channel" not in frame.dims:
         raise DataModelError("head=True draws a head around sensors (a 'channel' dim); "
                              "this is a grid")
