@@ -120,7 +120,7 @@ def detect_waves(
         :func:`classify_patterns`), ``p_value`` (the event's mass, the sum of its
         frames' deciding scores, against the events of its pattern family, planar,
         synchronous, radial or rotating, that the same detection finds in the
-        surrogates: ``(1 + sum_s min(K, c_s)) / (1 + n K)``, c_s those at least as
+        surrogates: ``min(1, (1 + sum_s c_s) / (1 + n K))``, c_s those at least as
         massive in surrogate s, K the observed events of the family), ``q_value``
         (Benjamini-Hochberg over
         every event of the call, all trials together: an event with ``q <= 0.05`` is
@@ -447,7 +447,7 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     its score with the same frames of surrogates favours it. Instead each surrogate runs
     through the whole detection, and an event of mass ``m`` (the sum of its frames'
     deciding scores: long, strong events weigh more) gets
-    ``p = (1 + sum_s min(K, c_s(m))) / (1 + n K)``: ``c_s(m)`` counts the events of the
+    ``p = min(1, (1 + sum_s c_s(m)) / (1 + n K))``: ``c_s(m)`` counts the events of the
     same pattern family (planar, synchronous, radial, rotating) with mass >= m in
     surrogate s and K the observed events of that family, i.e. the expected number of
     null events at least this strong per recording, over the observed number. Under the
@@ -455,7 +455,10 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     docs/notes/calibration.md); where surrogates hold no such event, p = 1 / (1 + n K).
     Long recordings are scanned in windows: events touching a window's edge are left
     out and each other one counts for the recording length over the places it fits in
-    the window.
+    the window, so ``c_s`` is an unbiased estimate of the count in a whole surrogate.
+    It is not capped per surrogate (a long event fits in few windows, so it is rarely
+    seen but weighs much when it is: a cap at K would bias the sum low); ``min(1, .)``
+    keeps p a probability.
     """
     first = events.pop("first").astype(int)
     last = events.pop("last").astype(int)
@@ -516,8 +519,8 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
         members = np.flatnonzero(family == f)
         k = members.size
         for i in members:
-            hits = sum(min(k, w[ms >= mass[i]].sum()) for ms, w in per_surrogate)
-            p[i] = (1 + hits) / (1 + n * k)
+            hits = sum(w[ms >= mass[i]].sum() for ms, w in per_surrogate)
+            p[i] = min(1.0, (1 + hits) / (1 + n * k))
         info["surrogate_events"][f] = round(float(sum(w.sum() for _, w in per_surrogate))
                                             / n, 2)
     return p, info
