@@ -168,6 +168,12 @@ def render_quickstart(record: dict) -> str:
              f"median **{_f(eeg.get('planar_speed'), '.2g')} {eeg.get('speed_units', '')}**, "
              f"wavelength {_f(eeg.get('planar_wavelength'), '.2g')} m", "same"],
         ]
+    seconds = {name: step.get("seconds") for name, step in steps.items()}
+    if all(isinstance(v, (int, float)) for v in seconds.values()) and seconds:
+        rows.append(["time of this run",
+                     f"{sum(seconds.values()) / 60:.1f} min over the steps, of which "
+                     f"training {_f(seconds.get('train'), '.0f')} s",
+                     "one thread per process; the machine's load is not recorded"])
     lines = _table(["what", "result", "budget / method"], rows)
     return "\n".join([*lines, "", _provenance(record)])
 

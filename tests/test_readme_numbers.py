@@ -71,9 +71,10 @@ def test_quickstart_copy_and_render_from_a_metrics_file(tmp_path):
     metrics = {"budget": {"n_train": 3000}, "seed": 0, "steps": {
         "train": {"results": {"test": {"pixel_accuracy": 0.8594, "fg_accuracy": 0.2,
                                        "miou": 0.2}, "epochs": 4, "n_params": 16817,
-                              "background_accuracy": 0.822}},
-        "waves": {"results": {"simulated": {}, "model": {"kw_speed": 1.2222}}},
-        "spectra": {"results": {"decoding": rows}}, "eeg": {"results": {}}}}
+                              "background_accuracy": 0.822}, "seconds": 150.4},
+        "waves": {"results": {"simulated": {}, "model": {"kw_speed": 1.2222}}, "seconds": 60},
+        "spectra": {"results": {"decoding": rows}, "seconds": 30},
+        "eeg": {"results": {}, "seconds": 9.6}}}
     (out / "metrics.json").write_text(json.dumps(metrics))
     results = tmp_path / "results"
     path = rr.copy_quickstart(out, results)
@@ -81,6 +82,7 @@ def test_quickstart_copy_and_render_from_a_metrics_file(tmp_path):
     block = rr.render("quickstart", results)
     assert "**0.859**" in block and "**1.22** pixel per unit time" in block
     assert "NWM **0.32** ± 0.05" in block
+    assert "4.2 min over the steps, of which training 150 s" in block  # 250 s in all
     assert "input \\|FFT2\\| 0.41" in block and "**the spectra do not beat** input" in block
     with pytest.raises(ValueError, match="lacks the steps"):
         (out / "metrics.json").write_text(json.dumps({"steps": {}}))
