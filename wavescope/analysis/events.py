@@ -79,9 +79,11 @@ def detect_waves(
     n_surrogates : int
         Surrogate recordings per trial (0 skips the test: p- and q-values are NaN).
         The same detection runs on each, and the events it finds there are the null
-        sample (long recordings are scanned in windows: about 10,000 surrogate frames
-        per trial, fewer on large arrays but at least two recording lengths;
-        ``attrs["significance"]`` says how many frames and events the null held).
+        sample. Long recordings are not scanned whole: about 10,000 surrogate frames per
+        trial, fewer on large arrays but at least two recording lengths, as whole
+        surrogates (at least 10) for "phase" and "multivariate" and as windows for the
+        others; ``attrs["significance"]`` says how many surrogates, frames and events
+        the null held.
     surrogate : {"multivariate", "spatial", "shuffle", "phase", "auto"}
         Null model (:func:`~wavescope.analysis.surrogates`); each answers one question.
         "multivariate" (default; calibrated on smooth wave-free data, see
@@ -337,6 +339,14 @@ _SCAN_FRAMES = 10_000
 _SCAN_VALUES = 5_000_000
 _SCAN_LENGTHS = 2
 _SCAN_MIN = 10
+#: The phase-randomising nulls ("phase", "multivariate") are scanned as whole surrogates,
+#: never as windows: windows cut from them made the multivariate null liberal on smooth
+#: random fields (false-positive rate 0.132 with 257-frame windows, 0.066 with 977, 0.064
+#: whole; docs/notes/calibration.md). As many as the scan budget allows but at least
+#: _WHOLE_MIN (all of them when fewer are asked for), while they fit _WHOLE_VALUES
+#: (frames x sites); longer recordings fall back to windows.
+_WHOLE_MIN = 10
+_WHOLE_VALUES = 100_000_000
 
 
 #: Labels of the families a surrogate decision can leave out the centre fits for.
@@ -453,7 +463,10 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     null events at least this strong per recording, over the observed number. Under the
     null, the share of events with p < alpha is then about alpha (checked in
     docs/notes/calibration.md); where surrogates hold no such event, p = 1 / (1 + n K).
-    Long recordings are scanned in windows: events touching a window's edge are left
+    ``n`` is the number of surrogates scanned: the phase-randomising nulls are scanned
+    whole, at least :data:`_WHOLE_MIN` of them (fewer than asked for when they do not
+    all fit the scan budget). The other nulls, and phase nulls of recordings too long
+    for that, are scanned in windows: events touching a window's edge are left
     out and each other one counts for the recording length over the places it fits in
     the window, so ``c_s`` is an unbiased estimate of the count in a whole surrogate.
     It is not capped per surrogate (a long event fits in few windows, so it is rarely
@@ -467,7 +480,9 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     budget = max(_SCAN_LENGTHS * n_t, min(_SCAN_FRAMES, _SCAN_VALUES // max(1, n_sites)))
     width = n_t if n * n_t <= budget else min(
         n_t, max(_SCAN_MIN * min_frames, int(np.ceil(budget / max(n, 1)))))
-    info = {"surrogate_events": {}, "frames_per_surrogate": int(width)}
+    n_whole = min(n, max(_WHOLE_MIN, int(np.ceil(budget / max(n_t, 1)))))
+    whole_fits = width == n_t or n_whole * n_t * n_sites <= _WHOLE_VALUES
+    info = {"surrogate_events": {}, "frames_per_surrogate": {}, "surrogates_scanned": {}}
     if len(first) == 0 or n <= 0:
         return np.full(len(first), np.nan), info
     score = fr["score"].values
@@ -475,9 +490,10 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     family = np.array([_SCORE_OF[p] for p in events["pattern"]])
     null = {f: [] for f in np.unique(family)}  # per family: per surrogate (masses, weights)
     rng = np.random.default_rng(seed)
-    window = width < n_t
+    scanned = {}  # per family: the number of surrogates scanned
 
-    def null_events(labels, scores, wanted):
+    def null_events(labels, scores, wanted, width):
+        window = width < n_t
         found = {f: ([], []) for f in wanted}
         for a, b in _runs(labels, min_frames, patterns):
             f = _SCORE_OF[labels[a]]
@@ -488,39 +504,45 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
         for f, (masses, weights) in found.items():
             null[f].append((np.asarray(masses), np.asarray(weights)))
 
-    template = z.isel(time=slice(0, width)).drop_vars("trial", errors="ignore")
     for kind in sorted({_kind_of(surrogate, f) for f in null}):
         wanted = [f for f in null if _kind_of(surrogate, f) == kind]
         whole = kind in ("phase", "multivariate")  # these transform the whole time axis
+        n_kind, width_kind = (n if width == n_t else n_whole, n_t) if whole and whole_fits \
+            else (n, width)
+        info["frames_per_surrogate"][kind] = int(width_kind)
+        info["surrogates_scanned"][kind] = int(n_kind)
+        scanned.update(dict.fromkeys(wanted, n_kind))
+        template = z.isel(time=slice(0, width_kind)).drop_vars("trial", errors="ignore")
         # the FFT along time once for every surrogate, each cut to its window
         windows = PhaseWindows(z, kind) if whole else None
-        batch = max(1, min(n, _BATCH_VALUES // max(1, (n_t if whole else width) * n_sites)))
+        batch = max(1, min(n_kind, _BATCH_VALUES // max(1, (n_t if whole else width_kind)
+                                                          * n_sites)))
         done, stack = 0, []
-        while done < n:
-            m = min(batch, n - done)
-            starts = rng.integers(0, n_t - width + 1, size=m)  # one window per surrogate
+        while done < n_kind:
+            m = min(batch, n_kind - done)
+            starts = rng.integers(0, n_t - width_kind + 1, size=m)  # one window per surrogate
             seeds = rng.integers(0, 2**63 - 1, size=m)
             if whole:  # = surrogates(z, kind, m, seeds[0]) cut to the windows
-                stack += list(windows.draw(m, int(seeds[0]), starts, width))
+                stack += list(windows.draw(m, int(seeds[0]), starts, width_kind))
             else:  # shuffles and spatial filters act frame by frame: window first
-                stack += [surrogates(z.isel(time=slice(a, a + width)), kind, 1, int(s))
+                stack += [surrogates(z.isel(time=slice(a, a + width_kind)), kind, 1, int(s))
                           .values[0] for a, s in zip(starts, seeds, strict=True)]
             done += m
-            if done == n or (len(stack) + batch) * width * n_sites > _BATCH_VALUES:
+            if done == n_kind or (len(stack) + batch) * width_kind * n_sites > _BATCH_VALUES:
                 # C order (np.stack would keep a window's layout): reshapes stay views
                 zs = xr.DataArray(np.array(stack), dims=("trial", *template.dims),
                                   coords=template.coords, attrs=template.attrs)
                 stack = []
                 for labels, scores in zip(*_null_frames(zs, settings, wanted), strict=True):
-                    null_events(labels, scores, wanted)
-            bar.update(m)
+                    null_events(labels, scores, wanted, width_kind)
+            bar.update(m * n / n_kind)
     p = np.empty(len(first))
     for f, per_surrogate in null.items():
         members = np.flatnonzero(family == f)
         k = members.size
         for i in members:
             hits = sum(w[ms >= mass[i]].sum() for ms, w in per_surrogate)
-            p[i] = min(1.0, (1 + hits) / (1 + n * k))
+            p[i] = min(1.0, (1 + hits) / (1 + scanned[f] * k))
         info["surrogate_events"][f] = round(float(sum(w.sum() for _, w in per_surrogate))
-                                            / n, 2)
+                                            / scanned[f], 2)
     return p, info
