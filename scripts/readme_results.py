@@ -162,7 +162,8 @@ def render_quickstart(record: dict) -> str:
              f"({pats}), {sum(sig.values())} of them with p ≤ 0.05, "
              f"**{sum(eeg.get('discoveries', {}).values())}** with q ≤ 0.05",
              f"{_f(eeg.get('seconds'), '.0f')} s, {eeg.get('n_channels', '?')} channels, "
-             f"8–13 Hz, {b.get('n_surrogates_eeg', '?')} {eeg.get('null', '')} surrogates, "
+             f"8–13 Hz, {b.get('n_surrogates_eeg', '?')} {eeg.get('null', '')} surrogates asked "
+             "(phase nulls of long recordings: at least 10 scanned whole), "
              "Benjamini–Hochberg q over the recording"],
             ["EEG planar waves",
              f"median **{_f(eeg.get('planar_speed'), '.2g')} {eeg.get('speed_units', '')}**, "
