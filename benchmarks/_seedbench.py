@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -62,6 +63,23 @@ def extract_seed(source: Path, files, folder: Path, what: str) -> str | None:
         if done.returncode == 0:
             return done.stdout.strip()
     return None
+
+
+def run_side(script: str, case: str, side: str, folder: Path, threads: int,
+             options: list[str]) -> dict:
+    """Time one side of one case in a fresh process of ``script`` (its ``--case``/``--side``
+    mode): the printed JSON line of seconds and peak bytes, merged with the outputs the
+    process saved for the comparison of the two sides."""
+    result = folder / f"{case}-{side}.pt"
+    cmd = [sys.executable, script, "--case", case, "--side", side, "--result", str(result),
+           "--seed-dir", str(folder), "--threads", str(threads), *options]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{case} {side} failed (exit {done.returncode}):\n{done.stderr}")
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    stats.update(torch.load(result))
+    return stats
 
 
 def _status_bytes(field: str) -> int:

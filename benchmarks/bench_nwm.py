@@ -283,17 +283,8 @@ def _seed_worker(args) -> None:
 
 
 def _seed_side(case: str, side: str, args, folder: Path) -> dict:
-    result = folder / f"{case}-{side}.pt"
-    cmd = [sys.executable, __file__, "--case", case, "--side", side, "--result", str(result),
-           "--seed-dir", str(folder), "--device", args.device, "--threads", str(args.threads),
-           "--repeat", str(args.repeat)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if done.returncode:
-        raise RuntimeError(f"{case} {side} failed (exit {done.returncode}):\n{done.stderr}")
-    stats = json.loads(done.stdout.strip().splitlines()[-1])
-    stats.update(torch.load(result))
-    return stats
+    return sb.run_side(__file__, case, side, folder, args.threads,
+                       ["--device", args.device, "--repeat", str(args.repeat)])
 
 
 def _group(name: str) -> str:

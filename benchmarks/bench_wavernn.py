@@ -46,7 +46,6 @@ import importlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +64,7 @@ from _seedbench import (  # noqa: E402
     load_average,
     peak,
     reset_peak,
+    run_side,
     show,
     spread,
     write_record,
@@ -188,19 +188,10 @@ def _worker(args) -> None:
 
 
 def _run_side(case: str, side: str, args, folder: Path) -> dict:
-    result = folder / f"{case}-{side}.pt"
-    cmd = [sys.executable, __file__, "--case", case, "--side", side, "--result", str(result),
-           "--seed-dir", str(folder), "--steps", str(args.steps), "--n", str(args.n),
-           "--channels", str(args.channels), "--hidden", str(args.hidden),
-           "--device", args.device, "--threads", str(args.threads),
-           "--repeat", str(args.repeat)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if done.returncode:
-        raise RuntimeError(f"{case} {side} failed:\n{done.stderr}")
-    stats = json.loads(done.stdout.strip().splitlines()[-1])
-    stats.update(torch.load(result))
-    return stats
+    return run_side(__file__, case, side, folder, args.threads,
+                    ["--steps", str(args.steps), "--n", str(args.n),
+                     "--channels", str(args.channels), "--hidden", str(args.hidden),
+                     "--device", args.device, "--repeat", str(args.repeat)])
 
 
 LABELS = {"wrnn": "wRNN n {n} × C {channels}, conv bias, MLP readout",

@@ -195,7 +195,7 @@ def add_quickstart(sub) -> None:
         description="Train a small Neural Wave Machine on polygon images, export its hidden "
                     "states, detect travelling waves in them, decode each image's shape from "
                     "their spectra (beside the fixed drum), detect alpha waves in the bundled "
-                    "EEG, and write figures, an animation and OUT/summary.md. About 8 "
+                    "EEG, and write figures, an animation and OUT/summary.md. About 5 "
                     "minutes on two CPU cores (--small: under a minute).",
     )
     p.add_argument("out", nargs="?", type=Path, default=Path("wavescope-quickstart"),
