@@ -1,16 +1,16 @@
 """Analysis of activities that follow the data model: phase, waves, flow, spectra, decoding.
 
 Nothing here knows whether its input came from a network or a brain. Topic modules:
-``phase`` (analytic signal), ``gradient`` (spatial phase gradient), ``waves`` (PGD,
-plane-wave fit, radial and rotating waves, pattern labels), ``events`` (detect_waves),
-``stats`` (surrogates, p-values), ``delays`` (delays, group speed), ``flow``
-(optical flow, critical points), ``spectral``
-(spectra, k-omega) and ``decoding`` (spectral features, cross-validated decoders).
-"""
+``analytic`` (analytic signal, phase, instantaneous frequency), ``gradient`` (spatial
+phase gradient), ``waves`` (PGD, plane-wave fit, radial and rotating waves, pattern
+labels), ``events`` (detect_waves), ``stats`` (surrogates, p-values), ``delays`` (delays,
+group speed), ``flow`` (optical flow, critical points), ``spectral`` (spectra, k-omega)
+and ``decoding`` (spectral features, cross-validated decoders)."""
 
 # Also the submodules ``hidden`` (helpers for the hidden states of polygon runs) and
 # ``summaries`` (numbers of detect_waves results), whose names stay out of __all__.
 from . import hidden, summaries  # noqa: F401
+from .analytic import analytic_signal, instantaneous_frequency, phase
 from .decoding import (
     BASELINES,
     CONTROL_KINDS,
@@ -22,7 +22,6 @@ from .delays import wave_delays
 from .events import detect_waves
 from .flow import critical_points, curl, divergence, optical_flow
 from .gradient import phase_gradient
-from .phase import analytic_signal, instantaneous_frequency, phase
 from .spectral import band_power, dominant_frequency, kw_spectrum, kw_speed, spectrum
 from .stats import p_value, surrogate_test, surrogates
 from .waves import (

@@ -214,10 +214,10 @@ def _hilbert(x):
 
 
 def _analytic_core(x, *, sos, generalized, min_run, taper=(0, 0), device):
-    """Twin of ``phase._analytic_core``: gaps and flat runs are found and bridged by the
+    """Twin of ``analytic._analytic_core``: gaps and flat runs are found and bridged by the
     NumPy code (a pass over the block), the band-pass and Hilbert transform run on the
     device; the generalized phase's PCHIP bridging stays NumPy."""
-    from .phase import _generalized, _prepared
+    from .analytic import _generalized, _prepared
 
     torch = _torch()
     shape = x.shape

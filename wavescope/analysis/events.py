@@ -19,7 +19,7 @@ from ._common import check_activity, derived_attrs, frame_blocks, is_complex, js
 from ._geometry import geometry_of
 from ._patterns import PatternFinder
 from ._planefit import FIELDS, PlaneFitter, phasors, plane_fit_kernel
-from .phase import analytic_signal
+from .analytic import analytic_signal
 from .stats import PhaseWindows, q_values, surrogates
 from .waves import (
     PATTERNS,

@@ -165,7 +165,7 @@ def model_phase(hidden: xr.DataArray, *, common: bool = True) -> xr.DataArray:
     xarray.DataArray
         Complex, the dims and attributes of ``hidden``; its angle is the phase (rad).
     """
-    from .phase import analytic_signal
+    from .analytic import analytic_signal
 
     x = hidden - hidden.mean("time")
     if not common:

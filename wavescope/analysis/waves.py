@@ -389,7 +389,7 @@ def wave_speed(z: xr.DataArray, *, gradient: xr.Dataset | None = None,
     """
     z = _checked(z, "wave_speed")
     if per_site:
-        from .phase import instantaneous_frequency
+        from .analytic import instantaneous_frequency
 
         grad = gradient if gradient is not None else _gradient_dataset(z)
         omega = TWO_PI * instantaneous_frequency(z)
@@ -992,6 +992,6 @@ def _site_gradient_and_sign(z_or_gradient, func: str, need_sign: bool = True):
     grad = _gradient_dataset(z)
     if not need_sign:
         return grad, 1.0
-    from .phase import instantaneous_frequency
+    from .analytic import instantaneous_frequency
 
     return grad, xr.where(instantaneous_frequency(z) < 0, -1.0, 1.0)
