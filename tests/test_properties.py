@@ -29,7 +29,7 @@ SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                                            HealthCheck.too_slow])
 #: For the cases marked xfail: no shrinking, so a known failure costs little time.
 KNOWN = settings(SETTINGS, phases=[Phase.explicit, Phase.generate])
-KINDS = ("wave", "noise", "constant", "zeros", "nan_one", "nan_many", "all_nan", "inf",
+INPUT_KINDS = ("wave", "noise", "constant", "zeros", "nan_one", "nan_many", "all_nan", "inf",
          "int16", "huge", "tiny", "float32")
 
 
@@ -64,7 +64,7 @@ def activities(draw, layouts=("grid", "channels", "line"), trials=None):
     n_time = draw(st.sampled_from([1, 2, 3, 8, 40, 64]))
     with_trial = draw(st.booleans()) if trials is None else trials
     n_trial = draw(st.sampled_from([1, 2, 4])) if with_trial else 0
-    kind = draw(st.sampled_from(KINDS))
+    kind = draw(st.sampled_from(INPUT_KINDS))
     sfreq = draw(st.sampled_from([1.0, 10.0, 1e3]))
     rng = np.random.default_rng(draw(st.integers(0, 3)))
     lead = (n_trial,) if with_trial else ()

@@ -48,7 +48,7 @@ from ._torch import twin
 
 __all__ = ["analytic_signal", "phase", "instantaneous_frequency"]
 
-METHODS = ("hilbert", "generalized")
+ANALYTIC_METHODS = ("hilbert", "generalized")
 #: Values (sites x samples) filtered together: bounds the temporaries of the filter and
 #: the transform on long recordings (at least one whole site is always taken).
 _BLOCK_VALUES = 1 << 21
@@ -116,8 +116,8 @@ def analytic_signal(
             "da is already complex (an analytic signal); use it as it is, or pass its real "
             "part (da.real) to filter it again"
         )
-    if method not in METHODS:
-        raise DataModelError(f"method {method!r} is not known; use one of {METHODS}")
+    if method not in ANALYTIC_METHODS:
+        raise DataModelError(f"method {method!r} is not known; use one of {ANALYTIC_METHODS}")
     sfreq = float(da.attrs["sfreq"])
     sos = _design(band, sfreq, int(order))
     min_run = None if flat_samples is None else int(flat_samples)

@@ -577,7 +577,8 @@ def curl(flow: xr.Dataset) -> xr.DataArray:
 
 # -------------------------------------------------------------------- critical points
 
-KINDS = ("source", "sink", "spiral-out", "spiral-in", "centre", "saddle", "degenerate")
+CRITICAL_POINT_KINDS = ("source", "sink", "spiral-out", "spiral-in", "centre", "saddle",
+                        "degenerate")
 
 
 def critical_points(
@@ -617,9 +618,9 @@ def critical_points(
     xarray.Dataset
         One entry per point along dim ``point``: coordinates ``x``, ``y`` (space units) and
         every other dim of the flow (``time``, ``trial``, ...); variables ``kind``
-        (one of ``KINDS``), ``rotation`` ("ccw", "cw" for foci and centres, "" otherwise),
-        ``trace`` (1 / time unit), ``det`` (1 / time unit squared) and ``curl``
-        (``dv/dx - du/dy`` at the point, 1 / time unit).
+        (one of ``CRITICAL_POINT_KINDS``), ``rotation`` ("ccw", "cw" for foci and centres,
+        "" otherwise), ``trace`` (1 / time unit), ``det`` (1 / time unit squared) and
+        ``curl`` (``dv/dx - du/dy`` at the point, 1 / time unit).
     """
     _check_flow(flow)
     tol = float(tol)

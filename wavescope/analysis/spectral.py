@@ -32,7 +32,7 @@ from ..core import DataModelError, WavescopeWarning, as_grid, exclude_bads, spac
 
 __all__ = ["spectrum", "dominant_frequency", "band_power", "kw_spectrum", "kw_speed"]
 
-METHODS = ("fft", "welch", "multitaper")
+SPECTRUM_METHODS = ("fft", "welch", "multitaper")
 #: A site missing at most this share of its samples (NaN or inf) has them bridged by linear
 #: interpolation before its spectrum is taken; one missing more gives NaN.
 MAX_MISSING = 0.1
@@ -77,8 +77,8 @@ def _parabolic_offset(a, b, c):
 
 def _spectrum_options(method, n_times, sfreq, *, window, n_fft, nperseg, noverlap, bandwidth,
                       adaptive, low_bias, scaling, detrend, fmin, fmax):
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in SPECTRUM_METHODS:
+        raise ValueError(f"method must be one of {SPECTRUM_METHODS}, got {method!r}")
     if scaling not in ("density", "spectrum"):
         raise ValueError(f"scaling must be 'density' or 'spectrum', got {scaling!r}")
     if n_times < 2:

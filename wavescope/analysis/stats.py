@@ -43,7 +43,7 @@ from ._torch import resolve, shuffle_sites, twin
 
 __all__ = ["surrogates", "p_value", "q_values", "surrogate_test"]
 
-KINDS = ("shuffle", "phase", "multivariate", "spatial")
+SURROGATE_KINDS = ("shuffle", "phase", "multivariate", "spatial")
 TAILS = ("greater", "less", "two-sided")
 
 
@@ -116,8 +116,8 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
             f"da already has a {dim!r} dim; surrogates are stacked along {dim!r}, so make "
             f"them one trial at a time (da.isel({dim}=i)) or give another dim name"
         )
-    if kind not in KINDS:
-        raise DataModelError(f"kind {kind!r} is not known; use one of {KINDS}")
+    if kind not in SURROGATE_KINDS:
+        raise DataModelError(f"kind {kind!r} is not known; use one of {SURROGATE_KINDS}")
     n = int(n)
     if n < 1:
         raise DataModelError(f"n must be a positive integer, got {n}")

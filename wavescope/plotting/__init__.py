@@ -55,7 +55,7 @@ VALUE_CMAP = "RdBu_r"
 PHASE_TICKS = (-np.pi, -np.pi / 2, 0.0, np.pi / 2, np.pi)
 PHASE_TICKLABELS = ("−π", "−π/2", "0", "π/2", "π")
 
-# Marker, colour and legend label of each critical-point kind (analysis.flow.KINDS).
+# Marker, colour and legend label of each critical-point kind (analysis.flow.CRITICAL_POINT_KINDS).
 POINT_STYLE = {
     "source": ("^", "tab:red", "source"),
     "sink": ("v", "tab:blue", "sink"),
