@@ -670,7 +670,8 @@ def _centre_arg(centre):
         return centre
     c = np.asarray(centre, dtype=float)
     if c.shape != (2,) or not np.isfinite(c).all():
-        raise DataModelError(f"centre must be 'auto' or a finite (x, y), got {centre!r}")
+        raise DataModelError(f"centre must be one of {CENTRES} or a finite (x, y), "
+                             f"got {centre!r}")
     return c
 
 
