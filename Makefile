@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= wavescope-quickstart
 
-.PHONY: quickstart test test-min install browser clean
+.PHONY: quickstart test test-min docs install browser clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,7 +32,7 @@ test: $(VENV)/.installed browser
 # do not need torch (those in other files skip without it).
 VENV_MIN ?= .venv-min
 # Left out: the tests that train or load models (they need torch), by file or by name.
-MIN_TESTS := tests --ignore=tests/training --ignore=tests/analysis/test_torch_path.py \
+MIN_TESTS := tests wavescope --ignore=tests/training --ignore=tests/analysis/test_torch_path.py \
   --ignore=tests/test_hardening.py --ignore=tests/test_report.py \
   --ignore=tests/test_reproduce.py --ignore=tests/test_scripts.py \
   --ignore=tests/test_quickstart.py --ignore=tests/test_readme_numbers.py \
@@ -49,5 +49,11 @@ $(VENV_MIN)/.installed: pyproject.toml .ci/minimum-versions.txt
 test-min: $(VENV_MIN)/.installed
 	$(VENV_MIN)/bin/python -m pytest $(MIN_TESTS)
 
+# The API reference from the docstrings (docs/api; HTML in docs/api/_build/html). A fresh
+# build every time, warnings as errors, all of them listed (--keep-going).
+docs: $(VENV)/.installed
+	rm -rf docs/api/_build docs/api/generated
+	MPLBACKEND=Agg $(VENV)/bin/sphinx-build -W --keep-going -q -b html docs/api docs/api/_build/html
+
 clean:
-	rm -rf $(VENV) $(VENV_MIN) $(OUT)
+	rm -rf $(VENV) $(VENV_MIN) $(OUT) docs/api/_build docs/api/generated
