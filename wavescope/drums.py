@@ -1,6 +1,6 @@
 """Drums: the fixed Neural Wave Machine cell on a shape, and hearing its area.
 
-"Can one hear the shape of a drum?" A drum here is the NWM cell of MODELS.md §1 with its
+"Can one hear the shape of a drum?" A drum here is the NWM cell (Jacobs et al. 2025) with its
 coupling kernel fixed to ``c**2`` times the discrete Laplacian ``[[0,1,0],[1,-4,1],[0,1,0]]``,
 natural frequency and damping zero (ω = α = 0) inside a binary mask, and the field clamped
 to zero outside it (Dirichlet boundary). Started from a displacement inside the shape, every
@@ -328,7 +328,7 @@ def drum(
 ) -> xr.DataArray:
     """Ring a drum: the fixed NWM cell on a binary mask with a Dirichlet boundary.
 
-    The NWM update of MODELS.md §1 with ``W = c**2 * [[0,1,0],[1,-4,1],[0,1,0]]`` and
+    The NWM update (Jacobs et al. 2025) with ``W = c**2 * [[0,1,0],[1,-4,1],[0,1,0]]`` and
     ``omega = alpha = 0`` inside the mask; outside it the field stays zero::
 
         z <- z + dt * tanh(W * y)        (inside the mask)
@@ -446,7 +446,7 @@ def drum(
     }
     provenance = {
         "generator": "wavescope.drums.drum",
-        "model": "fixed NWM cell, Laplacian kernel, omega = alpha = 0 (MODELS.md section 8)",
+        "model": "fixed NWM cell, Laplacian kernel, omega = alpha = 0",
         "n_steps": n_steps, "seed": seed, "width": width, **attrs,
     }
     data = out if batch else out[0]
@@ -513,8 +513,8 @@ def area_from_frequency(f, *, dt: float | None = 0.1, c: float = 1.0, shape: str
                         grid: bool = True, shape_constant=None):
     r"""The area of a drum heard from its fundamental frequency.
 
-    Derivation
-    ----------
+    Notes
+    -----
     A Dirichlet eigenmode ``u`` of the mask's discrete Laplacian, ``-Δu = λ u``, evolves in
     the (linear) drum as a scalar oscillator ``y'' = -c² λ y``. Symplectic Euler with step
     ``dt`` maps ``(y, z)`` by the matrix ``[[1 - c²λdt², dt], [-c²λdt, 1]]``, of determinant 1
@@ -535,7 +535,7 @@ def area_from_frequency(f, *, dt: float | None = 0.1, c: float = 1.0, shape: str
 
     For large ``L``, ``λ₁₁ ≈ 2π² / (L + 1)²``: the grid drum sounds like the continuous square
     of side ``L + 1``, its boundary half a pixel beyond the outermost pixel centres on each
-    side. The continuous formula ``A = 2π²c² / ω²`` (MODELS.md §8) ignores that half pixel and
+    side. The continuous formula ``A = 2π²c² / ω²`` ignores that half pixel and
     overestimates the area by ``(1 + 1/L)²`` (38 % at L = 6, 7 % at L = 30).
 
     Other shapes (``shape="disc"``, ``"triangle"``, or ``shape_constant``) use the

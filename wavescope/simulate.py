@@ -2,7 +2,7 @@
 
 Every simulator returns an activity that follows the data model (:mod:`wavescope.core`)
 and records its true parameters as JSON in ``attrs["truth"]`` (read them back with
-:func:`truth`). The conventions are those of the analysis (WAVES.md):
+:func:`truth`). The conventions are those of the analysis (``docs/notes/waves.md``):
 
 - phase ``phi(r, t) = omega t - k . r + phi0`` and signal ``amplitude cos(phi)``, with
   ``omega = 2 pi frequency`` and ``|k| = omega / speed``;
@@ -197,7 +197,7 @@ def plane_wave(
     source: str = "model",
     time_units: str | None = None,
 ) -> xr.DataArray:
-    """A plane wave ``amplitude cos(omega t - k . r + phase0)``.
+    """A plane wave ``amplitude cos(omega t - k·r + phase0)``.
 
     Parameters
     ----------
@@ -376,7 +376,7 @@ def standing_wave(
     source: str = "model",
     time_units: str | None = None,
 ) -> xr.DataArray:
-    """A standing wave ``amplitude cos(omega t + phase0) cos(k . r)``.
+    """A standing wave ``amplitude cos(omega t + phase0) cos(k·r)``.
 
     The sum of two plane waves of half the amplitude travelling along ``direction`` and
     against it; nodes lie where ``k . r = pi/2 + n pi``. Parameters are those of

@@ -1,6 +1,6 @@
 """Analytic signal, phase and instantaneous frequency along time.
 
-The analytic signal keeps amplitude and phase together as complex data (WAVES.md, Phase):
+The analytic signal keeps amplitude and phase together as complex data (``docs/notes/waves.md``):
 an optional zero-phase band-pass (Butterworth, :func:`scipy.signal.sosfiltfilt`), then the
 FFT-based Hilbert transform along ``time``. ``method="generalized"`` applies the
 generalized phase of Davis et al. (2020). Missing samples (NaN, and flat stretches such as

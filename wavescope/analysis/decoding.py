@@ -72,7 +72,7 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
     ----------
     method : {"fft", "power", "welch", "multitaper"}
         "fft": the FFT magnitude ``|rfft(x * window)|`` with the DC bin kept and nothing
-        removed (the NWM's ``fft`` readout, MODELS.md §2). "power", "welch",
+        removed (the NWM's ``fft`` readout). "power", "welch",
         "multitaper": power spectral densities as in :func:`wavescope.analysis.spectrum`
         (periodogram, Welch, MNE multitaper; mean removed).
     sfreq : float, optional
@@ -204,7 +204,7 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
         return tuple(s for i, s in enumerate(unit_shape) if i not in set(axes))
 
     def transform(self, X):
-        """Spectral features, shape (n_samples, n_features_out_)."""
+        """Spectral features, shape ``(n_samples, n_features_out_)``."""
         check_is_fitted(self)
         arr, sfreq, pooled = self._check(X, reset=False)
         if pooled is None:  # an array laid out like the activity fitted on

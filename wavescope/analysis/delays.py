@@ -1,4 +1,4 @@
-"""Delays between sites and the group speed of a wave (WAVES.md, Phase and group velocity).
+"""Delays between sites and the group speed of a wave (``docs/notes/waves_delays.md``).
 
 :func:`wave_delays` measures, at every site, the delay of its signal behind a reference
 from the slope of their multitaper cross-spectrum phase across a band (Martinet et al.

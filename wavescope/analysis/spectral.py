@@ -584,8 +584,8 @@ def kw_spectrum(
     """Space-time (k-ω) power spectrum on a grid or a ring, with physical axes.
 
     The FFT over time and space of each site's mean-removed, tapered signal, with the sign
-    convention of WAVES.md: a wave ``cos(2π(f t - k·r))`` (travelling along +k) puts its
-    power at ``(+k, +f)``. Only ``f >= 0`` is kept (the rest mirrors it).
+    convention of ``docs/notes/spectral.md``: a wave ``cos(2π(f t - k·r))`` (travelling
+    along +k) puts its power at ``(+k, +f)``. Only ``f >= 0`` is kept (the rest mirrors it).
 
     Parameters
     ----------
@@ -758,7 +758,7 @@ def kw_speed(
         Per leading index (trial, feature, ...): ``speed`` in space units per time unit
         (signed on a line or ring: positive toward +x), ``direction`` (angle of travel,
         radians counter-clockwise from +x; 0 or π on a line), ``frequency`` (cycles per time
-        unit) and ``wavenumber`` (|k|, cycles per space unit).
+        unit) and ``wavenumber`` (``|k|``, cycles per space unit).
     """
     if method not in ("peak", "ridge"):
         raise ValueError(f"method must be 'peak' or 'ridge', got {method!r}")

@@ -1,6 +1,6 @@
 """Surrogate data and p-values for any score.
 
-Four nulls (WAVES.md, Significance); each answers one question:
+Four nulls (``docs/notes/calibration.md``); each answers one question:
 
 - ``shuffle``: the sites' positions are permuted (each site keeps its whole time course):
   "is the field organised in space at all?" It keeps every site's spectrum and the

@@ -1,9 +1,9 @@
 """Wave measures per frame: PGD, speed, direction, wavelength, plane-wave fit, radial and
 rotating waves, synchrony, and a pattern label.
 
-Conventions (WAVES.md): a travelling wave is ``phi = omega t - k . r + phi0``; it travels
-along ``-grad phi`` when ``omega > 0`` (along ``+grad phi`` when the phase runs backwards,
-which model hidden states can do). Directions are radians counter-clockwise from +x, in
+Conventions (``docs/notes/waves.md``): a travelling wave is ``phi = omega t - k . r + phi0``;
+it travels along ``-grad phi`` when ``omega > 0`` (along ``+grad phi`` when the phase runs
+backwards, which model hidden states can do). Directions are radians counter-clockwise from +x, in
 (-pi, pi]; speeds are in space units per time unit (m/s for recordings, pixel/step for
 models); wavelengths in space units.
 
