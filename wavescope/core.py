@@ -55,11 +55,37 @@ SOURCES = ("recording", "model")
 
 
 class DataModelError(ValueError):
-    """An array does not follow the wavescope data model; the message says what to fix."""
+    """An array does not follow the wavescope data model; the message says what to fix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> try:
+    ...     ws.from_array(np.zeros((10, 3)), ("time", "electrode"), sfreq=100.0)
+    ... except ws.DataModelError as err:
+    ...     print(type(err).__name__)
+    ...
+    DataModelError
+    """
 
 
 class WavescopeWarning(UserWarning):
-    """Something in the data deserves attention but does not stop the analysis."""
+    """Something in the data deserves attention but does not stop the analysis.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     da = ws.from_array(np.zeros((5, 2)), ("time", "channel"), sfreq=10.0,
+    ...                        positions=np.array([[0.0, 0.0], [1.0, 0.0]]))
+    ...
+    >>> print(caught[0].category.__name__, da.attrs["space_units"])
+    WavescopeWarning pixel
+    """
 
 
 def from_array(
@@ -115,6 +141,17 @@ def from_array(
     -------
     xarray.DataArray
         A validated activity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> da = ws.from_array(np.zeros((100, 4, 5)), ("time", "y", "x"), sfreq=100.0,
+    ...                    spacing=0.5, space_units="mm", source="recording")
+    >>> print(da.dims, da.attrs["time_units"], da.attrs["space_units"])
+    ('time', 'y', 'x') s mm
+    >>> print(da["x"].values)
+    [0.  0.5 1.  1.5 2. ]
     """
     data = np.asarray(data)
     dims = tuple(dims)
@@ -182,21 +219,49 @@ def from_array(
 
 
 def space_dims(da: xr.DataArray) -> tuple[str, ...]:
-    """The spatial dimensions of ``da``: ("channel",), ("y", "x") or ("x",)."""
+    """The spatial dimensions of ``da``: ("channel",), ("y", "x") or ("x",).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> ws.space_dims(ws.from_array(np.zeros((10, 2, 3)), ("time", "y", "x"), sfreq=10.0))
+    ('y', 'x')
+    """
     if "channel" in da.dims:
         return ("channel",)
     return tuple(d for d in ("y", "x") if d in da.dims)
 
 
 def positions(da: xr.DataArray) -> np.ndarray:
-    """Site positions as an (n_sites, 2) array of (x, y), in the order of ``as_channels``."""
+    """Site positions as an (n_sites, 2) array of (x, y), in the order of ``as_channels``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> da = ws.from_array(np.zeros((10, 2, 2)), ("time", "y", "x"), sfreq=10.0, spacing=0.5)
+    >>> print(ws.positions(da))
+    [[0.  0. ]
+     [0.5 0. ]
+     [0.  0.5]
+     [0.5 0.5]]
+    """
     flat = as_channels(da)
     y = flat["y"].values if "y" in flat.coords else np.zeros(flat.sizes["channel"])
     return np.column_stack([flat["x"].values, y]).astype(float)
 
 
 def provenance(da: xr.DataArray | xr.Dataset) -> dict:
-    """The provenance attribute decoded from JSON (an empty dict when absent)."""
+    """The provenance attribute decoded from JSON (an empty dict when absent).
+
+    Examples
+    --------
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> ws.provenance(sim.plane_wave((4, 4), n_times=10))["generator"]
+    'wavescope.simulate.plane_wave'
+    """
     return json.loads(da.attrs.get("provenance", "{}") or "{}")
 
 
@@ -212,6 +277,14 @@ def validate(da, *, require_time: bool = True) -> xr.DataArray:
     -----
     WavescopeWarning
         When some sites hold only NaN (dead channels are allowed, and reported).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> da = ws.from_array(np.zeros((50, 3)), ("time", "x"), sfreq=10.0)
+    >>> ws.validate(da) is da
+    True
     """
     if not isinstance(da, xr.DataArray):
         raise DataModelError(
@@ -391,6 +464,15 @@ def as_channels(da: xr.DataArray) -> xr.DataArray:
     Positions become ``x``/``y`` coordinates along ``channel``; channel names are
     "y{i}x{j}" (or "x{j}"). An activity already in channel form is returned unchanged.
     :func:`as_grid` inverts this exactly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> grid = ws.from_array(np.zeros((10, 2, 3)), ("time", "y", "x"), sfreq=10.0)
+    >>> ch = ws.as_channels(grid)
+    >>> print(ch.dims, ch["channel"].values[:4].tolist())
+    ('time', 'channel') ['y0x0', 'y0x1', 'y0x2', 'y1x0']
     """
     validate(da, require_time=False)
     if "channel" in da.dims:
@@ -440,6 +522,15 @@ def as_grid(da: xr.DataArray, *, fill=None) -> xr.DataArray:
     DataModelError
         When the positions do not fill a rectangular grid (and ``fill`` is None) or two
         channels share a grid site.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> grid = ws.from_array(np.arange(12.0).reshape(2, 2, 3), ("time", "y", "x"), sfreq=10.0)
+    >>> back = ws.as_grid(ws.as_channels(grid))
+    >>> print(back.dims, bool((back == grid).all()))
+    ('time', 'y', 'x') True
     """
     validate(da, require_time=False)
     if "channel" not in da.dims:
@@ -548,6 +639,15 @@ def bad_sites(da: xr.DataArray, bads=None) -> xr.DataArray:
     ------
     DataModelError
         When ``bads`` names a site that ``da`` does not have, or a mask has the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> grid = ws.from_array(np.zeros((10, 2, 2)), ("time", "y", "x"), sfreq=10.0)
+    >>> print(ws.bad_sites(grid, ["y0x1"]).values)
+    [[False  True]
+     [False False]]
     """
     dims = space_dims(da)
     if not dims:
@@ -610,6 +710,16 @@ def exclude_bads(da: xr.DataArray, bads=None, *, warn: bool = True,
     -----
     WavescopeWarning
         Naming the bad sites left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> da = ws.from_array(np.ones((10, 3)), ("time", "channel"), sfreq=10.0,
+    ...                    positions=np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]),
+    ...                    ch_names=["a", "b", "c"], space_units="m")
+    >>> ws.exclude_bads(da, ["b"], warn=False)["channel"].values.tolist()
+    ['a', 'c']
     """
     if not space_dims(da):
         return da
