@@ -70,7 +70,19 @@ HEAD_ORIGIN = (0.0, 0.015, 0.040)
 
 
 class WavescopeIOError(OSError):
-    """A file could not be read or written; the message names the file and the fix."""
+    """A file could not be read or written; the message names the file and the fix.
+
+    Examples
+    --------
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> try:
+    ...     ws.save(sim.noise((3,), n_times=10), "no-such-folder/noise.nc")
+    ... except ws.io.WavescopeIOError as err:
+    ...     print(type(err).__name__, isinstance(err, OSError))
+    ...
+    WavescopeIOError True
+    """
 
 
 # ----------------------------------------------------------------------------- netCDF
@@ -99,6 +111,21 @@ def save(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
     -------
     pathlib.Path
         The path written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> z = sim.plane_wave((4, 4), n_times=20).astype(complex) * 1j
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = ws.save(z, Path(tmp) / "wave.nc")
+    ...     back = ws.load(path)
+    ...     print(path.name, back.dtype, bool((back == z).all()))
+    ...
+    wave.nc complex128 True
     """
     path = Path(path)
     if isinstance(obj, xr.DataArray):
@@ -174,6 +201,19 @@ def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
     MemoryLimitError
         When ``chunks`` is None and the arrays would not fit in memory (see
         :func:`wavescope._safeio.check_memory`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> da = sim.plane_wave((4, 4), n_times=20, speed=40.0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     back = ws.load(ws.save(da, Path(tmp) / "wave.nc"))
+    ...     print(back.dims, ws.simulate.truth(back)["speed"])
+    ...
+    ('time', 'y', 'x') 40.0
     """
     path = Path(path)
     if not path.exists():
@@ -321,6 +361,18 @@ def read(path: str | os.PathLike, **kwargs):
     """Read a recording by its suffix: NWB, TIFF stacks, netCDF, or anything MNE reads.
 
     See :func:`wavescope.readers.read` (the readers live there).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = ws.save(sim.noise((3,), n_times=10, seed=0), Path(tmp) / "noise.nc")
+    ...     print(ws.read(path).sizes["time"])
+    ...
+    10
     """
     from .readers import read as _read
 
@@ -390,6 +442,21 @@ def from_mne(raw_or_epochs, *, projection: str = "auto", origin=HEAD_ORIGIN):
         ``event_prev`` and ``event_code``. Attributes add ``bads``, ``projection``,
         ``fiducials`` and, for Raw, ``annotations`` (JSON, onsets in seconds from the first
         sample) or, for Epochs, ``event_id`` (JSON).
+
+    Examples
+    --------
+    >>> import mne
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> xyz = {"Fz": [0.0, 0.06, 0.09], "Cz": [0.0, 0.0, 0.1], "Pz": [0.0, -0.06, 0.09]}
+    >>> info = mne.create_info(list(xyz), sfreq=100.0, ch_types="eeg")
+    >>> raw = mne.io.RawArray(np.zeros((3, 200)), info, verbose=False)
+    >>> raw = raw.set_montage(mne.channels.make_dig_montage(xyz, coord_frame="head"))
+    >>> da = ws.from_mne(raw)
+    >>> print(da.dims, da.attrs["sfreq"], da.attrs["space_units"])
+    ('time', 'channel') 100.0 m
+    >>> print(np.round(da["y"].values * 100, 1))  # cm of arc from the vertex, towards the nose
+    [ 4.9 -1.5 -8.9]
     """
     import mne
 
@@ -513,6 +580,21 @@ def to_mne(da: xr.DataArray):
     Returns
     -------
     mne.io.RawArray or mne.EpochsArray
+
+    Examples
+    --------
+    >>> import mne
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> xyz = {"Fz": [0.0, 0.06, 0.09], "Cz": [0.0, 0.0, 0.1], "Pz": [0.0, -0.06, 0.09]}
+    >>> info = mne.create_info(list(xyz), sfreq=100.0, ch_types="eeg")
+    >>> raw = mne.io.RawArray(np.ones((3, 200)), info, verbose=False)
+    >>> raw = raw.set_montage(mne.channels.make_dig_montage(xyz, coord_frame="head"))
+    >>> back = ws.to_mne(ws.from_mne(raw))
+    >>> print(type(back).__name__, back.info["sfreq"], back.ch_names)
+    RawArray 100.0 ['Fz', 'Cz', 'Pz']
+    >>> np.allclose(back.get_data(), raw.get_data())
+    True
     """
     import mne
 
