@@ -230,6 +230,17 @@ def plane_wave(
         Dims ``(time, y, x)``, ``(time, x)`` or ``(time, channel)``; ``attrs["truth"]``
         holds kind="plane", frequency, speed, direction, wavelength, wavenumber (rad per
         space unit), k (the wave vector), amplitude, phase0, noise and seed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import simulate as sim
+    >>> da = sim.plane_wave((16, 16), speed=40.0, direction=np.pi / 2, n_times=50)
+    >>> print(da.dims, da.shape)
+    ('time', 'y', 'x') (50, 16, 16)
+    >>> t = sim.truth(da)
+    >>> print(t["kind"], t["speed"], t["wavelength"], round(t["direction"], 4))
+    plane 40.0 8.0 1.5708
     """
     n_times, sfreq, frequency, amplitude, noise_level = _check_common(
         n_times, sfreq, frequency, amplitude, noise)
@@ -281,6 +292,14 @@ def radial_wave(
 
     Other parameters are those of :func:`plane_wave`. ``attrs["truth"]`` holds
     kind="radial", radial ("source"/"sink"), centre, frequency, speed, wavelength, ...
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> da = sim.radial_wave((16, 16), kind="sink", centre=(4.0, 8.0), n_times=50)
+    >>> t = sim.truth(da)
+    >>> print(t["kind"], t["centre"])
+    radial [4.0, 8.0]
     """
     n_times, sfreq, frequency, amplitude, noise_level = _check_common(
         n_times, sfreq, frequency, amplitude, noise)
@@ -336,6 +355,14 @@ def rotating_wave(
 
     Other parameters are those of :func:`plane_wave`. ``attrs["truth"]`` holds
     kind="rotating", sense, centre, frequency, angular_speed (rad per time unit), ...
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> da = sim.rotating_wave((16, 16), sense="cw", n_times=50)
+    >>> t = sim.truth(da)
+    >>> print(t["kind"], t["sense"], t["centre"])
+    rotating cw [7.5, 7.5]
     """
     n_times, sfreq, frequency, amplitude, noise_level = _check_common(
         n_times, sfreq, frequency, amplitude, noise)
@@ -381,6 +408,13 @@ def standing_wave(
     The sum of two plane waves of half the amplitude travelling along ``direction`` and
     against it; nodes lie where ``k . r = pi/2 + n pi``. Parameters are those of
     :func:`plane_wave`; ``speed`` is the speed of the two component waves.
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> da = sim.standing_wave((32,), n_times=50)
+    >>> print(da.dims, sim.truth(da)["kind"])
+    ('time', 'x') standing
     """
     n_times, sfreq, frequency, amplitude, noise_level = _check_common(
         n_times, sfreq, frequency, amplitude, noise)
@@ -446,6 +480,14 @@ def dispersive_wave(
     kind="dispersive", frequencies, reference_frequency (f_0), phase_speed,
     group_speed, phase_speeds (one per component), wavenumbers (rad per space unit),
     direction, amplitude, noise and seed.
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> da = sim.dispersive_wave((8,), n_times=400, phase_speed=50.0, group_speed=100.0)
+    >>> t = sim.truth(da)
+    >>> print(da.dims, t["phase_speed"], t["group_speed"])
+    ('time', 'x') 50.0 100.0
     """
     n_times, sfreq, _, amplitude, noise_level = _check_common(
         n_times, sfreq, None, amplitude, noise)
@@ -513,6 +555,14 @@ def noise(
 
     Other parameters are those of :func:`plane_wave`. ``attrs["truth"]`` holds
     kind="noise", color, amplitude and seed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import simulate as sim
+    >>> da = sim.noise((8, 8), n_times=500, amplitude=2.0, seed=0)
+    >>> print(round(float(da.std()), 1))
+    2.0
     """
     n_times, sfreq, _, amplitude, _ = _check_common(n_times, sfreq, None, amplitude, 0.0)
     if color not in ("white", "pink"):
@@ -541,6 +591,13 @@ def truth(da: xr.DataArray) -> dict:
     ------
     ValueError
         When ``da`` has no truth (it was not made by :mod:`wavescope.simulate`).
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> t = sim.truth(sim.plane_wave((8, 8), frequency=4.0, speed=20.0))
+    >>> print(t["frequency"], t["speed"], t["wavelength"])
+    4.0 20.0 5.0
     """
     raw = getattr(da, "attrs", {}).get("truth")
     if raw is None:
@@ -564,6 +621,14 @@ def combine(*das: xr.DataArray) -> xr.DataArray:
     xarray.DataArray
         The sum, with the attrs of the first and ``truth = {"kind": "combined",
         "components": [...]}`` (nested combinations are flattened).
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> wave = sim.plane_wave((8, 8), n_times=50)
+    >>> both = sim.combine(wave, sim.noise((8, 8), n_times=50, amplitude=0.1, seed=1))
+    >>> [part["kind"] for part in sim.truth(both)["components"]]
+    ['plane', 'noise']
     """
     if not das:
         raise ValueError("combine needs at least one activity")
@@ -605,6 +670,14 @@ def sequence(*das: xr.DataArray) -> xr.DataArray:
     Time restarts from 0 and runs on at the common ``sfreq``; the truth records each
     segment with its start and stop times (stop exclusive, in time units):
     ``{"kind": "sequence", "segments": [{"start": ..., "stop": ..., **truth}, ...]}``.
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> story = sim.sequence(sim.plane_wave((8, 8), n_times=50),
+    ...                      sim.rotating_wave((8, 8), n_times=30))
+    >>> print(story.sizes["time"], [part["kind"] for part in sim.truth(story)["segments"]])
+    80 ['plane', 'rotating']
     """
     if not das:
         raise ValueError("sequence needs at least one activity")
