@@ -25,7 +25,23 @@ _CHUNK = 1 << 16
 
 
 class ChecksumError(OSError):
-    """A file's SHA-256 digest is not the expected one."""
+    """A file's SHA-256 digest is not the expected one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope import datasets
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     src = Path(tmp) / "recording.bin"
+    ...     _ = src.write_bytes(b"wave")
+    ...     try:
+    ...         datasets.fetch(src.as_uri(), "0" * 64, Path(tmp) / "cache", progress=False)
+    ...     except datasets.ChecksumError as err:
+    ...         print(type(err).__name__)
+    ...
+    ChecksumError
+    """
 
 
 def _sha256(path: Path) -> str:
@@ -83,6 +99,13 @@ def eeg_eyes_closed() -> xr.DataArray:
     ------
     ChecksumError
         When the bundled file does not match its SHA-256 digest (reinstall wavescope).
+
+    Examples
+    --------
+    >>> from wavescope import datasets
+    >>> eeg = datasets.eeg_eyes_closed()
+    >>> print(eeg.dims, eeg.sizes["channel"], eeg.attrs["sfreq"], eeg.attrs["units"])
+    ('time', 'channel') 64 160.0 V
     """
     import mne
 
@@ -126,6 +149,16 @@ def default_cache_dir() -> Path:
     """Where :func:`fetch` keeps downloads by default.
 
     ``$WAVESCOPE_DATA`` when set, else ``$XDG_CACHE_HOME/wavescope`` (``~/.cache/wavescope``).
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from wavescope import datasets
+    >>> with mock.patch.dict(os.environ, {"WAVESCOPE_DATA": "/data/wavescope"}):
+    ...     print(datasets.default_cache_dir())
+    ...
+    /data/wavescope
     """
     env = os.environ.get("WAVESCOPE_DATA")
     if env:
@@ -176,6 +209,21 @@ def fetch(
     OSError
         When the download fails (``urllib.error.URLError`` is an OSError); the message
         names the URL.
+
+    Examples
+    --------
+    >>> import hashlib
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope import datasets
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     src = Path(tmp) / "recording.bin"
+    ...     _ = src.write_bytes(b"wave" * 100)
+    ...     digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    ...     local = datasets.fetch(src.as_uri(), digest, Path(tmp) / "cache", progress=False)
+    ...     print(local.name, local.stat().st_size)
+    ...
+    recording.bin 400
     """
     sha256 = str(sha256).lower()
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):

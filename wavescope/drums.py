@@ -90,6 +90,17 @@ def square(side: int, size=None) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of bool, shape (ny, nx)
+
+    Examples
+    --------
+    >>> from wavescope import drums
+    >>> mask = drums.square(3, size=5)
+    >>> print(mask.astype(int))
+    [[0 0 0 0 0]
+     [0 1 1 1 0]
+     [0 1 1 1 0]
+     [0 1 1 1 0]
+     [0 0 0 0 0]]
     """
     side = _int("side", side)
     return rectangle(side, side, size=size)
@@ -108,6 +119,13 @@ def rectangle(height: int, width: int, size=None) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of bool, shape (ny, nx)
+
+    Examples
+    --------
+    >>> from wavescope import drums
+    >>> mask = drums.rectangle(2, 4, size=6)
+    >>> print(mask.shape, int(mask.sum()))
+    (6, 6) 8
     """
     height, width = _int("height", height), _int("width", width)
     ny, nx = _size(size, (height + 2, width + 2))
@@ -176,6 +194,13 @@ def disc(radius: float | None = None, *, area: float | None = None, size=None,
     Returns
     -------
     numpy.ndarray of bool, shape (ny, nx)
+
+    Examples
+    --------
+    >>> from wavescope import drums
+    >>> mask = drums.disc(3.0)
+    >>> print(mask.shape, int(mask.sum()))
+    (9, 9) 29
     """
     return _radial_shape(lambda x, y, r: x**2 + y**2 <= r**2 * (1 + 1e-12), np.sqrt(np.pi),
                          radius, area, size, centre, "disc")
@@ -206,6 +231,13 @@ def polygon(n_sides: int, radius: float | None = None, *, area: float | None = N
     Returns
     -------
     numpy.ndarray of bool, shape (ny, nx)
+
+    Examples
+    --------
+    >>> from wavescope import drums
+    >>> mask = drums.polygon(6, area=100.0)
+    >>> print(int(mask.sum()))
+    102
     """
     n_sides = _int("n_sides", n_sides, minimum=3)
     rotation = float(rotation)
@@ -393,6 +425,13 @@ def drum(
         1 / (record_every * dt)``, source "model", space_units "pixel". Coordinates ``mask``
         (the drum heads, int8) and ``area`` (pixels per drum); attrs ``dt``, ``c``, ``init``,
         ``amplitude``, ``linear``, ``boundary = "dirichlet"`` and provenance.
+
+    Examples
+    --------
+    >>> from wavescope import drums
+    >>> ring = drums.drum(drums.square(8), n_steps=400, dt=0.1, record_every=2, progress=False)
+    >>> print(ring.dims, ring.sizes["time"])
+    ('time', 'y', 'x') 200
     """
     masks, batch = _masks(mask)
     n_steps = _int("n_steps", n_steps)
@@ -493,6 +532,14 @@ def fundamental_frequency(da: xr.DataArray, *, pad: int = 4, fmax: float | None 
     -------
     xarray.DataArray
         Fundamental frequency in cycles per time unit (time = step x dt), one per drum.
+
+    Examples
+    --------
+    >>> from wavescope import drums
+    >>> ring = drums.drum(drums.square(8), n_steps=1000, dt=0.1, record_every=4, progress=False)
+    >>> f = float(drums.fundamental_frequency(ring))
+    >>> print(round(f, 3), round(drums.area_from_frequency(f, dt=0.1), 1))
+    0.078 64.0
     """
     from .analysis.spectral import dominant_frequency
 
@@ -572,6 +619,15 @@ def area_from_frequency(f, *, dt: float | None = 0.1, c: float = 1.0, shape: str
     -------
     float, numpy.ndarray or xarray.DataArray
         Area in pixels, of the same kind as ``f``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import drums
+    >>> lam = 8 * np.sin(np.pi / (2 * (8 + 1))) ** 2  # the lowest eigenvalue of an 8 x 8 square
+    >>> f = np.arcsin(0.1 * np.sqrt(lam) / 2) / (np.pi * 0.1)  # its frequency at dt = 0.1, c = 1
+    >>> round(drums.area_from_frequency(f, dt=0.1), 6)
+    64.0
     """
     if shape_constant is None:
         if shape not in SHAPE_CONSTANTS:
@@ -636,6 +692,15 @@ def drum_of_masks(masks, n_steps: int, *, dt: float = 0.1, record_every: int = 5
     -------
     xarray.DataArray
         (trial, time, y, x) on the padded grid (``y + 4`` by ``x + 4`` pixels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import drums
+    >>> masks = np.stack([drums.square(4, size=8), drums.disc(3.0, size=8)])
+    >>> ring = drums.drum_of_masks(masks, n_steps=200, record_every=5)
+    >>> print(ring.dims, ring.shape)
+    ('trial', 'time', 'y', 'x') (2, 40, 12, 12)
     """
     masks = np.pad(np.asarray(masks, dtype=bool), ((0, 0), (2, 2), (2, 2)))
     return drum(masks, n_steps, dt, record_every=record_every, progress=progress)

@@ -70,6 +70,17 @@ def roi(da: xr.DataArray, mask) -> xr.DataArray:
     xarray.DataArray
         Float (or complex) values, NaN outside the region; dims, coords and attributes of
         ``da``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import imaging
+    >>> from wavescope import simulate as sim
+    >>> da = sim.plane_wave((4, 4), n_times=10)
+    >>> mask = np.zeros((4, 4), bool)
+    >>> mask[1:3, 1:3] = True
+    >>> print(int(imaging.roi(da, mask).isel(time=0).notnull().sum()))
+    4
     """
     da = _grid(da, "roi")
     inside = _mask_over(da, mask, "roi mask")
@@ -100,6 +111,14 @@ def bin_pixels(da: xr.DataArray, factor: int | tuple[int, int], *,
     -------
     xarray.DataArray
         Block means, dims of ``da``, sizes ``ny // fy`` and ``nx // fx``.
+
+    Examples
+    --------
+    >>> from wavescope import imaging
+    >>> from wavescope import simulate as sim
+    >>> binned = imaging.bin_pixels(sim.plane_wave((8, 8), n_times=10), 2)
+    >>> print(binned.sizes["y"], binned.sizes["x"], binned["x"].values)
+    4 4 [0.5 2.5 4.5 6.5]
     """
     da = _grid(da, "bin_pixels")
     fy, fx = np.broadcast_to(np.asarray(factor), (2,))
@@ -148,6 +167,15 @@ def smooth(da: xr.DataArray, sigma: float | tuple[float, float], *,
     -------
     xarray.DataArray
         Smoothed values, dims, coords and attributes of ``da``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import imaging
+    >>> from wavescope import simulate as sim
+    >>> da = sim.noise((16, 16), n_times=20, seed=0)
+    >>> print(float(da.std()) > float(imaging.smooth(da, 1.5).std()))
+    True
     """
     da = _grid(da, "smooth")
     sy, sx = (float(s) for s in np.broadcast_to(np.asarray(sigma, dtype=float), (2,)))
@@ -206,6 +234,17 @@ def dff(da: xr.DataArray, *, baseline: str = "percentile", percentile: float = 1
     -------
     xarray.DataArray
         ΔF/F (``units`` "1"); NaN where ``F0`` is not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> from wavescope import imaging
+    >>> f = np.full((20, 2, 2), 100.0)
+    >>> f[10] = 150.0
+    >>> da = ws.from_array(f, ("time", "y", "x"), sfreq=10.0, source="recording")
+    >>> print(imaging.dff(da).isel(y=0, x=0).values[8:12])
+    [0.  0.  0.5 0. ]
     """
     validate(da)
     if np.iscomplexobj(da.values):

@@ -92,6 +92,21 @@ def read(path: str | os.PathLike, **kwargs) -> xr.DataArray:
         When ``path`` does not exist.
     wavescope.io.WavescopeIOError
         When no reader knows the file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import tifffile
+    >>> from wavescope import readers
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "stack.tif"
+    ...     tifffile.imwrite(path, np.zeros((5, 6, 8), np.uint16))
+    ...     da = readers.read(path, sfreq=20.0, pixel_size=10.0)
+    ...     print(da.dims, da.shape, da.attrs["space_units"])
+    ...
+    ('time', 'y', 'x') (5, 6, 8) m
     """
     from .io import WavescopeIOError, from_mne, load
 
@@ -159,6 +174,28 @@ def read_nwb(path: str | os.PathLike, series: str | None = None, *,
         unit (times ``conversion``, plus ``offset``). Time in seconds from the series'
         ``starting_time`` (or its ``timestamps``), ``sfreq`` its ``rate`` (or the median
         rate of the timestamps).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from datetime import UTC, datetime
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import pynwb
+    >>> from wavescope import readers
+    >>> nwb = pynwb.NWBFile(session_description="demo", identifier="demo",
+    ...                     session_start_time=datetime(2024, 1, 1, tzinfo=UTC))
+    >>> movie = pynwb.image.ImageSeries(name="movie", data=np.zeros((10, 4, 6)), unit="a.u.",
+    ...                                 rate=25.0)
+    >>> nwb.add_acquisition(movie)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "demo.nwb"
+    ...     with pynwb.NWBHDF5IO(str(path), "w") as io:
+    ...         io.write(nwb)
+    ...     da = readers.read_nwb(path, pixel_size=0.05, space_units="mm")  # NWB frames: (x, y)
+    ...     print(da.dims, da.shape, da.attrs["sfreq"], da.attrs["space_units"])
+    ...
+    ('time', 'y', 'x') (10, 6, 4) 25.0 m
     """
     pynwb = _require("pynwb", "nwb")
     path = Path(path)
@@ -352,6 +389,21 @@ def read_tiff(path: str | os.PathLike, *, sfreq: float | None = None,
     xarray.DataArray
         Float values, dims ``(time, y, x)``, positions in metres (or pixels), time in
         seconds from 0, ``source="recording"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import tifffile
+    >>> from wavescope import readers
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "stack.tif"
+    ...     tifffile.imwrite(path, np.arange(5 * 6 * 8, dtype=np.uint16).reshape(5, 6, 8))
+    ...     da = readers.read_tiff(path, sfreq=20.0, pixel_size=10.0, space_units="um")
+    ...     print(da.dims, da.attrs["sfreq"], da.attrs["space_units"], da["x"].values[:3] * 1e6)
+    ...
+    ('time', 'y', 'x') 20.0 m [ 0. 10. 20.]
     """
     tifffile = _require("tifffile", "imaging")
     path = Path(path)
