@@ -79,7 +79,7 @@ def test_the_grid_kernel_equals_the_pairwise_kernel_and_reduces_to_independence(
     sensors = ws.simulate.noise(ws.analysis._common.site_xy(grid), n_times=1)
     fit_grid = PlaneFitter(geometry_of(grid), None, 2.0, 10)
     fit_sens = PlaneFitter(geometry_of(sensors), None, 2.0, 10)
-    assert fit_grid.lattice and not fit_sens.lattice
+    assert fit_grid.hac.lattice and not fit_sens.hac.lattice
     smooth = gaussian_filter(rng.standard_normal((6, 9, 11)), (0, 2, 2)).reshape(6, -1)
     resid = np.concatenate([smooth, rng.standard_normal((2, 99))]) * 0.3
     valid = np.ones_like(resid, dtype=bool)
@@ -90,7 +90,7 @@ def test_the_grid_kernel_equals_the_pairwise_kernel_and_reduces_to_independence(
     cov_s, neff_s = fit_sens.covariance(resid, valid, strength)
     np.testing.assert_allclose(cov_g, cov_s, rtol=1e-9)
     np.testing.assert_allclose(neff_g, neff_s, rtol=1e-9)
-    h = fit_grid._bandwidth(resid, valid, valid.sum(axis=1).astype(float))
+    h = fit_grid.hac.bandwidth(resid, valid, valid.sum(axis=1).astype(float))
     assert (h[:6] > 2.0).all()  # smooth residuals: a kernel of several sites
     assert (neff_g[:6] < 0.5 * valid[:6].sum(axis=1)).all()
     # brute force: inv(S) (sum_jl w_j w_l' K_jl) inv(S) n / (n - 3) / R^2

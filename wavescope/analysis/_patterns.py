@@ -25,7 +25,7 @@ from scipy.spatial import cKDTree
 
 from ._circular import circ_corr, fisher_lee
 from ._geometry import Geometry, derivative, smoothing_matrix
-from ._planefit import MIN_SCATTER
+from ._planefit import MIN_SCATTER, SpatialHAC
 
 
 class PatternFinder:
@@ -40,6 +40,7 @@ class PatternFinder:
         self._smooth = None
         self._last = None  # (grad, directions) of the last centre fit
         self._sites = None  # (sites, their positions) of the last fit
+        self._hac = None
         k = min(5, geom.n_sites)
         _, self.near = cKDTree(self.xy).query(self.xy, k=k)
         self.near = np.atleast_2d(self.near).reshape(geom.n_sites, k)
@@ -52,6 +53,27 @@ class PatternFinder:
         if self._smooth is None:
             self._smooth = smoothing_matrix(self.geom, self.sigma)
         return self._smooth
+
+    @property
+    def hac(self) -> SpatialHAC:
+        """The plane fit's spatial HAC for these sites (built on first use)."""
+        if self._hac is None:
+            self._hac = SpatialHAC(self.geom)
+        return self._hac
+
+    def _effective(self, w, resid, valid, sites) -> tuple[np.ndarray, np.ndarray]:
+        """``sum_jl w_j w_l K_jl`` and ``sum_jl K_jl`` (frames,) of scores ``w`` on
+        ``sites`` (all when None), the kernel's bandwidth from the residuals ``resid``:
+        the plane fit's allowance for residuals correlated across sites."""
+        if sites is not None:  # back onto every site of the geometry, 0 / invalid elsewhere
+            parts = []
+            for a, fill in ((w, 0.0), (resid, 0.0), (valid, False)):
+                full = np.full((len(a), self.geom.n_sites), fill, dtype=a.dtype)
+                full[:, sites] = a
+                parts.append(full)
+            w, resid, valid = parts
+        meat, ksum = self.hac.sums(w, w, resid, valid, valid.sum(axis=1))
+        return meat[:, 0], ksum
 
     # --- centres ----------------------------------------------------------------------------
 
@@ -165,9 +187,13 @@ class PatternFinder:
         on the direction away from the centre, sites beyond one spacing) and is refined
         by Newton ascent of the regression strength, so no slope lattice is searched.
         Its SE is that of the plane fit (see ``_planefit``) with distance as the only
-        regressor, ``s2 / (R**2 sum (d - mean d)**2)``; the p-value is two-sided,
-        Student's t with ``n - 2`` degrees of freedom. The centre is fitted to the same
-        data, so the test is somewhat liberal; the correlation threshold guards it.
+        regressor: the spatial HAC sandwich
+        ``sum_jl w_j w_l K_jl / (R sum (d - mean d)**2)**2``, scores
+        ``w_j = (d_j - mean d) sin(e_j)``, so residuals correlated across sites (smooth
+        fields) widen it; the p-value is two-sided, Student's t with ``n_eff - 2``
+        degrees of freedom, ``n_eff`` the effective number of sites. The centre is
+        fitted to the same data, so the test is somewhat liberal; the correlation
+        threshold guards it.
         """
         valid = np.isfinite(u)
         phi = np.where(valid, np.angle(u), np.nan)
@@ -185,7 +211,7 @@ class PatternFinder:
         d = np.where(np.isfinite(d), d, 0.0)
         slope = _refine_slope(u0, d, np.nan_to_num(start), self.slope_step)
         rho = circ_corr(phi, np.abs(slope)[:, None] * d)
-        se, p, strength = _slope_test(u0, valid, d, slope)
+        se, p, strength = self._slope_test(u0, valid, d, slope, sites)
         bad = ~np.isfinite(centre).all(axis=1) | (valid.sum(axis=1) < 3)
         for a in (rho, slope, se, p, strength):
             a[bad] = np.nan
@@ -197,7 +223,10 @@ class PatternFinder:
         p-value of the rotation: the Rayleigh test of ``exp(i (phi - s theta))``, ``s``
         the sign of the correlation (phase that turns once with the angle is aligned by
         it; phase unrelated to the angle is not), and that resultant's length R (the
-        strength of the rotating model, comparable with a plane fit's)."""
+        strength of the rotating model, comparable with a plane fit's). The Rayleigh test
+        counts every site: a misplaced centre leaves smooth residuals, so the plane
+        fit's effective number of sites would reject true rotations; the correlation
+        threshold guards it."""
         valid = np.isfinite(u)
         phi = np.where(valid, np.angle(u), np.nan)
         xy = self._xy(sites)
@@ -218,6 +247,29 @@ class PatternFinder:
             a[bad] = np.nan
         return rho, p, strength
 
+    def _slope_test(self, u, valid, d, slope, sites) -> tuple[np.ndarray, ...]:
+        """SE, two-sided p-value and strength R of the circular-linear slope of phase
+        on ``d`` (see :meth:`radial`)."""
+        n = valid.sum(axis=1)
+        # recomputed, not kept from the refinement: complex products can round
+        # differently in another batch of rows, and the results stay those of every
+        # frame on its own
+        c = u * _cis_minus(slope[:, None] * d)  # 0 at gaps
+        f = c.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            resid = (c * np.conj(f / np.abs(f))[:, None]).imag  # sin(e_j), 0 at gaps
+            dc = np.where(valid, d - np.where(valid, d, 0.0).sum(axis=1, keepdims=True)
+                          / n[:, None], 0.0)
+            sdd = np.einsum("ij,ij->i", dc, dc)
+            meat, ksum = self._effective(dc * resid, resid, valid, sites)
+            # HC1-style factor and the plane fit's floor of residual scatter
+            meat = meat * n / (n - 2) + MIN_SCATTER**2 * sdd
+            strength = np.abs(f) / n
+            se = np.sqrt(meat) / (sdd * strength)
+            p = 2 * stats.t.sf(np.abs(slope) / se, np.maximum(n * n / ksum - 2, 1))
+        p[n < 4] = np.nan
+        return se, p, strength
+
 
 def rayleigh_p(resultant: np.ndarray, n: np.ndarray) -> np.ndarray:
     """p-value of the Rayleigh test for a resultant length ``|sum exp(i a)|`` of ``n``
@@ -226,25 +278,6 @@ def rayleigh_p(resultant: np.ndarray, n: np.ndarray) -> np.ndarray:
         n = n.astype(float)
         return np.minimum(np.exp(np.sqrt(1 + 4 * n + 4 * (n**2 - resultant**2))
                                  - (1 + 2 * n)), 1.0)
-
-
-def _slope_test(u: np.ndarray, valid: np.ndarray, d: np.ndarray, slope: np.ndarray):
-    """SE, two-sided p-value and strength R of the circular-linear slope of phase on d."""
-    n = valid.sum(axis=1)
-    # recomputed, not kept from the refinement: complex products can round differently
-    # in another batch of rows, and the results stay those of every frame on its own
-    c = u * _cis_minus(slope[:, None] * d)  # 0 at gaps
-    f = c.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        resid = (c * np.conj(f / np.abs(f))[:, None]).imag
-        s2 = np.maximum(np.einsum("ij,ij->i", resid, resid) / (n - 2), MIN_SCATTER**2)
-        dv = np.where(valid, d, 0.0)
-        sdd = np.einsum("ij,ij->i", dv, dv) - dv.sum(axis=1) ** 2 / n
-        strength = np.abs(f) / n
-        se = np.sqrt(s2 / sdd) / strength
-        p = 2 * stats.t.sf(np.abs(slope) / se, np.maximum(n - 2, 1))
-    p[n < 4] = np.nan
-    return se, p, strength
 
 
 def _cis_minus(x: np.ndarray) -> np.ndarray:

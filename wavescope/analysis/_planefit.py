@@ -83,6 +83,139 @@ _RHO_SE = 1.0
 _MAX_PAIRWISE = 4096
 
 
+class SpatialHAC:
+    """The spatial HAC covariance's residual correlation and kernel sums for one
+    geometry (module docstring); shared by the plane fit and the radial and rotating
+    tests."""
+
+    def __init__(self, geom: Geometry):
+        g = self.geom = geom
+        self.extent = max(float(np.ptp(g.xy[:, 0])), float(np.ptp(g.xy[:, 1])), 1e-300)
+        near = 1.5 * g.spacing()
+        self.lattice = g.kind in ("grid", "line") and _uniform(g.x) and (
+            g.y is None or _uniform(g.y))
+        if self.lattice:
+            hx = float(np.diff(g.x).mean()) if g.x.size > 1 else 1.0
+            hy = float(np.diff(g.y).mean()) if g.y is not None and g.y.size > 1 else 1.0
+            shifts = [((0, 1), hx)] if g.y is None else [
+                ((0, 1), hx), ((1, 0), hy), ((1, 1), np.hypot(hx, hy)),
+                ((1, -1), np.hypot(hx, hy))]
+            self.pair_shifts = [(s, d) for s, d in shifts if d <= near] or shifts[:1]
+            self.hac_shape = (1 if g.y is None else g.y.size, g.x.size)
+            self.hac_steps = (hy, hx)
+            self.min_lag = hx if g.y is None else min(hx, hy)
+            self._lag_values = 6 * (2 * g.x.size) * (2 * self.hac_shape[0])
+            return
+        xy = g.xy
+        n = len(xy)
+        if n > _MAX_PAIRWISE:  # n x n kernels: the residual correlation is not modelled
+            self.pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+            self.min_lag = np.inf
+            self._lag_values = 1
+            return
+        self.adx = np.abs(xy[:, None, 0] - xy[None, :, 0])
+        self.ady = np.abs(xy[:, None, 1] - xy[None, :, 1])
+        d = np.hypot(self.adx, self.ady)
+        i, j = np.nonzero(np.triu(d <= near, 1))
+        self.pairs = (i, j, d[i, j])
+        off = ~np.eye(n, dtype=bool)
+        self.min_lag = float(np.maximum(self.adx, self.ady)[off].min()) if n > 1 else np.inf
+        self._lag_values = 3 * n * n
+
+    def sums(self, wx, wy, resid, valid, n) -> tuple[np.ndarray, np.ndarray]:
+        """``sum_jl w_j w_l' K_jl`` (xx, xy, yy; frames, 3) of the scores ``wx``, ``wy``
+        (frames, n_sites; 0 at gaps) and ``sum_jl K_jl`` over valid pairs, the kernel's
+        bandwidth from the residuals ``sin(e_j)`` (:meth:`bandwidth`); ``K`` is the
+        identity where the bandwidth is below the spacing."""
+        h = self.bandwidth(resid, valid, n)
+        meat = np.column_stack([np.einsum("ij,ij->i", wx, wx),
+                                np.einsum("ij,ij->i", wx, wy),
+                                np.einsum("ij,ij->i", wy, wy)])
+        ksum = n.astype(float)  # sum_jl K_jl: n for the identity kernel
+        wide = np.flatnonzero(h > self.min_lag)
+        wide = wide[np.argsort(h[wide])]  # blocks of like bandwidths: small tori
+        for sl in frame_blocks(wide.size, self._lag_values, 1 << 22):
+            rows = wide[sl]
+            meat[rows], ksum[rows] = self._kernel_sums(wx[rows], wy[rows], valid[rows],
+                                                       h[rows])
+        return meat, ksum
+
+    def bandwidth(self, resid, valid, n) -> np.ndarray:
+        """Kernel bandwidth per frame (space units): twice the length of the exponential
+        correlation that matches the residuals' correlation between neighbours (less
+        two of its standard errors), at most the array's extent; 0 where it is not
+        positive."""
+        prod = np.zeros(len(resid))
+        count = np.zeros(len(resid))
+        dist = np.zeros(len(resid))
+        if self.lattice:
+            g = self.geom
+            r = resid.reshape(-1, *g.shape) if g.y is not None else resid[:, None, :]
+            v = valid.reshape(r.shape)
+            ny, nx = r.shape[1:]
+            for (dy, dx), d in self.pair_shifts:
+                a = (slice(None), slice(0, ny - dy), slice(max(0, -dx), nx - max(0, dx)))
+                b = (slice(None), slice(dy, ny), slice(max(0, dx), nx - max(0, -dx)))
+                prod += np.einsum("fij,fij->f", r[a], r[b])
+                cnt = (v[a] & v[b]).sum(axis=(1, 2))
+                count += cnt
+                dist += cnt * d
+        else:
+            i, j, d = self.pairs
+            prod = np.einsum("fp,fp->f", resid[:, i], resid[:, j])
+            both = (valid[:, i] & valid[:, j]).astype(float)
+            count = both.sum(axis=1)
+            dist = both @ d
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = np.einsum("ij,ij->i", resid, resid) / n
+            rho = prod / count / var - _RHO_SE / np.sqrt(count)
+            length = -(dist / count) / np.log(np.clip(rho, 1e-300, 1 - 1e-12))
+            h = np.minimum(_BANDWIDTH * length, self.extent)
+        return np.where(rho > 0, h, 0.0)
+
+    def _kernel_sums(self, wx, wy, valid, h) -> tuple[np.ndarray, np.ndarray]:
+        """Kernel-weighted score products ``sum_jl w_j w_l' K(r_j - r_l)`` (xx, xy, yy)
+        and ``sum_jl K_jl`` over valid pairs, for frames with bandwidths ``h``; product
+        Bartlett kernel ``(1 - |dx| / h)+ (1 - |dy| / h)+`` (positive semi-definite)."""
+        if not self.lattice:
+            kern = (np.clip(1 - self.adx[None] / h[:, None, None], 0, None)
+                    * np.clip(1 - self.ady[None] / h[:, None, None], 0, None))
+            kwx = np.einsum("fjl,fl->fj", kern, wx)
+            kwy = np.einsum("fjl,fl->fj", kern, wy)
+            v = valid.astype(float)
+            meat = np.column_stack([np.einsum("fj,fj->f", wx, kwx),
+                                    np.einsum("fj,fj->f", wx, kwy),
+                                    np.einsum("fj,fj->f", wy, kwy)])
+            return meat, np.einsum("fj,fjl,fl->f", v, kern, v)
+        # grids: by Parseval, sum_jl a_j b_l K(j - l) = sum_f conj(A) B K^ / N on a torus
+        # of n + L sites per axis, L the longest lag the kernel reaches (so no pair
+        # wraps onto a lag it weighs); K^ is separable, and real as K is symmetric
+        (ny, nx), (hy, hx) = self.hac_shape, self.hac_steps
+        reach = float(h.max())
+        qy = 1 if ny == 1 else sfft.next_fast_len(ny + min(ny - 1, int(reach / hy)))
+        qx = sfft.next_fast_len(nx + min(nx - 1, int(reach / hx)))
+        ky = _bartlett_spectrum(qy, hy, h)
+        kx = _bartlett_spectrum(qx, hx, h)[:, : qx // 2 + 1]
+        # real maps: half spectra (rfft), the other half by symmetry (weight 2)
+        kx[:, 1:(qx + 1) // 2] *= 2
+        shape = (len(h), ny, nx)
+        sx = sfft.rfft2(wx.reshape(shape), s=(qy, qx))
+        sy = sfft.rfft2(wy.reshape(shape), s=(qy, qx))
+        n_tot = qy * qx
+        meat = np.column_stack([
+            np.einsum("fy,fyx,fx->f", ky, sx.real**2 + sx.imag**2, kx),
+            np.einsum("fy,fyx,fx->f", ky, sx.real * sy.real + sx.imag * sy.imag, kx),
+            np.einsum("fy,fyx,fx->f", ky, sy.real**2 + sy.imag**2, kx)]) / n_tot
+        # sum_jl K_jl: separable on a full grid, by the same sum over the mask otherwise
+        ksum = (_bartlett_mass(ny, hy, h) * _bartlett_mass(nx, hx, h))
+        gaps = np.flatnonzero(~valid.all(axis=1))
+        if gaps.size:
+            vs = sfft.rfft2(valid[gaps].reshape(-1, ny, nx).astype(float), s=(qy, qx))
+            ksum[gaps] = np.einsum("fy,fyx,fx->f", ky[gaps], vs.real**2 + vs.imag**2,
+                                   kx[gaps]) / n_tot
+        return meat, ksum
+
+
 class PlaneFitter:
     """Precomputed search lattice for one geometry."""
 
@@ -104,7 +237,7 @@ class PlaneFitter:
         self.fft = geom.kind in ("grid", "line") and _uniform(geom.x) and (
             geom.y is None or _uniform(geom.y))
         self.k_max = float(k_max) if k_max is not None else None
-        self._init_hac()
+        self.hac = SpatialHAC(geom)
         if self.fft:
             hx = float(np.diff(geom.x).mean()) if geom.x.size > 1 else 1.0
             self.px = sfft.next_fast_len(int(np.ceil(oversample * geom.x.size)))
@@ -140,39 +273,6 @@ class PlaneFitter:
             self.lattice_nbrs = np.stack([
                 _neighbour(index, ii + di, jj + dj)
                 for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))])
-
-    def _init_hac(self) -> None:
-        """Neighbour pairs (for the residual correlation) and lags (for the kernel)."""
-        g = self.geom
-        near = 1.5 * g.spacing()
-        self.lattice = self.fft
-        if self.lattice:
-            hx = float(np.diff(g.x).mean()) if g.x.size > 1 else 1.0
-            hy = float(np.diff(g.y).mean()) if g.y is not None and g.y.size > 1 else 1.0
-            shifts = [((0, 1), hx)] if g.y is None else [
-                ((0, 1), hx), ((1, 0), hy), ((1, 1), np.hypot(hx, hy)),
-                ((1, -1), np.hypot(hx, hy))]
-            self.pair_shifts = [(s, d) for s, d in shifts if d <= near] or shifts[:1]
-            self.hac_shape = (1 if g.y is None else g.y.size, g.x.size)
-            self.hac_steps = (hy, hx)
-            self.min_lag = hx if g.y is None else min(hx, hy)
-            self._lag_values = 6 * (2 * g.x.size) * (2 * self.hac_shape[0])
-            return
-        xy = g.xy
-        n = len(xy)
-        if n > _MAX_PAIRWISE:  # n x n kernels: the residual correlation is not modelled
-            self.pairs = (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
-            self.min_lag = np.inf
-            self._lag_values = 1
-            return
-        self.adx = np.abs(xy[:, None, 0] - xy[None, :, 0])
-        self.ady = np.abs(xy[:, None, 1] - xy[None, :, 1])
-        d = np.hypot(self.adx, self.ady)
-        i, j = np.nonzero(np.triu(d <= near, 1))
-        self.pairs = (i, j, d[i, j])
-        off = ~np.eye(n, dtype=bool)
-        self.min_lag = float(np.maximum(self.adx, self.ady)[off].min()) if n > 1 else np.inf
-        self._lag_values = 3 * n * n
 
     def fit(self, u: np.ndarray) -> np.ndarray:
         """Fit unit phasors ``u`` (frames, n_sites; NaN = missing) -> (frames, FIELDS)."""
@@ -234,16 +334,7 @@ class PlaneFitter:
             # scores of the centred regression: w = (r - mean r) e, 0 at gaps
             wx = (self.rc[:, 0] - mx[:, None]) * resid
             wy = (self.rc[:, 1] - my[:, None]) * resid
-            h = self._bandwidth(resid, valid, n)
-            meat = np.column_stack([np.einsum("ij,ij->i", wx, wx),
-                                    np.einsum("ij,ij->i", wx, wy),
-                                    np.einsum("ij,ij->i", wy, wy)])
-            ksum = n.copy()  # sum_jl K_jl: n for the identity kernel
-            wide = np.flatnonzero(h > self.min_lag)
-            wide = wide[np.argsort(h[wide])]  # blocks of like bandwidths: small tori
-            for sl in frame_blocks(wide.size, self._lag_values, 1 << 22):
-                rows = wide[sl]
-                meat[rows], ksum[rows] = self._hac(wx[rows], wy[rows], valid[rows], h[rows])
+            meat, ksum = self.hac.sums(wx, wy, resid, valid, n)
             # HC1-style small-sample factor n / (n - q - 1), and a floor of MIN_SCATTER
             # residual scatter (exact fits: the Newton tolerance, not a measurement)
             meat *= (n / (n - q - 1))[:, None]
@@ -265,81 +356,6 @@ class PlaneFitter:
             cov = np.column_stack([bxx * axx + bxy * axy, bxx * axy + bxy * ayy,
                                    byx * axy + byy * ayy]) / r2[:, None]
             return cov, n_eff
-
-    def _bandwidth(self, resid, valid, n) -> np.ndarray:
-        """Kernel bandwidth per frame (space units): twice the length of the exponential
-        correlation that matches the residuals' correlation between neighbours (less
-        two of its standard errors), at most the array's extent; 0 where it is not
-        positive."""
-        prod = np.zeros(len(resid))
-        count = np.zeros(len(resid))
-        dist = np.zeros(len(resid))
-        if self.lattice:
-            g = self.geom
-            r = resid.reshape(-1, *g.shape) if g.y is not None else resid[:, None, :]
-            v = valid.reshape(r.shape)
-            ny, nx = r.shape[1:]
-            for (dy, dx), d in self.pair_shifts:
-                a = (slice(None), slice(0, ny - dy), slice(max(0, -dx), nx - max(0, dx)))
-                b = (slice(None), slice(dy, ny), slice(max(0, dx), nx - max(0, -dx)))
-                prod += np.einsum("fij,fij->f", r[a], r[b])
-                cnt = (v[a] & v[b]).sum(axis=(1, 2))
-                count += cnt
-                dist += cnt * d
-        else:
-            i, j, d = self.pairs
-            prod = np.einsum("fp,fp->f", resid[:, i], resid[:, j])
-            both = (valid[:, i] & valid[:, j]).astype(float)
-            count = both.sum(axis=1)
-            dist = both @ d
-        with np.errstate(invalid="ignore", divide="ignore"):
-            var = np.einsum("ij,ij->i", resid, resid) / n
-            rho = prod / count / var - _RHO_SE / np.sqrt(count)
-            length = -(dist / count) / np.log(np.clip(rho, 1e-300, 1 - 1e-12))
-            h = np.minimum(_BANDWIDTH * length, self.extent)
-        return np.where(rho > 0, h, 0.0)
-
-    def _hac(self, wx, wy, valid, h) -> tuple[np.ndarray, np.ndarray]:
-        """Kernel-weighted score products ``sum_jl w_j w_l' K(r_j - r_l)`` (xx, xy, yy)
-        and ``sum_jl K_jl`` over valid pairs, for frames with bandwidths ``h``; product
-        Bartlett kernel ``(1 - |dx| / h)+ (1 - |dy| / h)+`` (positive semi-definite)."""
-        if not self.lattice:
-            kern = (np.clip(1 - self.adx[None] / h[:, None, None], 0, None)
-                    * np.clip(1 - self.ady[None] / h[:, None, None], 0, None))
-            kwx = np.einsum("fjl,fl->fj", kern, wx)
-            kwy = np.einsum("fjl,fl->fj", kern, wy)
-            v = valid.astype(float)
-            meat = np.column_stack([np.einsum("fj,fj->f", wx, kwx),
-                                    np.einsum("fj,fj->f", wx, kwy),
-                                    np.einsum("fj,fj->f", wy, kwy)])
-            return meat, np.einsum("fj,fjl,fl->f", v, kern, v)
-        # grids: by Parseval, sum_jl a_j b_l K(j - l) = sum_f conj(A) B K^ / N on a torus
-        # of n + L sites per axis, L the longest lag the kernel reaches (so no pair
-        # wraps onto a lag it weighs); K^ is separable, and real as K is symmetric
-        (ny, nx), (hy, hx) = self.hac_shape, self.hac_steps
-        reach = float(h.max())
-        qy = 1 if ny == 1 else sfft.next_fast_len(ny + min(ny - 1, int(reach / hy)))
-        qx = sfft.next_fast_len(nx + min(nx - 1, int(reach / hx)))
-        ky = _bartlett_spectrum(qy, hy, h)
-        kx = _bartlett_spectrum(qx, hx, h)[:, : qx // 2 + 1]
-        # real maps: half spectra (rfft), the other half by symmetry (weight 2)
-        kx[:, 1:(qx + 1) // 2] *= 2
-        shape = (len(h), ny, nx)
-        sx = sfft.rfft2(wx.reshape(shape), s=(qy, qx))
-        sy = sfft.rfft2(wy.reshape(shape), s=(qy, qx))
-        n_tot = qy * qx
-        meat = np.column_stack([
-            np.einsum("fy,fyx,fx->f", ky, sx.real**2 + sx.imag**2, kx),
-            np.einsum("fy,fyx,fx->f", ky, sx.real * sy.real + sx.imag * sy.imag, kx),
-            np.einsum("fy,fyx,fx->f", ky, sy.real**2 + sy.imag**2, kx)]) / n_tot
-        # sum_jl K_jl: separable on a full grid, by the same sum over the mask otherwise
-        ksum = (_bartlett_mass(ny, hy, h) * _bartlett_mass(nx, hx, h))
-        gaps = np.flatnonzero(~valid.all(axis=1))
-        if gaps.size:
-            vs = sfft.rfft2(valid[gaps].reshape(-1, ny, nx).astype(float), s=(qy, qx))
-            ksum[gaps] = np.einsum("fy,fyx,fx->f", ky[gaps], vs.real**2 + vs.imag**2,
-                                   kx[gaps]) / n_tot
-        return meat, ksum
 
     def _factors(self, k: np.ndarray) -> np.ndarray:
         """exp(-i k . (r - centre)) for frames k (m, 2) -> (m, n_sites)."""
