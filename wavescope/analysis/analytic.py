@@ -109,6 +109,18 @@ def analytic_signal(
         Complex input, a band outside (0, sfreq / 2), an unknown method, or ``time``
         split over several dask chunks without a band-pass ``band=(low, high)`` (the
         Hilbert transform of content near 0 Hz or Nyquist is not local in time).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import analytic_signal
+    >>> da = sim.plane_wave((8, 8), n_times=200, frequency=5.0)
+    >>> z = analytic_signal(da, band=(3, 8))
+    >>> print(z.dtype, z.dims)
+    complex128 ('time', 'y', 'x')
+    >>> print(round(float(np.abs(z).isel(time=slice(50, 150)).mean()), 2))
+    1.0
     """
     check_activity(da, need_space=False)
     if is_complex(da):
@@ -171,6 +183,15 @@ def phase(
     -------
     xarray.DataArray
         Real, ``units`` "rad"; NaN where the amplitude is zero or missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import phase
+    >>> ph = phase(sim.plane_wave((8,), n_times=100))
+    >>> print(bool((np.abs(ph) <= np.pi).all()), ph.attrs["units"])
+    True rad
     """
     check_activity(da, need_space=False)
     if is_complex(da):
@@ -204,6 +225,15 @@ def instantaneous_frequency(z: xr.DataArray) -> xr.DataArray:
         at sample t is the forward difference from t to t + 1; the last sample repeats
         the backward difference. Negative where the phase runs backwards. Lazy for dask
         inputs whose ``time`` is one chunk.
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import analytic_signal, instantaneous_frequency
+    >>> z = analytic_signal(sim.plane_wave((4, 4), n_times=200, frequency=5.0, sfreq=100.0))
+    >>> f = instantaneous_frequency(z).isel(time=slice(20, -20))
+    >>> print(round(float(f.median()), 2))
+    5.0
     """
     check_activity(z, need_space=False, name="z")
     check_phasic(z, "instantaneous_frequency")

@@ -107,6 +107,19 @@ def wave_delays(
         Complex or site-less input, a band outside (0, sfreq / 2), dims other than
         ``time``, ``trial`` and the spatial ones, fewer than 4 usable sites, or an
         unknown reference.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import wave_delays
+    >>> da = sim.dispersive_wave((8,), n_times=2000, sfreq=200.0, phase_speed=50.0,
+    ...                          group_speed=100.0, seed=0)
+    >>> d = wave_delays(da, band=(3, 9), reference=0)
+    >>> print(np.round(d["delay"].values[:4], 3))  # 0.01 per pixel at 100 pixels per time unit
+    [0.   0.01 0.02 0.03]
+    >>> print(round(float(d["speed"]), -1))  # the group speed, not the phase speed
+    100.0
     """
     from mne.time_frequency import psd_array_multitaper
 

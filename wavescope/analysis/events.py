@@ -138,6 +138,19 @@ def detect_waves(
         the null, the number of surrogates, the thresholds and minimum duration that
         made the events, the statistic, how many surrogate events each family's null
         held per trial, and the multiple-comparison correction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import detect_waves
+    >>> wave = sim.plane_wave((8, 8), n_times=200, speed=40.0, direction=np.pi / 2, noise=0.05,
+    ...                       seed=0)
+    >>> events = detect_waves(wave, band=(3, 8), n_surrogates=10, seed=0)
+    >>> print(events.sizes["event"], events["pattern"].values.tolist())
+    1 ['planar']
+    >>> print(round(float(events["speed"][0]), 1), round(float(events["direction"][0]), 2))
+    41.2 1.57
     """
     da = check_activity(da, bads=bads)
     extra = [d for d in da.dims if d not in ("trial", "time", *space_dims(da))]

@@ -109,6 +109,15 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
         data that move), ``dim`` = 0 .. n - 1; ``attrs["surrogate"]`` records kind,
         n and seed. Lazy for dask inputs ("phase" and "multivariate" need ``time`` in one
         chunk, "spatial" the space dims).
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import surrogates
+    >>> da = sim.plane_wave((8, 8), n_times=100)
+    >>> null = surrogates(da, "phase", n=3, seed=0)
+    >>> print(null.dims, null.shape)
+    ('trial', 'time', 'y', 'x') (3, 100, 8, 8)
     """
     da = check_activity(da, bads=bads)
     if dim in da.dims:
@@ -365,6 +374,15 @@ def p_value(observed: xr.DataArray, null: xr.DataArray, *, dim: str = "trial",
     2010: never 0, exact for exchangeable surrogates); "less" counts ``null <=
     observed``; "two-sided" doubles the smaller one-sided value (at most 1). NaN null
     samples are dropped; a NaN observation gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> from wavescope.analysis import p_value
+    >>> null = xr.DataArray(np.arange(99.0), dims="trial")  # 99 surrogate scores 0 ... 98
+    >>> print(float(p_value(xr.DataArray(95.0), null)))  # (1 + 4) / (1 + 99)
+    0.05
     """
     if tail not in TAILS:
         raise DataModelError(f"tail {tail!r} is not known; use one of {TAILS}")
@@ -444,6 +462,15 @@ def surrogate_test(
     xarray.Dataset
         ``score`` (observed), ``p_value``, and ``null_mean``/``null_std`` of the score
         over surrogates, on the score's dims.
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import analytic_signal, pgd, surrogate_test
+    >>> z = analytic_signal(sim.plane_wave((8, 8), n_times=60))
+    >>> res = surrogate_test(lambda a: pgd(a).mean("time"), z, kind="shuffle", n=19, seed=0)
+    >>> print(round(float(res["score"]), 2), round(float(res["p_value"]), 2))
+    1.0 0.05
     """
     observed = score(da)
     null = score(surrogates(da, kind=kind, n=n, seed=seed))
