@@ -225,6 +225,18 @@ def plot_phase_map(z: xr.DataArray, time=None, *, ax: Axes | None = None,
     -------
     matplotlib.figure.Figure
         Bad sites (``attrs["bads"]``) are left blank, as every analysis leaves them out.
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import analytic_signal
+    >>> from wavescope.plotting import plot_phase_map
+    >>> z = analytic_signal(sim.plane_wave((8, 8), n_times=50, spacing=0.5, space_units="mm",
+    ...                                    source="recording"))
+    >>> fig = plot_phase_map(z, time=0.2)
+    >>> ax = fig.axes[0]
+    >>> print(ax.get_xlabel(), "|", ax.get_ylabel(), "|", len(fig.axes))
+    x (mm) | y (mm) | 2
     """
     validate(z)
     frame = _select(exclude_bads(z, warn=False), _space_keep(z), time, **indexers)
@@ -282,6 +294,17 @@ def plot_flow(flow: xr.Dataset, z: xr.DataArray | None = None, time=None, *,
     -------
     matplotlib.figure.Figure
         The quiver key gives the arrow scale in ``space_units``/``time_units``.
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import analytic_signal, optical_flow
+    >>> from wavescope.plotting import plot_flow
+    >>> z = analytic_signal(sim.rotating_wave((12, 12), n_times=30))
+    >>> flow = optical_flow(z.isel(time=slice(10, 13)))
+    >>> fig = plot_flow(flow, z, time=float(flow["time"][0]))
+    >>> print(len(fig.axes[0].collections) > 0)
+    True
     """
     if not isinstance(flow, xr.Dataset) or "u" not in flow or "v" not in flow:
         raise DataModelError("plot_flow needs a Dataset with 'u' and 'v' (from optical_flow)")
@@ -339,6 +362,17 @@ def plot_critical_points(points: xr.Dataset, ax: Axes | None = None, *, time=Non
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import analytic_signal, critical_points, optical_flow
+    >>> from wavescope.plotting import plot_critical_points
+    >>> z = analytic_signal(sim.rotating_wave((12, 12), n_times=30))
+    >>> points = critical_points(optical_flow(z.isel(time=slice(10, 12))))
+    >>> fig = plot_critical_points(points)
+    >>> print(fig.axes[0].get_legend().get_texts()[0].get_text())
+    centre
     """
     if not isinstance(points, xr.Dataset) or not {"x", "y", "kind"} <= set(points.variables):
         raise DataModelError(
@@ -391,6 +425,14 @@ def plot_space_time(da: xr.DataArray, *, y=None, row: int | None = None,
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.plotting import plot_space_time
+    >>> fig = plot_space_time(sim.plane_wave((16,), n_times=50, source="recording"))
+    >>> print(fig.axes[0].get_xlabel())
+    time (s)
     """
     validate(da)
     if "channel" in da.dims:
@@ -458,6 +500,16 @@ def plot_spectrum(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = Tru
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import spectrum
+    >>> from wavescope.plotting import plot_spectrum
+    >>> psd = spectrum(sim.noise((4,), n_times=256, sfreq=100.0, seed=0, source="recording"))
+    >>> fig = plot_spectrum(psd)
+    >>> print(fig.axes[0].get_xlabel())
+    frequency (Hz)
     """
     if not isinstance(spec, xr.DataArray) or "freq" not in spec.dims:
         raise DataModelError("plot_spectrum needs a DataArray with a 'freq' dim")
@@ -519,6 +571,16 @@ def plot_kw(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import kw_spectrum
+    >>> from wavescope.plotting import plot_kw
+    >>> kw = kw_spectrum(sim.plane_wave((32,), n_times=100, speed=40.0))
+    >>> fig = plot_kw(kw, speeds=[40.0])
+    >>> print(len(fig.axes))
+    2
     """
     if not isinstance(spec, xr.DataArray):
         raise DataModelError(f"plot_kw needs a DataArray, got {type(spec).__name__}")
@@ -632,6 +694,19 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
     ------
     RuntimeError
         For ``.mp4`` when ffmpeg is not installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.plotting import animate
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = animate(sim.plane_wave((8, 8), n_times=5), Path(tmp) / "wave.gif",
+    ...                    progress=False, dpi=40)
+    ...     print(path.suffix, path.stat().st_size > 0)
+    ...
+    .gif True
     """
     validate(da)
     path = Path(path)
