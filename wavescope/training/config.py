@@ -107,6 +107,15 @@ class TrainConfig:
         ``torch.set_num_threads`` for the run: intra-op threads of this process (None leaves
         torch's default of one per core, which oversubscribes a shared machine; the small
         wave models gain little from a second thread).
+
+    Examples
+    --------
+    >>> from wavescope.training import TrainConfig
+    >>> cfg = TrainConfig(task="tetrominoes", model="nwm", epochs=2, model_kwargs={"steps": 4})
+    >>> print(cfg.task, cfg.model, cfg.epochs, cfg.batch_size)
+    tetrominoes nwm 2 64
+    >>> TrainConfig(**cfg.to_dict()) == cfg
+    True
     """
 
     task: str = "tetrominoes"

@@ -166,6 +166,19 @@ def export_hidden_states(run_or_model, data=None, *, split: str = "test",
         ``hidden``, ``input`` and ``label`` (when targets are known) as described in the
         module docstring; attributes ``model`` (class name), ``train_config`` (JSON),
         ``checkpoint`` and ``run``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training import export_hidden_states
+    >>> from wavescope.training.models import NeuralWaveMachine
+    >>> model = NeuralWaveMachine(in_channels=3, channels=2, n_classes=6, steps=5)
+    >>> images = torch.zeros(2, 3, 16, 16)  # (trial, channel, y, x)
+    >>> ds = export_hidden_states(model, images)
+    >>> print(ds["hidden"].dims, ds["hidden"].shape)
+    ('trial', 'time', 'feature', 'y', 'x') (2, 5, 2, 16, 16)
+    >>> print(ds["hidden"].attrs["source"], ds.attrs["model"])
+    model NeuralWaveMachine
     """
     model, run_config, task = _model_and_config(run_or_model, checkpoint, device, trust)
     from_split = data is None

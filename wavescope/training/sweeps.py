@@ -125,6 +125,20 @@ def sweep(spec, n_jobs: int = 1, backend: str | None = None, out: str | None = N
     -------
     pandas.DataFrame
         The table written to ``results.csv``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from wavescope.training import sweep
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     base = dict(task="tetrominoes", model="nwm", model_kwargs={"steps": 2},
+    ...                 task_kwargs={"height": 16, "width": 16, "max_pieces": 1},
+    ...                 epochs=1, batch_size=2, n_train=2, n_val=2, n_test=2,
+    ...                 data_root=f"{tmp}/data", out_dir=f"{tmp}/runs", progress=False)
+    ...     table = sweep({"base": base, "grid": {"seed": [0, 1]}})
+    ...     print(table["seed"].tolist(), "test_pixel_accuracy" in table)
+    ...
+    [0, 1] True
     """
     configs = expand_sweep(spec)
     folder = Path(out) if out else Path(configs[0].out_dir)

@@ -142,7 +142,24 @@ def _write_csv(rows: list[dict], path: Path) -> None:
 
 
 def read_metrics(run) -> list[dict]:
-    """The rows of a run's ``metrics.csv`` as dicts of floats."""
+    """The rows of a run's ``metrics.csv`` as dicts of floats.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope.training import TrainConfig, read_metrics, train
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> config = TrainConfig(task="tetrominoes", model="nwm", model_kwargs={"steps": 2},
+    ...                      task_kwargs={"height": 16, "width": 16, "max_pieces": 1},
+    ...                      epochs=1, batch_size=2, n_train=2, n_val=2, n_test=2,
+    ...                      data_root=f"{tmp.name}/data", out_dir=f"{tmp.name}/runs",
+    ...                      progress=False)
+    >>> rows = read_metrics(train(config))
+    >>> print(len(rows), rows[0]["epoch"], "val_loss" in rows[0])
+    1 1.0 True
+    >>> tmp.cleanup()
+    """
     path = Path(run) / METRICS_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; is {run} a training run folder?")
@@ -323,6 +340,24 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     train --nproc N``), every process calls ``train`` and they train data-parallel: each
     takes its share of every global batch of ``batch_size`` items, and rank 0 writes the
     run folder (see :mod:`wavescope.training.distributed`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope.training import TrainConfig, train
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> config = TrainConfig(task="tetrominoes", model="nwm", model_kwargs={"steps": 2},
+    ...                      task_kwargs={"height": 16, "width": 16, "max_pieces": 1},
+    ...                      epochs=1, batch_size=2, n_train=2, n_val=2, n_test=2,
+    ...                      data_root=f"{tmp.name}/data", out_dir=f"{tmp.name}/runs",
+    ...                      progress=False)
+    >>> run = train(config)  # a tiny run: one epoch on two images
+    >>> print(run.name.rsplit("-", 1)[0])  # then a hash of the config
+    tetrominoes-nwm-seed0
+    >>> print(sorted(p.name for p in run.iterdir() if not p.name.startswith(".")))
+    ['checkpoint_best.pt', 'checkpoint_last.pt', 'config.json', 'metrics.csv', 'test_metrics.json']
+    >>> tmp.cleanup()
     """
     config = _as_config(config)
     if config.threads is not None:
@@ -596,6 +631,22 @@ def load_run(run, checkpoint: str = "best", device: str = "cpu", *, trust: bool 
         the file; a checkpoint holding other Python objects (older wavescope versions) is
         refused with :class:`CheckpointError`. ``trust=True`` loads it anyway: only for
         files whose origin you trust, since unpickling can run arbitrary code.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope.training import TrainConfig, load_run, train
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> config = TrainConfig(task="tetrominoes", model="nwm", model_kwargs={"steps": 2},
+    ...                      task_kwargs={"height": 16, "width": 16, "max_pieces": 1},
+    ...                      epochs=1, batch_size=2, n_train=2, n_val=2, n_test=2,
+    ...                      data_root=f"{tmp.name}/data", out_dir=f"{tmp.name}/runs",
+    ...                      progress=False)
+    >>> config2, task, model = load_run(train(config))
+    >>> print(type(model).__name__, config2.epochs, model.training)
+    NeuralWaveMachine 1 False
+    >>> tmp.cleanup()
     """
     run = Path(run)
     if checkpoint not in ("best", "last"):
@@ -629,6 +680,22 @@ def evaluate(run, split: str = "test", checkpoint: str = "best", *, task: Task |
         Torch device (default: the run's).
     trust : bool
         Load a checkpoint that holds Python objects (see :func:`load_run`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope.training import TrainConfig, evaluate, train
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> config = TrainConfig(task="tetrominoes", model="nwm", model_kwargs={"steps": 2},
+    ...                      task_kwargs={"height": 16, "width": 16, "max_pieces": 1},
+    ...                      epochs=1, batch_size=2, n_train=2, n_val=2, n_test=2,
+    ...                      data_root=f"{tmp.name}/data", out_dir=f"{tmp.name}/runs",
+    ...                      progress=False)
+    >>> metrics = evaluate(train(config), split="test")
+    >>> print(0 <= metrics["pixel_accuracy"] <= 1, "loss" in metrics)
+    True True
+    >>> tmp.cleanup()
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
