@@ -290,7 +290,8 @@ def test_pgd_figure_shows_the_window_around_the_phase_map_frame():
     ax = fig.axes[0]
     shown = ax.get_lines()[0].get_xdata()
     assert shown[0] == pytest.approx(36.0) and shown[-1] == pytest.approx(46.0)
-    assert "36.0-46.0 s of 0-60 s" in ax.get_title() and "8-13 Hz" in ax.get_title()
+    title = ax.get_title(loc="left")
+    assert "36.0-46.0 s of 0-60 s" in title and "8-13 Hz" in title
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [
         "PGD", "synchrony", "planar frames", "frame of the phase map"]
     assert wp.pgd_figure(ev, centre=58.0).axes[0].get_lines()[0].get_xdata()[-1] == \
@@ -359,7 +360,7 @@ def test_relative_spectra_figure_draws_each_shape_per_source():
                        ("trial", "time", "y", "x"), sfreq=100.0, source="model")
     names = np.array(["square", "triangle", "square", "triangle"])
     fig = wp.relative_spectra_figure({"a": da, "b": da}, names)
-    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert [ax.get_title(loc="left").split("\n")[0] for ax in fig.axes] == ["a", "b"]
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert labels == ["triangle", "square"]  # in the order of the polygon classes
     peak = np.argmin(np.abs(fig.axes[0].get_lines()[0].get_xdata() - 1.0))
@@ -372,7 +373,7 @@ def test_flow_outline_figure_outlines_the_object_over_phase_and_flow(rotating):
     fig = wp.flow_outline_figure(rotating.isel(time=slice(0, 2)), outline, name="square",
                                  title="trial 3")
     ax = fig.axes[0]
-    assert ax.get_title(loc="left").startswith("trial 3\nphase and flow")
+    assert ax.get_title(loc="left").startswith("phase and flow at t = 0.005 s\ntrial 3")
     assert "square outline" in [t.get_text() for t in fig.legends[0].get_texts()]
     assert rendered(fig).std() > 0
 

@@ -204,7 +204,8 @@ def local_order(hidden: xr.DataArray, tile: int = 8, *, seed: int = 0) -> tuple[
 
 
 def shape_spectra(ds: xr.Dataset) -> xr.DataArray:
-    """Power spectra of exported hidden states (FFT, Hann window), averaged over space, with
+    """Power spectra of exported hidden states (FFT, Hann window, zero-padded 4-fold so that
+    a peak is placed between the bins of a short roll-out), averaged over space, with
     each trial's ``shape`` and ``shape_name`` as coordinates.
 
     Parameters
@@ -215,13 +216,18 @@ def shape_spectra(ds: xr.Dataset) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        ``power`` (trial, ..., freq), in the units of :func:`~wavescope.analysis.spectrum`.
+        ``power`` (trial, ..., freq), in the units of :func:`~wavescope.analysis.spectrum`;
+        ``attrs["frequency_resolution"]``: 1 / roll-out duration (cycles per time unit),
+        four times the spacing of ``freq``.
     """
     from .spectral import spectrum
 
-    spec = spectrum(ds["hidden"], "fft", window="hann").mean(("y", "x"), keep_attrs=True)
+    n = ds["hidden"].sizes["time"]
+    spec = spectrum(ds["hidden"], "fft", window="hann", n_fft=4 * n).mean(("y", "x"),
+                                                                           keep_attrs=True)
     return spec.assign_coords(shape=("trial", ds["shape"].values),
-                              shape_name=("trial", ds["shape_name"].values)).rename("power")
+                              shape_name=("trial", ds["shape_name"].values)).rename(
+        "power").assign_attrs(frequency_resolution=float(ds["hidden"].attrs["sfreq"]) / n)
 
 
 def relative_spectrum(da: xr.DataArray, ratios=RATIOS, *, pad: int = 4) -> np.ndarray:

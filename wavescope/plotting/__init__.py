@@ -25,12 +25,13 @@ import numpy as np
 import xarray as xr
 from matplotlib import colors
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from .._safeio import safe_write
 from ..core import DataModelError, exclude_bads, validate
+from . import style
+from .style import PHASE_CMAP, PHASE_TICKLABELS, PHASE_TICKS
 
 __all__ = [
     "plot_phase_map",
@@ -50,10 +51,7 @@ __all__ = [
     "eeg_figures",
 ]
 
-PHASE_CMAP = "twilight"  # cyclic: -pi and pi get the same colour
-VALUE_CMAP = "RdBu_r"
-PHASE_TICKS = (-np.pi, -np.pi / 2, 0.0, np.pi / 2, np.pi)
-PHASE_TICKLABELS = ("−π", "−π/2", "0", "π/2", "π")
+VALUE_CMAP = style.SIGNED_CMAP  # colour maps, sizes and labels: see wavescope.plotting.style
 
 # Marker, colour and legend label of each critical-point kind (analysis.flow.CRITICAL_POINT_KINDS).
 POINT_STYLE = {
@@ -70,18 +68,16 @@ POINT_STYLE = {
 # ------------------------------------------------------------------------------ helpers
 
 
-def _axes(ax: Axes | None, figsize=(5.0, 4.2)) -> tuple[Figure, Axes]:
+def _axes(ax: Axes | None, figsize="map") -> tuple[Figure, Axes]:
     if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-        FigureCanvasAgg(fig)  # draws and saves without pyplot or a GUI backend
+        fig = style.figure(figsize)
         return fig, fig.add_subplot()
     if not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
     return ax.figure, ax
 
 
-def _label(name: str, units: str | None) -> str:
-    return f"{name} ({units})" if units else name
+_label = style.label
 
 
 def _space_label(obj, axis: str) -> str:
@@ -127,10 +123,7 @@ def _time_title(da: xr.DataArray, prefix: str, units_from=None) -> str:
     return prefix
 
 
-def _phase_colorbar(fig: Figure, mappable, ax: Axes) -> None:
-    bar = fig.colorbar(mappable, ax=ax, ticks=PHASE_TICKS)
-    bar.ax.set_yticklabels(PHASE_TICKLABELS)
-    bar.set_label("phase (rad)")
+_phase_colorbar = style.phase_colorbar
 
 
 def _edges(c: np.ndarray) -> np.ndarray:
@@ -179,7 +172,7 @@ def _draw_map(fig, ax, da: xr.DataArray, *, phase: bool, cmap, norm, colorbar: b
         if phase:
             _phase_colorbar(fig, art, ax)
         else:
-            fig.colorbar(art, ax=ax, label=value_label)
+            style.colorbar(fig, art, ax, value_label)
     return art
 
 
@@ -393,7 +386,7 @@ def plot_critical_points(points: xr.Dataset, ax: Axes | None = None, *, time=Non
     if ax.get_aspect() != 1.0:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and kinds.size:
-        ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
+        style.legend(ax)
     return fig
 
 
@@ -454,9 +447,9 @@ def plot_space_time(da: xr.DataArray, *, y=None, row: int | None = None,
         raise ValueError("y and row are for grids; this activity is a line")
     line = _select(da, ("x", "time"), None, **indexers)
     values, phase = _map_values(line)
-    fig, ax = _axes(ax, figsize=(6.4, 3.8))
+    fig, ax = _axes(ax, "space_time")
     if cmap is None:
-        cmap = PHASE_CMAP if phase else VALUE_CMAP
+        cmap = PHASE_CMAP if phase else style.SIGNED_CMAP
     norm = colors.Normalize(-np.pi, np.pi) if phase else _value_norm(values)
     art = ax.pcolormesh(_edges(line["time"].values), _edges(line["x"].values), values,
                         cmap=cmap, norm=norm, shading="flat")
@@ -467,7 +460,7 @@ def plot_space_time(da: xr.DataArray, *, y=None, row: int | None = None,
         if phase:
             _phase_colorbar(fig, art, ax)
         else:
-            fig.colorbar(art, ax=ax, label=_label(da.name or "activity", da.attrs.get("units")))
+            style.colorbar(fig, art, ax, da.name or "activity", da.attrs.get("units"))
     return fig
 
 
@@ -519,7 +512,7 @@ def plot_spectrum(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = Tru
     flat = spec.transpose(*other, "freq")
     values = np.asarray(flat.values, dtype=float).reshape(-1, spec.sizes["freq"])
     freqs = spec["freq"].values
-    fig, ax = _axes(ax, figsize=(5.6, 3.8))
+    fig, ax = _axes(ax, "line")
     if values.shape[0] == 1:
         ax.plot(freqs, values[0], color="black")
     elif values.shape[0] <= max_lines:
@@ -527,12 +520,12 @@ def plot_spectrum(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = Tru
                  for idx in np.ndindex(*[spec.sizes[d] for d in other])]
         for series, name in zip(values, names, strict=True):
             ax.plot(freqs, series, lw=1.2, label=name)
-        ax.legend(fontsize="small")
+        style.legend(ax)
     else:
         ax.plot(freqs, values.T, color="0.75", lw=0.5)
         ax.plot(freqs, np.nanmean(values, axis=0), color="black", lw=2,
                 label=f"mean of {values.shape[0]}")
-        ax.legend(fontsize="small")
+        style.legend(ax)
     if log and np.nanmin(values) > 0:
         ax.set_yscale("log")
     ax.set_xlabel(_freq_label(spec))
@@ -543,7 +536,7 @@ def plot_spectrum(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = Tru
 
 
 def plot_kw(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
-            cmap: str = "magma", speeds=(), colorbar: bool = True,
+            cmap: str = style.POWER_CMAP, speeds=(), colorbar: bool = True,
             zoom: float | None = 0.99, **indexers) -> Figure:
     """A 2-D spectrum (e.g. k–ω) as an image on its physical axes.
 
@@ -595,7 +588,7 @@ def plot_kw(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
     horizontal = next(d for d in spec.dims if d != vertical)
     spec = spec.transpose(vertical, horizontal)
     values = np.asarray(spec.values, dtype=float)
-    fig, ax = _axes(ax, figsize=(5.6, 4.2))
+    fig, ax = _axes(ax, (5.6, 4.2))
     positive = values[np.isfinite(values) & (values > 0)]
     if log and positive.size:
         norm = colors.LogNorm(max(positive.min(), positive.max() * 1e-8), positive.max())
@@ -629,8 +622,8 @@ def plot_kw(spec: xr.DataArray, *, ax: Axes | None = None, log: bool = True,
         name = long if dim == "freq" and long else f"{long} {dim}" if long else dim
         setter(_label(name, attrs.get("units")))
     if colorbar:  # a name for people: the long name, else "power" (not the variable name)
-        fig.colorbar(art, ax=ax, label=_label(spec.attrs.get("long_name", "power"),
-                                              spec.attrs.get("units")))
+        style.colorbar(fig, art, ax, spec.attrs.get("long_name", "power"),
+                       spec.attrs.get("units"))
     return fig
 
 
@@ -708,6 +701,14 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
     ...
     .gif True
     """
+    return _animate(da, path, fps=fps, step=step, cmap=cmap, dpi=dpi, progress=progress,
+                    title=title, **indexers)
+
+
+def _animate(da, path, *, fps=10, step=1, cmap=None, dpi=80, progress=True, title=None,
+             outline=None, outline_label=None, **indexers) -> Path:
+    """:func:`animate`, with an ``outline`` (bool, y by x on the grid) drawn as a white
+    contour on every frame and named ``outline_label`` in a legend below the map."""
     validate(da)
     path = Path(path)
     suffix = path.suffix.lower()
@@ -729,10 +730,11 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
     values, phase = _map_values(movie)
     norm = colors.Normalize(-np.pi, np.pi) if phase else _value_norm(values)
     if cmap is None:
-        cmap = PHASE_CMAP if phase else VALUE_CMAP
+        cmap = PHASE_CMAP if phase else style.SIGNED_CMAP
 
-    fig = Figure(figsize=(5.0, 4.2), dpi=dpi, layout="constrained")
-    canvas = FigureCanvasAgg(fig)
+    fig = style.figure("map")
+    fig.set_dpi(dpi)
+    canvas = fig.canvas
     ax = fig.add_subplot()
     first = movie.isel(time=0).copy(data=values[0])
     art = _draw_map(fig, ax, first, phase=False, cmap=cmap, norm=norm, colorbar=True,
@@ -741,15 +743,24 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
     if phase:  # the colour bar drawn for values: give it phase ticks
         bar = art.colorbar
         bar.set_ticks(PHASE_TICKS, labels=PHASE_TICKLABELS)
+    overlays = []  # drawn over the data on every frame
+    if outline is not None:
+        overlays.append(ax.contour(movie["x"].values, movie["y"].values,
+                                   np.asarray(outline, dtype=float), levels=[0.5],
+                                   colors="white", linewidths=1.2))
+        if outline_label:
+            ax.plot([], [], color="white", lw=1.2, label=outline_label)
+            ax.set_facecolor("0.5")  # so that the white line shows in the legend
+            style.legend(fig).get_frame().set_facecolor("0.55")
     times = movie["time"].values
     if title is None:
         title = ", ".join(f"{k} {v}" for k, v in indexers.items())
     prefix = f"{title}, " if title else ""
-    title = ax.set_title(f"{prefix}t = {times[0]:.4g} {_time_units(da)}", fontsize="medium")
+    title = ax.set_title(f"{prefix}t = {times[0]:.4g} {_time_units(da)}", fontsize=style.TITLE_SIZE)
     # Blitting: axes, labels and colour bar are drawn once; each frame redraws only the
     # data and the title over that background.
-    art.set_animated(True)
-    title.set_animated(True)
+    for artist in (art, title, *overlays):
+        artist.set_animated(True)
     canvas.draw()
     fig.set_layout_engine("none")
     background = canvas.copy_from_bbox(fig.bbox)
@@ -758,8 +769,8 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
         canvas.restore_region(background)
         art.set_array(values[i].ravel() if "channel" in movie.dims else values[i])
         title.set_text(f"{prefix}t = {times[i]:.4g} {_time_units(da)}")
-        ax.draw_artist(art)
-        ax.draw_artist(title)
+        for artist in (art, *overlays, title):
+            ax.draw_artist(artist)
         frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
 
     with safe_write(path) as tmp:

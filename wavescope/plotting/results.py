@@ -2,16 +2,20 @@
 the sets of them that :func:`polygon_run_figures` and :func:`eeg_figures` draw.
 
 Like the rest of :mod:`wavescope.plotting`, every function returns a
-:class:`matplotlib.figure.Figure` built without pyplot, its axes labelled with units.
+:class:`matplotlib.figure.Figure` built without pyplot, its axes labelled with units, in the
+shared look of :mod:`wavescope.plotting.style`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from . import style
 
 __all__ = ["training_figure", "shape_spectra_figure", "relative_spectra_figure",
            "decoding_figure", "pgd_figure", "flow_outline_figure", "polygon_run_figures",
@@ -20,12 +24,6 @@ __all__ = ["training_figure", "shape_spectra_figure", "relative_spectra_figure",
 #: Bar colours of :func:`decoding_figure` per source (others dark grey).
 SOURCE_COLOURS = {"NWM hidden states": "tab:blue", "fixed drum": "tab:orange",
                   "input image": "0.55"}
-
-
-def _figure(figsize) -> Figure:
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)  # draws and saves without pyplot or a GUI backend
-    return fig
 
 
 def training_figure(rows: list[dict], background: float | None) -> Figure:
@@ -45,18 +43,21 @@ def training_figure(rows: list[dict], background: float | None) -> Figure:
     matplotlib.figure.Figure
         Two panels: loss, accuracy.
     """
-    fig = _figure((8.0, 3.2))
+    fig = style.figure("wide")
     ax_loss, ax_acc = fig.subplots(1, 2)
     epoch = [r["epoch"] for r in rows]
-    for split, style in (("train", "-o"), ("val", "--s")):
-        ax_loss.plot(epoch, [r[f"{split}_loss"] for r in rows], style, label=split)
-        ax_acc.plot(epoch, [r[f"{split}_pixel_accuracy"] for r in rows], style, label=split)
+    for split, fmt in (("train", "-o"), ("val", "--s")):
+        ax_loss.plot(epoch, [r[f"{split}_loss"] for r in rows], fmt, label=split)
+        ax_acc.plot(epoch, [r[f"{split}_pixel_accuracy"] for r in rows], fmt, label=split)
     if background is not None:
         ax_acc.axhline(background, color="0.5", ls=":", label="background only")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats per pixel)", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="pixel accuracy (fraction)", title="accuracy")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats per pixel)")
+    ax_acc.set(xlabel="epoch", ylabel="pixel accuracy (fraction)")
     for ax in (ax_loss, ax_acc):
-        ax.legend(fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
+    style.title(ax_loss, "loss per epoch")
+    style.title(ax_acc, "pixel accuracy per epoch")
+    style.legend(fig, ncols=3)
     return fig
 
 
@@ -78,31 +79,41 @@ def shape_spectra_figure(spec: xr.DataArray, *, dynamic_range: float = 1e-6) -> 
     Returns
     -------
     matplotlib.figure.Figure
-        Top: mean power over all shapes (log axis); bottom: log10 of each shape's mean
-        over the mean of all shapes.
+        Top: mean power over all shapes (log axis) and its peak (refined between bins by
+        a parabola through the log power, as :func:`~wavescope.analysis.dominant_frequency`
+        does); bottom: log10 of each shape's
+        mean over the mean of all shapes, at independent frequencies. The title gives the
+        frequency resolution (``attrs["frequency_resolution"]``, else the spacing of
+        ``freq``).
     """
     by_shape = spec.groupby("shape_name").mean("trial")
-    mean = by_shape.mean("shape_name")
+    mean = by_shape.mean("shape_name", keep_attrs=True)
     keep = (mean > dynamic_range * float(mean.max())).values
-    freqs = spec["freq"].values[keep]
-    fig = _figure((5.6, 5.2))
-    top, bottom = fig.subplots(2, 1, sharex=True)
-    top.semilogy(freqs, mean.values[keep], color="black", lw=2, label="all shapes")
-    for name in by_shape["shape_name"].values:
-        ratio = by_shape.sel(shape_name=name).values[keep] / mean.values[keep]
-        bottom.plot(freqs, np.log10(ratio), lw=1.2, label=str(name))
-    bottom.axhline(0.0, color="0.5", lw=0.8)
     units = spec["freq"].attrs.get("units", "")
+    peak = float(_peak_frequencies(mean.values[None], spec["freq"].values)[0])
     df = float(np.diff(spec["freq"].values[:2])[0])
-    top.set_ylabel(f"power ({spec.attrs.get('units', 'a.u.')})")
-    top.set_title(f"NWM hidden states, feature 0, mean over space and test images\n"
-                  f"of each shape; frequency resolution {df:.2g} {units}", loc="left",
-                  fontsize="medium")
-    top.legend(fontsize="small")
+    resolution = float(spec.attrs.get("frequency_resolution", df))
+    pad = max(1, int(round(resolution / df)))  # zero-padded spectra: every pad-th bin is
+    independent = np.zeros_like(keep)  # independent; ratios between them are not ripple
+    independent[::pad] = True
+    fig = style.figure("tall")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    top.semilogy(spec["freq"].values[keep], mean.values[keep], color="black", lw=2,
+                 label="all shapes")
+    top.axvline(peak, color="tab:red", ls="--", lw=1, label=f"peak {peak:.3g} {units}")
+    sel = keep & independent
+    for name in by_shape["shape_name"].values:
+        ratio = by_shape.sel(shape_name=name).values[sel] / mean.values[sel]
+        bottom.plot(spec["freq"].values[sel], np.log10(ratio), ".-", lw=1.2, label=str(name))
+    bottom.axhline(0.0, color="0.5", lw=0.8)
+    padded = f" (zero-padded {pad}-fold)" if pad > 1 else ""
+    top.set_ylabel(style.label("power", spec.attrs.get("units", "a.u.")))
+    style.title(top, "NWM hidden-state spectra per shape", f"feature 0, mean over space and "
+                f"test images; resolution {resolution:.3g} {units}{padded}")
+    style.legend(top)
     bottom.set_ylabel("log10(shape / all shapes)")
-    bottom.set_xlabel(f"frequency ({units})")
-    fig.legend(*bottom.get_legend_handles_labels(), loc="outside lower center", ncols=3,
-               fontsize="small")
+    bottom.set_xlabel(style.label("frequency", units))
+    style.legend(bottom)
     return fig
 
 
@@ -124,22 +135,27 @@ def relative_spectra_figure(sources: dict, names: np.ndarray) -> Figure:
     """
     from ..analysis.hidden import RATIOS, SHAPES, relative_spectrum
 
-    fig = _figure((4.0 * len(sources), 3.4))
+    fig = style.figure((4.0 * len(sources), 3.6))
     axes = np.atleast_1d(fig.subplots(1, len(sources)))
     for ax, (title, da) in zip(axes, sources.items(), strict=True):
         feats = relative_spectrum(da)
         blocks = feats.shape[1] // RATIOS.size
         first = feats[:, :RATIOS.size]  # the first block (feature 0 of a model)
-        for shape_name in [s for s in SHAPES if s in set(names)]:
-            ax.plot(RATIOS, first[names == shape_name].mean(axis=0), label=shape_name)
+        curves = [first[names == n].mean(axis=0) for n in SHAPES if n in set(names)]
+        for shape_name, curve in zip([n for n in SHAPES if n in set(names)], curves,
+                                     strict=True):
+            ax.plot(RATIOS, curve, label=shape_name)
+        spread = float(np.ptp(np.stack(curves), axis=0).max())
         ax.set_xscale("log")
         ticks = [0.5, 1, 2, 3, 6]
         ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks], minor=False)
         ax.set_xticks([], minor=True)
         ax.set(xlabel="frequency / peak frequency (ratio)",
-               ylabel="log power re peak (nepers)",
-               title=title + (" (feature 0)" if blocks > 1 else ""))
-    axes[0].legend(fontsize="small")
+               ylabel="log power re peak (nepers)")
+        # curves that coincide are said to, not left to look like one shape
+        style.title(ax, title + (", feature 0" if blocks > 1 else ""),
+                    f"shapes differ by at most {spread:.2g} nepers")
+    style.legend(fig, ncols=6)
     return fig
 
 
@@ -161,7 +177,7 @@ def decoding_figure(rows: list[dict]) -> Figure:
         (fraction, chance marked), area as R² (fraction of variance).
     """
     n_bars = max(sum(r["target"] == t for r in rows) for t in ("shape", "area"))
-    fig = _figure((11.0, 1.2 + 0.28 * n_bars))
+    fig = style.figure((11.0, 1.5 + 0.28 * n_bars))
     axes = fig.subplots(1, 2, sharey=False)
     for ax, target in zip(axes, ("shape", "area"), strict=True):
         sel = [r for r in rows if r["target"] == target][::-1]  # first row on top
@@ -173,10 +189,15 @@ def decoding_figure(rows: list[dict]) -> Figure:
         ax.tick_params(axis="y", labelsize="x-small")
         if target == "shape":
             ax.axvline(sel[0]["chance"], color="0.4", ls=":", label="chance")
-            ax.legend(fontsize="small")
+        ends = [r["mean"] + s * r["std"] for r in sel for s in (-1, 1)]
         ax.set(xlabel=f"{sel[0]['scoring']} (fraction)" if target == "shape" else
-               "R² (fraction of variance)", title=f"{target}: spectra and controls",
-               xlim=(min(0.0, *[r["mean"] for r in sel]), 1.0))
+               "R² (fraction of variance)",
+               xlim=(min(0.0, *ends) - 0.02, max(1.0, *ends) + 0.02))  # error bars whole
+        style.title(ax, f"{target}: mean ± std over folds")
+    handles = [Patch(color="0.3", label="spectral decoder"),
+               Patch(color=to_rgba("0.3", 0.5), label="control (same folds)"),
+               *axes[0].get_legend_handles_labels()[0]]
+    style.legend(fig, handles, [h.get_label() for h in handles], ncols=3)
     return fig
 
 
@@ -205,7 +226,7 @@ def pgd_figure(ev: xr.Dataset, seconds: float = 10.0, centre: float | None = Non
                                              max(first, last - seconds))
     part = ev.sel(time=slice(start, start + seconds))
     t = part["time"].values
-    fig = _figure((8.0, 2.8))
+    fig = style.figure((8.0, 3.0))
     ax = fig.add_subplot()
     ax.plot(t, part["frame_pgd"], lw=0.8, label="PGD")
     ax.plot(t, part["frame_synchrony"], lw=0.8, color="0.6", label="synchrony")
@@ -214,10 +235,10 @@ def pgd_figure(ev: xr.Dataset, seconds: float = 10.0, centre: float | None = Non
                     label="planar frames")
     if centre is not None:
         ax.axvline(centre, color="k", ls="--", lw=1, label="frame of the phase map")
-    ax.set(xlabel=f"time ({tu})", ylabel="score (0-1)", ylim=(0, 1),
-           title=f"EEG alpha band (8-13 Hz): phase-gradient directionality, {t[0]:.1f}-"
-                 f"{t[-1]:.1f} {tu} of {first:.0f}-{last:.0f} {tu}")
-    fig.legend(loc="outside lower center", ncols=4, fontsize="small")  # clear of the traces
+    ax.set(xlabel=f"time ({tu})", ylabel="score (0-1)", ylim=(0, 1), xlim=(t[0], t[-1]))
+    style.title(ax, "EEG alpha band (8-13 Hz): phase-gradient directionality (PGD)",
+                f"{t[0]:.1f}-{t[-1]:.1f} {tu} of {first:.0f}-{last:.0f} {tu}")
+    style.legend(fig, ncols=4)  # clear of the traces
     return fig
 
 
@@ -235,7 +256,7 @@ def flow_outline_figure(pair: xr.DataArray, outline: np.ndarray, *, name: str = 
     name : str
         The object's name in the legend ("<name> outline").
     title : str, optional
-        First line of the title (the second says what is drawn and when).
+        Second line of the title: which data (the first says what is drawn and when).
 
     Returns
     -------
@@ -254,9 +275,72 @@ def flow_outline_figure(pair: xr.DataArray, outline: np.ndarray, *, name: str = 
     ax.plot([], [], color="white", lw=1.2, label=f"{name} outline")  # the contour's entry
     plot_critical_points(critical_points(flow), ax=ax, legend=False)
     ax.set_facecolor("0.5")  # so that the white outline shows in the legend
-    fig.legend(loc="outside lower left", ncols=4, fontsize="small", facecolor="0.55")
+    style.legend(fig, ncols=4).get_frame().set_facecolor("0.55")
     if title is not None:
-        ax.set_title(f"{title}\n{ax.get_title(loc='left')}", loc="left", fontsize="medium")
+        style.title(ax, ax.get_title(loc="left"), title)
+    return fig
+
+
+def _ring_spectrum(kw: xr.DataArray) -> xr.DataArray:
+    """A k-omega spectrum (kx, ky, freq) averaged over rings of |k| one bin wide, up to the
+    Nyquist wavenumber, without the ring k = 0 (the field moving as a whole)."""
+    kx, ky = kw["kx"].values, kw["ky"].values
+    dk = float(min(np.diff(kx)[0], np.diff(ky)[0]))
+    ring = np.rint(np.hypot(*np.meshgrid(kx, ky, indexing="ij")) / dk).astype(int).ravel()
+    n = int(min(np.abs(kx).max(), np.abs(ky).max()) / dk) + 1
+    power = kw.transpose("kx", "ky", "freq").values.reshape(ring.size, -1)
+    inside = ring < n
+    sums = np.zeros((n, power.shape[1]))
+    np.add.at(sums, ring[inside], power[inside])
+    mean = sums / np.bincount(ring[inside], minlength=n)[:, None]
+    units = kw["kx"].attrs.get("units")
+    return xr.DataArray(mean[1:].T, dims=("freq", "k"), attrs=kw.attrs, coords={
+        "freq": kw["freq"], "k": ("k", dk * np.arange(1, n), {"units": units})})
+
+
+def _peak_frequencies(power: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Per row of ``power`` (..., freq), the frequency of its peak above 0, refined by a
+    parabola through the log power of the top bin and its neighbours."""
+    p = np.log(np.maximum(power, 1e-300))
+    i = np.argmax(np.where(freqs > 0, p, -np.inf), axis=1)  # DC is never the peak
+    rows, inner = np.arange(p.shape[0]), np.clip(i, 1, freqs.size - 2)
+    a, b, c = p[rows, inner - 1], p[rows, inner], p[rows, inner + 1]
+    curve = a - 2 * b + c
+    offset = np.where((curve < 0) & (i == inner), 0.5 * (a - c) / np.where(curve < 0, curve, -1),
+                      0.0)  # an edge bin stays as it is
+    return freqs[i] + np.clip(offset, -0.5, 0.5) * (freqs[1] - freqs[0])
+
+
+def _kw_ridge_figure(activity: xr.DataArray, median_speed: float | None, n_trials: int,
+                     what: str) -> Figure:
+    """k-omega power of one trial (time, y, x) in rings of |k|, the peak frequency of each
+    ring (the ridge that :func:`~wavescope.analysis.kw_speed` fits), the trial's own ridge
+    fit and the median ridge speed over all trials."""
+    from ..analysis import kw_spectrum
+    from ..analysis import kw_speed as fit_speed
+    from . import plot_kw
+
+    kw = kw_spectrum(activity)
+    common = float(kw.sel(kx=0, ky=0, method="nearest").sum() / kw.sum())
+    rings = _ring_spectrum(kw)
+    fig = style.figure((6.0, 5.0))
+    plot_kw(rings, ax=fig.add_subplot())
+    ax = fig.axes[0]
+    ax.set_xlabel(style.label("wavenumber |k|", rings["k"].attrs.get("units")))
+    k = rings["k"].values
+    ax.plot(k, _peak_frequencies(rings.values.T, rings["freq"].values), "o", ms=4,
+            color="white", mec="black", mew=0.5, label="peak frequency of each |k| (ridge)")
+    units = f"{activity.attrs.get('space_units', 'pixel')}/{activity.attrs.get('time_units', 's')}"
+    own = float(fit_speed(activity, method="ridge")["speed"])
+    line = np.array([0.0, k.max()])
+    ax.plot(line, own * line, ls="--", color="limegreen", lw=1.5,
+            label=f"ridge fit of this image: {own:.2f} {units}")
+    if median_speed is not None and np.isfinite(median_speed):
+        ax.plot(line, median_speed * line, ls=":", color="deepskyblue", lw=2,
+                label=f"median over {n_trials} images: {median_speed:.2f} {units}")
+    style.legend(fig, ncols=1)
+    style.title(ax, f"k-ω power in rings of |k|, {what}", f"k = 0 left out (the field moving as "
+                f"one: {100 * common:.1f} % of the power)")
     return fig
 
 
@@ -285,9 +369,12 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
     drum_steps : int
         Updates of the fixed drum whose relative spectra are drawn beside the NWM's.
     kw_speed : float, optional
-        Speed lines (±) on the k-omega spectrum, space units per time unit.
+        Median k-omega ridge speed over the trials (space units per time unit, from
+        :func:`~wavescope.analysis.hidden.hidden_waves`), drawn as the line
+        ``f = kw_speed * |k|`` over the trial's k-omega power in rings of ``|k|``, beside
+        the peak frequency of each ring and the trial's own ridge fit.
     gif : path, optional
-        Also write the animation of the trial's phase there
+        Also write the animation of the trial's phase there, with its polygon's outline
         (:func:`~wavescope.plotting.animate`).
     progress : bool
         Show a progress bar while animating.
@@ -299,11 +386,10 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
         ``relative_spectra``, ``hidden_kw`` (Figures), ``decoding`` (with ``decoding``),
         ``gif`` (its path, with ``gif``); and ``trial`` and ``frame`` (ints).
     """
-    from ..analysis import kw_spectrum
     from ..analysis.hidden import centre_crop, centre_on_masks, model_phase
     from ..analysis.summaries import clearest_frame
     from ..drums import drum_of_masks
-    from . import animate, plot_kw, plot_space_time
+    from . import _animate, plot_space_time
 
     trial, frame = clearest_frame(events)
     masks = ds["label"].values > 0
@@ -311,22 +397,25 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
                     .isel(trial=trial), common=False)
     shape = str(ds["shape_name"].values[trial]) if "shape_name" in ds else "polygon"
     what = f"test image {trial} ({shape}), feature 0"
+    outline = centre_crop(masks, masks, roll=False)[trial]
     out = {"hidden_phase_flow": flow_outline_figure(
-        z.isel(time=slice(frame, frame + 2)), centre_crop(masks, masks, roll=False)[trial],
-        name=shape, title=what)}
+        z.isel(time=slice(frame, frame + 2)), outline, name=shape, title=what)}
     out["hidden_space_time"] = plot_space_time(z)  # through the centre
+    ax = out["hidden_space_time"].axes[0]
+    style.title(ax, f"phase along the {ax.get_title().removeprefix('space-time, ')}", what)
+    ax.set_title("")
     out["hidden_spectra"] = shape_spectra_figure(spectra.isel(feature=0))
     drum = drum_of_masks(masks, drum_steps)
     out["relative_spectra"] = relative_spectra_figure(
         {"NWM hidden states": ds["hidden"], "fixed drum": drum}, ds["shape_name"].values)
-    kw = kw_spectrum(ds["hidden"].isel(trial=trial, feature=0)).sel(ky=0, method="nearest")
-    speeds = ((round(kw_speed, 2), -round(kw_speed, 2))
-              if kw_speed and np.isfinite(kw_speed) else ())
-    out["hidden_kw"] = plot_kw(kw, speeds=speeds)
+    out["hidden_kw"] = _kw_ridge_figure(ds["hidden"].isel(trial=trial, feature=0), kw_speed,
+                                        ds.sizes["trial"], f"test image {trial} ({shape}), "
+                                        "feature 0, whole grid")
     if decoding:
         out["decoding"] = decoding_figure(decoding)
     if gif is not None:
-        out["gif"] = animate(z, gif, fps=8, progress=progress, title=what)
+        out["gif"] = _animate(z, gif, fps=8, progress=progress, title=what, outline=outline,
+                              outline_label=f"{shape} outline")
     return {**out, "trial": trial, "frame": frame}
 
 
@@ -354,6 +443,7 @@ def eeg_figures(eeg: xr.DataArray, events: xr.Dataset, band=(8.0, 13.0)) -> dict
 
     t_best = strongest_planar_time(events)
     fig = plot_phase_map(analytic_signal(eeg, band), t_best, head=True)
-    fig.axes[0].set_title(f"EEG alpha band ({band[0]:g}-{band[1]:g} Hz) phase, "
-                          f"t = {t_best:.2f} s", fontsize="medium")
+    fig.axes[0].set_title("")
+    style.title(fig.axes[0], "EEG phase at the strongest planar frame",
+                style.describe(item="alpha band", band=band, time=round(t_best, 2)))
     return {"eeg_phase": fig, "eeg_pgd": pgd_figure(events, centre=t_best)}
