@@ -32,6 +32,14 @@ class LocalCNN(nn.Module):
         The 1×1 convolution maps C to ``expand``·C features (49 in the paper).
     head : str
         Per-pixel head, "mlp256" or "mlp32x5".
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import LocalCNN
+    >>> model = LocalCNN(in_channels=3, n_classes=6, layers=4)
+    >>> print(tuple(model(torch.zeros(2, 3, 16, 16)).shape))  # per-pixel class logits
+    (2, 6, 16, 16)
     """
 
     dt = 1.0

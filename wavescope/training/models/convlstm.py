@@ -41,6 +41,15 @@ class ConvLSTM(nn.Module):
         Width c_mid of the encoders.
     readout, head : str
         As for :class:`~wavescope.training.models.NeuralWaveMachine`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import ConvLSTM
+    >>> model = ConvLSTM(in_channels=3, channels=2, n_classes=6, steps=5)
+    >>> logits, hidden = model(torch.zeros(2, 3, 16, 16), return_hidden=True)
+    >>> print(tuple(logits.shape), tuple(hidden.shape))
+    (2, 6, 16, 16) (2, 5, 2, 16, 16)
     """
 
     periodic = True

@@ -31,6 +31,15 @@ class GatedRNN(nn.Module):
         Width of the MLP readout.
     per_step : bool
         Read out every step (output (batch, time, n_out)) instead of the last state.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import GatedRNN
+    >>> model = GatedRNN(n_in=2, n_out=1, hidden=16, cell="gru")
+    >>> out, hidden = model(torch.zeros(3, 20, 2), return_hidden=True)  # (batch, time, n_in)
+    >>> print(tuple(out.shape), tuple(hidden.shape))
+    (3, 1) (3, 20, 1, 16)
     """
 
     periodic = False  # the hidden units have no spatial order (read by the export)

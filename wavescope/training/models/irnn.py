@@ -62,6 +62,15 @@ class IRNN(nn.Module):
     Parameter count: ``N * n_in + N * N`` + readout, plus N with ``bias``. The paper's
     published counts (adding 10.3k, copy 12k / 403k, sMNIST 68k, sCIFAR 336k) are those with
     ``bias=False``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import IRNN
+    >>> model = IRNN(n_in=2, n_out=1, hidden=32)
+    >>> out, hidden = model(torch.zeros(3, 20, 2), return_hidden=True)  # (batch, time, n_in)
+    >>> print(tuple(out.shape), tuple(hidden.shape))
+    (3, 1) (3, 20, 1, 32)
     """
 
     def __init__(

@@ -222,6 +222,20 @@ def wave_rollout(y0: torch.Tensor, omega: torch.Tensor, alpha: torch.Tensor,
     keep_drives : bool
         Keep the coupling terms tanh(W ⋆ y) of every step (one state's size per step);
         otherwise the backward pass recomputes them (one convolution per step).
+
+    Examples
+    --------
+    >>> import math
+    >>> import torch
+    >>> from wavescope.training.models import wave_rollout
+    >>> y0 = torch.ones(1, 1, 4, 4)
+    >>> omega = torch.full_like(y0, (2 * math.pi) ** 2)  # uncoupled: one cycle per time unit
+    >>> y = wave_rollout(y0, omega, torch.zeros_like(y0), torch.zeros(1, 1, 3, 3), steps=100,
+    ...                  dt=0.01)
+    >>> print(tuple(y.shape))  # (B, T, C, H, W)
+    (1, 100, 1, 4, 4)
+    >>> print(round(float(y[0, 49, 0, 0, 0]), 3), round(float(y[0, 99, 0, 0, 0]), 3))  # t = 0.5, 1
+    -1.0 1.0
     """
     if y0.ndim != 4 or omega.shape != y0.shape or alpha.shape != y0.shape:
         raise ValueError(
@@ -276,6 +290,15 @@ class NeuralWaveMachine(nn.Module):
         Exported hidden states are sampled at 1 / dt per unit time.
     periodic : bool
         True: the coupling wraps around the image edges (a torus).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import NeuralWaveMachine
+    >>> model = NeuralWaveMachine(in_channels=3, channels=2, n_classes=6, steps=10)
+    >>> logits, hidden = model(torch.zeros(2, 3, 16, 16), return_hidden=True)
+    >>> print(tuple(logits.shape), tuple(hidden.shape))  # (B, classes, H, W), (B, T, C, H, W)
+    (2, 6, 16, 16) (2, 10, 2, 16, 16)
     """
 
     periodic = True

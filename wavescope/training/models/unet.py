@@ -48,6 +48,14 @@ class UNet(nn.Module):
         Image channels and segmentation classes.
     width : int
         Base width c (the paper uses 2 to 5); the widths are c, 2c, 4c, 8c, 16c.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import UNet
+    >>> model = UNet(in_channels=1, n_classes=11, width=4)
+    >>> print(tuple(model(torch.zeros(2, 1, 32, 32)).shape))  # per-pixel class logits
+    (2, 11, 32, 32)
     """
 
     dt = 1.0

@@ -73,6 +73,15 @@ class WaveRNN(nn.Module):
     ``bias`` and C for ``conv_bias``. The paper's published counts (adding 10.29k, noisy
     sCIFAR-10 435k) are those with ``bias=False, conv_bias=False``; its "wRNN + MLP" count
     (420k) is the one with ``bias=True``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import WaveRNN
+    >>> model = WaveRNN(n_in=2, n_out=1, n=32, channels=4)
+    >>> out, hidden = model(torch.zeros(3, 20, 2), return_hidden=True)  # (batch, time, n_in)
+    >>> print(tuple(out.shape), tuple(hidden.shape))
+    (3, 1) (3, 20, 4, 32)
     """
 
     periodic = True  # the hidden units lie on rings (read by the export)
