@@ -42,6 +42,16 @@ def training_figure(rows: list[dict], background: float | None) -> Figure:
     -------
     matplotlib.figure.Figure
         Two panels: loss, accuracy.
+
+    Examples
+    --------
+    >>> from wavescope.plotting import training_figure
+    >>> rows = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e,
+    ...          "train_pixel_accuracy": 1 - 0.2 / e, "val_pixel_accuracy": 1 - 0.3 / e}
+    ...         for e in (1, 2, 3)]
+    >>> fig = training_figure(rows, background=0.7)
+    >>> print([ax.get_xlabel() for ax in fig.axes])
+    ['epoch', 'epoch']
     """
     fig = style.figure("wide")
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -85,6 +95,20 @@ def shape_spectra_figure(spec: xr.DataArray, *, dynamic_range: float = 1e-6) -> 
         mean over the mean of all shapes, at independent frequencies. The title gives the
         frequency resolution (``attrs["frequency_resolution"]``, else the spacing of
         ``freq``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> from wavescope.plotting import shape_spectra_figure
+    >>> freq = np.linspace(0, 5, 51)
+    >>> power = np.exp(-((freq[None] - np.array([[1.0], [1.2]])) ** 2))  # two trials
+    >>> spec = xr.DataArray(power, dims=("trial", "freq"), attrs={"units": "a.u.^2"},
+    ...                     coords={"freq": ("freq", freq, {"units": "1/s"}),
+    ...                             "shape_name": ("trial", ["square", "hexagon"])})
+    >>> fig = shape_spectra_figure(spec)
+    >>> print(len(fig.axes))
+    2
     """
     by_shape = spec.groupby("shape_name").mean("trial")
     mean = by_shape.mean("shape_name", keep_attrs=True)
@@ -132,6 +156,19 @@ def relative_spectra_figure(sources: dict, names: np.ndarray) -> Figure:
     -------
     matplotlib.figure.Figure
         Log power relative to the peak (nepers) against frequency / peak frequency.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.plotting import relative_spectra_figure
+    >>> waves = [sim.plane_wave((8, 8), n_times=100, frequency=f) for f in (4.0, 5.0, 6.0, 7.0)]
+    >>> hidden = xr.concat(waves, "trial")
+    >>> names = np.array(["square", "square", "hexagon", "hexagon"])
+    >>> fig = relative_spectra_figure({"plane waves": hidden}, names)
+    >>> print(fig.axes[0].get_xlabel())
+    frequency / peak frequency (ratio)
     """
     from ..analysis.hidden import RATIOS, SHAPES, relative_spectrum
 
@@ -175,6 +212,17 @@ def decoding_figure(rows: list[dict]) -> Figure:
     matplotlib.figure.Figure
         Horizontal bars (mean +- std over folds): shape in the ``scoring`` of its rows
         (fraction, chance marked), area as R² (fraction of variance).
+
+    Examples
+    --------
+    >>> from wavescope.plotting import decoding_figure
+    >>> rows = [dict(source="NWM", target=t, decoder=d, description=d, mean=m, std=0.05,
+    ...              chance=0.17, scoring="accuracy")
+    ...         for t, m0 in (("shape", 0.8), ("area", 0.6))
+    ...         for d, m in (("spectra", m0), ("shuffled", 0.1))]
+    >>> fig = decoding_figure(rows)
+    >>> print([ax.get_xlabel() for ax in fig.axes])
+    ['accuracy (fraction)', 'R² (fraction of variance)']
     """
     n_bars = max(sum(r["target"] == t for r in rows) for t in ("shape", "area"))
     fig = style.figure((11.0, 1.5 + 0.28 * n_bars))
@@ -219,6 +267,20 @@ def pgd_figure(ev: xr.Dataset, seconds: float = 10.0, centre: float | None = Non
     -------
     matplotlib.figure.Figure
         Scores (0-1) against time, planar frames shaded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> from wavescope.plotting import pgd_figure
+    >>> t = np.arange(0, 20, 0.1)
+    >>> ev = xr.Dataset({"frame_pgd": ("time", 0.5 + 0.4 * np.sin(t)),
+    ...                  "frame_synchrony": ("time", np.full(t.size, 0.3)),
+    ...                  "frame_pattern": ("time", np.where(np.sin(t) > 0.5, "planar", "none"))},
+    ...                 coords={"time": t}, attrs={"time_units": "s"})
+    >>> fig = pgd_figure(ev, seconds=10.0, centre=5.0)
+    >>> print([round(float(v), 1) for v in fig.axes[0].get_xlim()])
+    [0.0, 10.0]
     """
     tu = ev.attrs.get("time_units", "s")
     first, last = float(ev["time"][0]), float(ev["time"][-1])
@@ -263,6 +325,18 @@ def flow_outline_figure(pair: xr.DataArray, outline: np.ndarray, *, name: str = 
     matplotlib.figure.Figure
         :func:`~wavescope.plotting.plot_flow` with the outline and
         :func:`~wavescope.plotting.plot_critical_points` on it, on a grey background.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import drums
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import analytic_signal
+    >>> from wavescope.plotting import flow_outline_figure
+    >>> z = analytic_signal(sim.radial_wave((16, 16), n_times=40))
+    >>> fig = flow_outline_figure(z.isel(time=[20, 21]), drums.disc(4.0, size=16), name="disc")
+    >>> print(fig.axes[0].get_xlabel())
+    x (pixel)
     """
     from ..analysis import critical_points, optical_flow
     from . import plot_critical_points, plot_flow
@@ -385,6 +459,27 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
         In drawing order: ``hidden_phase_flow``, ``hidden_space_time``, ``hidden_spectra``,
         ``relative_spectra``, ``hidden_kw`` (Figures), ``decoding`` (with ``decoding``),
         ``gif`` (its path, with ``gif``); and ``trial`` and ``frame`` (ints).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> import wavescope as ws
+    >>> from wavescope import drums
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis.hidden import hidden_waves, shape_spectra, with_shape_labels
+    >>> from wavescope.plotting import polygon_run_figures
+    >>> waves = [sim.radial_wave((16, 16), n_times=40, sfreq=10.0, frequency=1.0, speed=5.0,
+    ...                          noise=0.05, seed=s).values for s in (0, 1)]  # two "images"
+    >>> hidden = ws.from_array(np.stack(waves)[:, :, None], ("trial", "time", "feature", "y", "x"),
+    ...                        sfreq=10.0, source="model")
+    >>> masks = np.stack([drums.square(6, size=16) * 2, drums.polygon(6, 4.0, size=16) * 4])
+    >>> label = xr.DataArray(masks, dims=("trial", "y", "x"))  # 0 outside, sides - 2 inside
+    >>> ds = with_shape_labels(xr.Dataset({"hidden": hidden, "label": label}))
+    >>> events, numbers = hidden_waves(ds, tile=8, n_surrogates=10)
+    >>> figs = polygon_run_figures(ds, events, shape_spectra(ds), drum_steps=50)
+    >>> print([name for name in figs if name not in ("trial", "frame")])
+    ['hidden_phase_flow', 'hidden_space_time', 'hidden_spectra', 'relative_spectra', 'hidden_kw']
     """
     from ..analysis.hidden import centre_crop, centre_on_masks, model_phase
     from ..analysis.summaries import clearest_frame
@@ -436,6 +531,19 @@ def eeg_figures(eeg: xr.DataArray, events: xr.Dataset, band=(8.0, 13.0)) -> dict
     dict
         ``eeg_phase`` (:func:`~wavescope.plotting.plot_phase_map` with the head) and
         ``eeg_pgd`` (:func:`pgd_figure` centred on that frame).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import detect_waves
+    >>> from wavescope.plotting import eeg_figures
+    >>> sensors = np.random.default_rng(0).uniform(-0.08, 0.08, (32, 2))  # metres
+    >>> eeg = sim.plane_wave(sensors, n_times=400, sfreq=100.0, frequency=10.0, speed=5.0,
+    ...                      noise=0.1, seed=0, space_units="m", source="recording")
+    >>> figs = eeg_figures(eeg, detect_waves(eeg, band=(8, 13), n_surrogates=10))
+    >>> print(sorted(figs))
+    ['eeg_pgd', 'eeg_phase']
     """
     from ..analysis import analytic_signal
     from ..analysis.summaries import strongest_planar_time
