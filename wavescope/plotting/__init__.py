@@ -319,7 +319,7 @@ def plot_flow(flow: xr.Dataset, z: xr.DataArray | None = None, time=None, *,
     units = flow["u"].attrs.get("units", f"{flow.attrs.get('space_units', 'pixel')}/"
                                          f"{_time_units(flow)}")
     # The key sits below the axes at the right, clear of the time title at the top.
-    ax.quiverkey(q, 1.0, -0.13, ref, f"{ref:g} {units}", labelpos="W", coordinates="axes")
+    ax.quiverkey(q, 1.0, -0.1, ref, f"{ref:g} {units}", labelpos="W", coordinates="axes")
     ax.set_xlabel(_space_label(flow, "x"))
     ax.set_ylabel(_space_label(flow, "y"))
     ax.set_aspect("equal")

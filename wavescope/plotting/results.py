@@ -351,7 +351,7 @@ def flow_outline_figure(pair: xr.DataArray, outline: np.ndarray, *, name: str = 
     ax.set_facecolor("0.5")  # so that the white outline shows in the legend
     style.legend(fig, ncols=4).get_frame().set_facecolor("0.55")
     if title is not None:
-        style.title(ax, ax.get_title(loc="left"), title)
+        style.subtitle(ax, title)
     return fig
 
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 __all__ = ["PHASE_CMAP", "POWER_CMAP", "SIGNED_CMAP", "FIGSIZE", "TITLE_SIZE",
            "LEGEND_SIZE", "NOTE_SIZE", "PHASE_TICKS", "PHASE_TICKLABELS", "figure", "label",
-           "colorbar", "phase_colorbar", "title", "describe", "legend"]
+           "colorbar", "phase_colorbar", "title", "subtitle", "describe", "legend"]
 
 #: Cyclic, for phase: -pi and pi get the same colour.
 PHASE_CMAP = "twilight"
@@ -111,6 +111,11 @@ def title(ax: Axes, what: str, detail: str = "", *, loc: str = "left"):
     :func:`describe`. Returns the title's Text."""
     text = f"{what}\n{detail}" if detail else what
     return ax.set_title(text, loc=loc, fontsize=TITLE_SIZE, wrap=True)  # wrapped at the edge
+
+
+def subtitle(ax: Axes, detail: str):
+    """Add ``detail`` (which data) as a second line under the left title of ``ax``."""
+    return title(ax, ax.get_title(loc="left"), detail)
 
 
 def legend(target: Axes | Figure, handles=None, labels=None, *, ncols: int = 1):
