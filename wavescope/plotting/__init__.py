@@ -241,7 +241,7 @@ def plot_phase_map(z: xr.DataArray, time=None, *, ax: Axes | None = None,
         data=np.angle(np.exp(1j * np.asarray(frame.values, dtype=float))))
     _draw_map(fig, ax, values, phase=True, cmap=cmap, norm=colors.Normalize(-np.pi, np.pi),
               colorbar=colorbar, value_label="phase (rad)")
-    ax.set_title(_time_title(frame, "phase"))
+    style.title(ax, _time_title(frame, "phase"), loc="center")
     if head:
         _head_outline(ax, frame["x"].values, frame["y"].values)
     return fig
@@ -324,7 +324,7 @@ def plot_flow(flow: xr.Dataset, z: xr.DataArray | None = None, time=None, *,
     ax.set_ylabel(_space_label(flow, "y"))
     ax.set_aspect("equal")
     ax.set_title("")  # the phase map's centred title gives way to the key
-    ax.set_title(_time_title(u, "flow" if z is None else "phase and flow", flow), loc="left")
+    style.title(ax, _time_title(u, "flow" if z is None else "phase and flow", flow))
     return fig
 
 
@@ -455,7 +455,7 @@ def plot_space_time(da: xr.DataArray, *, y=None, row: int | None = None,
                         cmap=cmap, norm=norm, shading="flat")
     ax.set_xlabel(_label("time", _time_units(line)))
     ax.set_ylabel(_space_label(line, "x"))
-    ax.set_title(f"space-time, {where}")
+    style.title(ax, f"space-time, {where}", loc="center")
     if colorbar:
         if phase:
             _phase_colorbar(fig, art, ax)
