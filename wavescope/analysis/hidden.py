@@ -131,6 +131,22 @@ def centre_on_masks(hidden: xr.DataArray, masks: np.ndarray, keep: float = 0.75,
     xarray.DataArray
         (trial, time, y, x) with the sampling rate, units and time units of ``hidden``;
         no longer periodic; positions restart at 0 (in ``space_units``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> waves = [sim.radial_wave((16, 16), n_times=40, sfreq=10.0, frequency=1.0, speed=5.0,
+    ...                          noise=0.05, seed=s).values for s in (0, 1)]
+    >>> hidden = ws.from_array(np.stack(waves)[:, :, None], ("trial", "time", "feature", "y", "x"),
+    ...                        sfreq=10.0, source="model")  # (trial, time, feature, y, x)
+    >>> from wavescope import drums
+    >>> from wavescope.analysis.hidden import centre_on_masks
+    >>> masks = np.stack([drums.square(6, size=16), drums.disc(3.0, size=16)])
+    >>> crop = centre_on_masks(hidden.isel(feature=0), masks, keep=0.5)
+    >>> print(crop.dims, crop.shape)
+    ('trial', 'time', 'y', 'x') (2, 40, 8, 8)
     """
     if hidden.dims != ("trial", "time", "y", "x"):
         raise ValueError(f"expected dims (trial, time, y, x), got {hidden.dims}")
@@ -164,6 +180,20 @@ def model_phase(hidden: xr.DataArray, *, common: bool = True) -> xr.DataArray:
     -------
     xarray.DataArray
         Complex, the dims and attributes of ``hidden``; its angle is the phase (rad).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> waves = [sim.radial_wave((16, 16), n_times=40, sfreq=10.0, frequency=1.0, speed=5.0,
+    ...                          noise=0.05, seed=s).values for s in (0, 1)]
+    >>> hidden = ws.from_array(np.stack(waves)[:, :, None], ("trial", "time", "feature", "y", "x"),
+    ...                        sfreq=10.0, source="model")  # (trial, time, feature, y, x)
+    >>> from wavescope.analysis.hidden import model_phase
+    >>> z = model_phase(hidden.isel(feature=0))
+    >>> print(z.dtype, z.dims)
+    complex128 ('trial', 'time', 'y', 'x')
     """
     from .analytic import analytic_signal
 
@@ -194,6 +224,20 @@ def local_order(hidden: xr.DataArray, tile: int = 8, *, seed: int = 0) -> tuple[
     -------
     (float, float)
         Mean local PGD (0-1) of the states and of the shuffled states.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> waves = [sim.radial_wave((16, 16), n_times=40, sfreq=10.0, frequency=1.0, speed=5.0,
+    ...                          noise=0.05, seed=s).values for s in (0, 1)]
+    >>> hidden = ws.from_array(np.stack(waves)[:, :, None], ("trial", "time", "feature", "y", "x"),
+    ...                        sfreq=10.0, source="model")  # (trial, time, feature, y, x)
+    >>> from wavescope.analysis.hidden import local_order
+    >>> states, shuffled = local_order(hidden.isel(feature=0), tile=8)
+    >>> print(states > shuffled)  # waves are ordered locally, shuffled sites are not
+    True
     """
     from .stats import surrogates
     from .waves import local_pgd
@@ -219,6 +263,25 @@ def shape_spectra(ds: xr.Dataset) -> xr.DataArray:
         ``power`` (trial, ..., freq), in the units of :func:`~wavescope.analysis.spectrum`;
         ``attrs["frequency_resolution"]``: 1 / roll-out duration (cycles per time unit),
         four times the spacing of ``freq``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> waves = [sim.radial_wave((16, 16), n_times=40, sfreq=10.0, frequency=1.0, speed=5.0,
+    ...                          noise=0.05, seed=s).values for s in (0, 1)]
+    >>> hidden = ws.from_array(np.stack(waves)[:, :, None], ("trial", "time", "feature", "y", "x"),
+    ...                        sfreq=10.0, source="model")  # (trial, time, feature, y, x)
+    >>> import xarray as xr
+    >>> from wavescope import drums
+    >>> from wavescope.analysis.hidden import shape_spectra, with_shape_labels
+    >>> masks = np.stack([drums.square(6, size=16) * 2, drums.polygon(6, 4.0, size=16) * 4])
+    >>> ds = with_shape_labels(xr.Dataset({"hidden": hidden,
+    ...                                    "label": (("trial", "y", "x"), masks)}))
+    >>> spec = shape_spectra(ds)
+    >>> print(spec.dims, spec["shape_name"].values.tolist())
+    ('trial', 'feature', 'freq') ['square', 'hexagon']
     """
     from .spectral import spectrum
 
@@ -255,6 +318,19 @@ def relative_spectrum(da: xr.DataArray, ratios=RATIOS, *, pad: int = 4) -> np.nd
         (n_trials, n_blocks * len(ratios)) log power relative to the peak (nepers); 0 at
         ratio 1 when the peak lies on an FFT bin. The peak is the largest bin above DC;
         frequencies past the last bin read the last bin's power.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis.hidden import RATIOS, relative_spectrum
+    >>> trials = xr.concat([sim.plane_wave((4, 4), n_times=100, frequency=f) for f in (4.0, 8.0)],
+    ...                    "trial")
+    >>> feats = relative_spectrum(trials)
+    >>> print(feats.shape == (2, RATIOS.size))
+    True
+    >>> print(RATIOS[feats.argmax(axis=1)].round(2))  # both peak at their own frequency
+    [1. 1.]
     """
     from .spectral import spectrum
 
@@ -306,6 +382,23 @@ def decode_shape_and_area(sources: dict, shape, area, *, inputs=None, cv: int = 
         Rows of :func:`~wavescope.analysis.decode_with_baselines` with ``source`` and
         ``target`` ("shape" or "area") first; the spectral decoder's ``description`` says
         which features it read.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> import wavescope as ws
+    >>> from wavescope.analysis.hidden import decode_shape_and_area
+    >>> rng = np.random.default_rng(0)
+    >>> shape = np.repeat([1, 2], 10)  # two shape classes of 10 trials
+    >>> area = rng.uniform(20, 60, 20)
+    >>> t = np.arange(64) / 64.0
+    >>> x = np.sin(2 * np.pi * (2.0 + 2.0 * shape + 0.05 * area)[:, None] * t)[:, :, None, None]
+    >>> states = ws.from_array(x + 0.05 * rng.standard_normal((20, 64, 2, 2)),
+    ...                        ("trial", "time", "y", "x"), sfreq=64.0, source="model")
+    >>> rows = decode_shape_and_area({"toy": states}, shape, area, cv=2)
+    >>> print(sorted({(r["source"], r["target"]) for r in rows}))
+    [('toy', 'area'), ('toy', 'shape')]
     """
     from .decoding import SpectralFeatures, decode_with_baselines
 
@@ -359,6 +452,24 @@ def hidden_waves(ds: xr.Dataset, *, feature: int = 0, tile: int = 8, n_surrogate
         :func:`~wavescope.analysis.summaries.event_summary` with ``local_pgd`` and
         ``local_pgd_shuffled`` (:func:`local_order`, 0-1) and ``kw_speed`` (median
         absolute k-omega ridge speed of the uncropped states, space units per time unit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import wavescope as ws
+    >>> from wavescope import simulate as sim
+    >>> waves = [sim.radial_wave((16, 16), n_times=40, sfreq=10.0, frequency=1.0, speed=5.0,
+    ...                          noise=0.05, seed=s).values for s in (0, 1)]
+    >>> hidden = ws.from_array(np.stack(waves)[:, :, None], ("trial", "time", "feature", "y", "x"),
+    ...                        sfreq=10.0, source="model")  # (trial, time, feature, y, x)
+    >>> import xarray as xr
+    >>> from wavescope import drums
+    >>> from wavescope.analysis.hidden import hidden_waves
+    >>> masks = np.stack([drums.square(6, size=16) * 2, drums.polygon(6, 4.0, size=16) * 4])
+    >>> ds = xr.Dataset({"hidden": hidden, "label": (("trial", "y", "x"), masks)})
+    >>> events, numbers = hidden_waves(ds, tile=8, n_surrogates=10)
+    >>> print(events["frame_pattern"].dims, "kw_speed" in numbers, "local_pgd" in numbers)
+    ('trial', 'time') True True
     """
     from .events import detect_waves
     from .spectral import kw_speed

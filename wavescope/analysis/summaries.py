@@ -98,6 +98,21 @@ def truth_agreement(ev: xr.Dataset, segments: list[dict], *, edge: float = 0.1) 
         ``speed`` (space units per time unit) and circular-mean ``direction`` (rad) over
         those frames, the true ones, and ``pgd`` (mean frame PGD); ``rotating`` (for a
         rotating segment): ``share`` labelled ``rotating-<sense>``, and ``sense``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import detect_waves
+    >>> from wavescope.analysis.summaries import truth_agreement
+    >>> da = sim.sequence(sim.plane_wave((8, 8), n_times=100, speed=40.0, direction=0.5),
+    ...                   sim.rotating_wave((8, 8), n_times=100, sense="ccw"))
+    >>> ev = detect_waves(da, band=(3, 7), n_surrogates=10)
+    >>> agree = truth_agreement(ev, sim.truth(da)["segments"])
+    >>> print(agree["planar"]["share"] > 0.9, round(agree["planar"]["speed"], -1))
+    True 40.0
+    >>> print(agree["rotating"]["sense"], agree["rotating"]["share"] > 0.9)
+    ccw True
     """
     times = ev["time"].values
     pattern = ev["frame_pattern"].values
