@@ -369,7 +369,7 @@ def decode_shape_and_area(sources: dict, shape, area, *, inputs=None, cv: int = 
     area : array_like of float
         Area of each trial's object (pixels).
     inputs : xarray.DataArray, optional
-        The input images, whose controls (pixel count, |FFT2|) are scored once, with the
+        The input images, whose controls (pixel count, ``|FFT2|``) are scored once, with the
         first source, under the source name "input image".
     cv : int
         Stratified folds.
