@@ -94,7 +94,7 @@ def test_flow_over_phase_with_critical_points(rotating, flow):
     points = critical_points(flow)
     same = wp.plot_critical_points(points, ax=ax, time=0.2)
     assert same is fig
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["centre"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["centre"]
     marker = ax.collections[-1].get_offsets()
     assert len(marker) == 1
     assert np.hypot(marker[0, 0] - 3.6, marker[0, 1] - 4.1) < 0.3
@@ -117,7 +117,7 @@ def test_critical_points_on_their_own_figure():
     )
     fig = wp.plot_critical_points(points)
     assert labels(fig) == ("x (um)", "y (um)")
-    assert sorted(t.get_text() for t in fig.axes[0].get_legend().get_texts()) == [
+    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == [
         "saddle", "sink", "source"]
     rendered(fig)
 

@@ -350,7 +350,8 @@ def plot_critical_points(points: xr.Dataset, ax: Axes | None = None, *, time=Non
     time : float, optional
         Only the points of the frame nearest this time (when points carry ``time``).
     legend : bool
-        Add a legend of the kinds present.
+        Add a legend of the kinds present (below the figure's panels, with any other
+        labelled artists of the figure).
 
     Returns
     -------
@@ -386,7 +387,7 @@ def plot_critical_points(points: xr.Dataset, ax: Axes | None = None, *, time=Non
     if ax.get_aspect() != 1.0:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and kinds.size:
-        style.legend(ax)
+        style.legend(fig, ncols=4)
     return fig
 
 

@@ -119,9 +119,10 @@ def subtitle(ax: Axes, detail: str):
 
 
 def legend(target: Axes | Figure, handles=None, labels=None, *, ncols: int = 1):
-    """A legend outside the data: right of an axes (beside any colour bar, which the
-    layout moves aside), or below the panels of a figure. Returns it (None when there is
-    nothing to label)."""
+    """A legend outside the data: right of an axes (the layout makes room), or below the
+    panels of a figure, gathering the labelled artists of all its axes (it replaces an
+    earlier figure legend, so a figure keeps one). Returns it (None when there is nothing
+    to label)."""
     if isinstance(target, Figure):
         if handles is None:
             handles, labels = [], []
@@ -133,6 +134,8 @@ def legend(target: Axes | Figure, handles=None, labels=None, *, ncols: int = 1):
                         labels.append(name)
         if not handles:
             return None
+        for old in list(target.legends):
+            old.remove()
         return target.legend(handles, labels, loc="outside lower center", ncols=ncols,
                              fontsize=LEGEND_SIZE)
     if handles is None:
