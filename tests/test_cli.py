@@ -47,7 +47,7 @@ def test_info_dataset_and_complex(tmp_path, capsys):
     assert cli.main(["info", str(tmp_path / "d.nc")]) == 0
     out = capsys.readouterr().out
     assert "Dataset with 2 variable(s)" in out and "variable hidden:" in out
-    assert "dtype: complex128" in out and "sampling rate: 100 per step" in out
+    assert "dtype: complex128" in out and "sampling rate: 100 per time unit" in out
 
 
 @pytest.mark.parametrize("content, match", [(None, "no such file"),
@@ -106,7 +106,7 @@ def test_detect_finds_the_simulated_plane_wave(tmp_path, capsys):
     assert cli.main(["detect", str(path), "--band", "3", "7", "--n-surrogates", "19",
                      "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "planar" in text and "speed (pixel/step)" in text and "q_value" in text
+    assert "planar" in text and "speed (pixel/time unit)" in text and "q_value" in text
     ev = ws.load(out)
     assert list(ev["pattern"].values) == ["planar"]
     assert float(ev["speed"][0]) == pytest.approx(50.0, rel=0.05)

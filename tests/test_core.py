@@ -108,7 +108,7 @@ def test_positions_without_units_are_a_recording_in_seconds_and_warned():
 
     assert space_units_per_time(mm) == "mm/s"
     grid = ws.from_array(np.zeros((10, 3, 3)), ("time", "y", "x"), sfreq=1.0)
-    assert (grid.attrs["source"], grid.attrs["time_units"]) == ("model", "step")
+    assert (grid.attrs["source"], grid.attrs["time_units"]) == ("model", "time unit")
 
 
 def test_time_coordinate_must_agree_with_sfreq():

@@ -32,7 +32,7 @@ MODULES = ["wavescope", "wavescope.core", "wavescope.io", "wavescope.simulate",
            "wavescope.analysis.waves", "wavescope.analysis.events", "wavescope.analysis.stats",
            "wavescope.analysis.delays", "wavescope.analysis.flow",
            "wavescope.analysis.spectral", "wavescope.analysis.decoding",
-           "wavescope.analysis.hidden", "wavescope.analysis.summaries"]
+           "wavescope.analysis.hidden", "wavescope.analysis.summaries", "wavescope.units"]
 
 
 def run_without(blocked: set[str], code: str) -> subprocess.CompletedProcess:

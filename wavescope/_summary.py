@@ -28,9 +28,10 @@ def sizes_text(sizes) -> str:
 def simulate_line(sizes, segments: list[dict]) -> str:
     def one(seg):
         what = (f"rotating wave ({seg['sense']})" if seg["kind"] == "rotating" else
-                f"{seg['kind']} wave at {seg['speed']:g} pixel/step, direction "
+                f"{seg['kind']} wave at {seg['speed']:g} pixel/time unit, direction "
                 f"{seg['direction']:.2f} rad")
-        return f"t = {seg['start']:g}-{seg['stop']:g}: {what}, {seg['frequency']:g} cycles/step"
+        return (f"t = {seg['start']:g}-{seg['stop']:g}: {what}, "
+                f"{seg['frequency']:g} cycles/time unit")
 
     return f"Simulated {sizes_text(sizes)}: " + "; ".join(one(s) for s in segments) + "."
 
@@ -86,7 +87,8 @@ def waves_lines(sim: dict, model: dict, hidden, n_surrogates: int, tile: int) ->
     su = hidden.attrs.get("space_units")
     return [
         f"Simulated plane wave: {100 * planar['share']:.0f} % of its frames detected as "
-        f"planar, mean PGD **{planar['pgd']:.2f}**, speed {planar['speed']:.1f} pixel/step "
+        f"planar, mean PGD **{planar['pgd']:.2f}**, speed {planar['speed']:.1f} "
+        "pixel/time unit "
         f"(true {planar['true_speed']:g}), direction {planar['direction']:.2f} rad (true "
         f"{planar['true_direction']:.2f}); rotating wave: "
         f"{100 * sim['rotating']['share']:.0f} % of its frames detected as rotating "

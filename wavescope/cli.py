@@ -164,7 +164,8 @@ def _describe_array(da, indent: str) -> list[str]:
 def _describe_attrs(attrs, indent: str) -> list[str]:
     lines = []
     if "sfreq" in attrs:
-        per = {"s": "Hz", "step": "per step"}.get(attrs.get("time_units"), "per time unit")
+        unit = attrs.get("time_units", "time unit")
+        per = "Hz" if unit == "s" else f"per {unit}"
         lines.append(f"{indent}sampling rate: {attrs['sfreq']:g} {per}")
     for key, label in (("source", "source"), ("units", "units"),
                        ("space_units", "space units"), ("periodic", "periodic")):

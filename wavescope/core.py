@@ -11,7 +11,8 @@ irregular
 
 Optional dimensions are ``trial``, ``feature`` (a model's hidden channels) and ``freq``.
 Attributes: ``sfreq`` (samples per time unit), ``units``, ``time_units`` ("s" for
-recordings, "step" for models: time is then steps x dt and sfreq = 1 / dt),
+recordings; "time unit" for models, the time unit of their dynamics: time is then steps x
+``dt`` and sfreq = 1 / dt, so dt = 0.2 gives 5 samples per time unit),
 ``space_units`` ("m", "cm", "mm", "um" or "pixel"), ``source`` ("recording" or "model"),
 ``periodic`` (0 or 1), ``provenance`` (a JSON string) and ``bads`` (optional: a JSON list
 of bad site names, as MNE's ``info["bads"]``; grid sites are named "y{i}x{j}" or "x{j}" as
@@ -127,7 +128,8 @@ def from_array(
     units, time_units, space_units, source : str
         Attributes of the data model. ``source`` defaults to "recording" when ``dims``
         hold ``channel`` (sensors, as in MNE; a model's units are ``feature``) and to
-        "model" otherwise; ``time_units`` to "s" for recordings and "step" for models;
+        "model" otherwise; ``time_units`` to "s" for recordings and "time unit" (of the
+        dynamics) for models;
         ``space_units`` to "pixel" (with a warning when ``positions`` are given: say
         what unit they are in, or speeds come out in pixel per time unit).
     periodic : bool
@@ -196,7 +198,7 @@ def from_array(
     if source is None:
         source = "recording" if "channel" in dims else "model"
     if time_units is None:
-        time_units = "s" if source == "recording" else "step"
+        time_units = "s" if source == "recording" else "time unit"
     if space_units is None:
         if "channel" in dims:
             warnings.warn(
@@ -205,6 +207,13 @@ def from_array(
                 WavescopeWarning, stacklevel=2,
             )
         space_units = "pixel"
+    # Coordinates say their units too (a pint string, see wavescope.units).
+    for axis in coords:
+        unit = {"time": time_units, "x": space_units, "y": space_units, "z": space_units}.get(axis)
+        if unit is not None:
+            dims_of, values = coords[axis] if isinstance(coords[axis], tuple) else (axis,
+                                                                                  coords[axis])
+            coords[axis] = (dims_of, values, {"units": unit})
     attrs = {
         "sfreq": sfreq,
         "units": units,
@@ -483,8 +492,8 @@ def as_channels(da: xr.DataArray) -> xr.DataArray:
     if grid == ("x",):
         flat = da.rename(x="channel")
         flat = flat.assign_coords(
-            x=("channel", da["x"].values),
-            y=("channel", np.zeros(da.sizes["x"])),
+            x=("channel", da["x"].values, dict(da["x"].attrs)),
+            y=("channel", np.zeros(da.sizes["x"]), dict(da["x"].attrs)),
             channel=[f"x{j}" for j in range(da.sizes["x"])],
         )
     else:
@@ -573,6 +582,8 @@ def as_grid(da: xr.DataArray, *, fill=None) -> xr.DataArray:
         out = out.transpose(*order)
     if "bads" in attrs:
         attrs["bads"] = json.dumps(sorted(translated))
+    out = out.assign_coords({c: (out[c].dims, out[c].values, dict(da[c].attrs))
+                             for c in ("x", "y") if c in out.coords and c in da.coords})
     out.attrs = attrs
     return out
 

@@ -19,7 +19,7 @@ and records its true parameters as JSON in ``attrs["truth"]`` (read them back wi
 array of (x, y) positions giving dims ``(time, channel)``. Both paths compute the same
 values at the same positions, noise included (noise is drawn per site in
 :func:`wavescope.as_channels` order). Time runs ``t = arange(n_times) / sfreq`` in the
-activity's time units ("step" for models, "s" for ``source="recording"``); frequencies are
+activity's time units ("time unit" for models, "s" for ``source="recording"``); frequencies are
 in cycles per time unit and speeds in space units per time unit.
 """
 

@@ -122,7 +122,7 @@ def test_errors_name_the_fix(positions):
                          positions=np.column_stack([np.arange(5.0), np.arange(5.0)]))
     with pytest.raises(ws.DataModelError, match="on a line"):
         phase_gradient(line)
-    with pytest.raises(ws.DataModelError, match="neighbors"):
+    with pytest.raises(ValueError, match="neighbors"):
         phase_gradient(ws.analysis.phase(ws.simulate.plane_wave(positions)),
                        neighbors=1)
 

@@ -22,8 +22,9 @@ def test_export_model_in_memory():
     assert hidden.shape == (4, 6, 2, 8, 10)
     np.testing.assert_allclose(hidden["time"].values, 0.1 * np.arange(1, 7))
     assert hidden.attrs["sfreq"] == pytest.approx(10.0)
-    assert hidden.attrs["time_units"] == "step" and hidden.attrs["source"] == "model"
+    assert hidden.attrs["time_units"] == "time unit" and hidden.attrs["source"] == "model"
     assert hidden.attrs["space_units"] == "pixel" and hidden.attrs["periodic"] == 1
+    assert hidden.attrs["dt"] == pytest.approx(0.1)  # beside time_units: the step in them
     ws.validate(hidden)
     with torch.no_grad():
         expected = model(x[:4], return_hidden=True)[1].numpy()

@@ -33,7 +33,7 @@ def test_exported_wavernn_states_are_rings_in_the_data_model(runs):
     hidden = validate(ds["hidden"])
     assert hidden.dims == ("trial", "time", "feature", "x")
     assert hidden.shape == (8, 32, 2, 16)
-    assert hidden.attrs["periodic"] == 1 and hidden.attrs["time_units"] == "step"
+    assert hidden.attrs["periodic"] == 1 and hidden.attrs["time_units"] == "time unit"
     np.testing.assert_array_equal(hidden["x"].values, np.arange(16))
     assert ds["input"].dims == ("trial", "time", "input_channel")
 

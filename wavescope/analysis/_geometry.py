@@ -67,7 +67,7 @@ def geometry_of(da: xr.DataArray, neighbors: str | int = "delaunay") -> Geometry
     dims = space_dims(da)
     if neighbors != "delaunay" and not (isinstance(neighbors, int | np.integer)
                                         and neighbors >= 2):
-        raise DataModelError(
+        raise ValueError(
             f"neighbors must be 'delaunay' or an integer k >= 2, got {neighbors!r}"
         )
     shape = tuple(da.sizes[d] for d in dims)

@@ -44,6 +44,7 @@ from ._common import (
     is_complex,
     json_attr,
 )
+from ._contract import public
 from ._torch import twin
 
 __all__ = ["analytic_signal", "phase", "instantaneous_frequency"]
@@ -54,6 +55,7 @@ ANALYTIC_METHODS = ("hilbert", "generalized")
 _BLOCK_VALUES = 1 << 21
 
 
+@public
 def analytic_signal(
     da: xr.DataArray,
     band: tuple[float | None, float | None] | None = None,
@@ -129,12 +131,12 @@ def analytic_signal(
             "part (da.real) to filter it again"
         )
     if method not in ANALYTIC_METHODS:
-        raise DataModelError(f"method {method!r} is not known; use one of {ANALYTIC_METHODS}")
+        raise ValueError(f"method {method!r} is not known; use one of {ANALYTIC_METHODS}")
     sfreq = float(da.attrs["sfreq"])
     sos = _design(band, sfreq, int(order))
     min_run = None if flat_samples is None else int(flat_samples)
     if min_run is not None and min_run < 2:
-        raise DataModelError(f"flat_samples must be >= 2 or None, got {flat_samples!r}")
+        raise ValueError(f"flat_samples must be >= 2 or None, got {flat_samples!r}")
     out_dtype = np.complex64 if da.dtype == np.float32 else np.complex128
     kwargs = {"sos": sos, "generalized": method == "generalized", "min_run": min_run}
     core = twin(_analytic_core, device)  # NumPy, or the torch path on ``device``
@@ -164,6 +166,7 @@ def analytic_signal(
     return result
 
 
+@public
 def phase(
     da: xr.DataArray,
     band: tuple[float | None, float | None] | None = None,
@@ -210,6 +213,7 @@ def phase(
     return out
 
 
+@public
 def instantaneous_frequency(z: xr.DataArray) -> xr.DataArray:
     """Instantaneous frequency ``angle(z[t+1] conj(z[t])) * sfreq / 2 pi`` at each site.
 
@@ -261,18 +265,18 @@ def _design(band, sfreq: float, order: int):
     try:
         low, high = band
     except (TypeError, ValueError):
-        raise DataModelError(f"band must be (low, high) or None, got {band!r}") from None
+        raise ValueError(f"band must be (low, high) or None, got {band!r}") from None
     nyq = sfreq / 2
     for edge in (low, high):
         if edge is not None and not (0 < float(edge) < nyq):
-            raise DataModelError(
+            raise ValueError(
                 f"band edge {edge} is outside (0, {nyq}) (half of sfreq {sfreq}); give edges "
                 "in cycles per time unit below the Nyquist frequency"
             )
     if low is not None and high is not None and not float(low) < float(high):
-        raise DataModelError(f"band {band!r} needs low < high")
+        raise ValueError(f"band {band!r} needs low < high")
     if order < 1:
-        raise DataModelError(f"order must be a positive integer, got {order}")
+        raise ValueError(f"order must be a positive integer, got {order}")
     if low is None and high is None:
         return None
     if low is None:

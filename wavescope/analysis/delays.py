@@ -22,6 +22,7 @@ from scipy import stats
 
 from ..core import DataModelError, as_channels
 from ._common import check_activity, derived_attrs, json_attr, site_xy, space_units_per_time
+from ._contract import public
 
 __all__ = ["wave_delays"]
 
@@ -32,6 +33,7 @@ _REFINE_STEPS = 3
 _SCORE_VALUES = 1 << 22
 
 
+@public
 def wave_delays(
     da: xr.DataArray,
     band: tuple[float, float],
@@ -238,10 +240,10 @@ def _check_band(band, sfreq: float) -> tuple[float, float]:
     try:
         low, high = (float(b) for b in band)
     except (TypeError, ValueError):
-        raise DataModelError(f"band must be (low, high) in cycles per time unit, got "
-                             f"{band!r}") from None
+        raise ValueError(f"band must be (low, high) in cycles per time unit, got "
+                         f"{band!r}") from None
     if not 0 < low < high < sfreq / 2:
-        raise DataModelError(
+        raise ValueError(
             f"band ({low:g}, {high:g}) must satisfy 0 < low < high < {sfreq / 2:g} "
             f"(half of sfreq {sfreq:g})"
         )
@@ -256,17 +258,17 @@ def _reference(reference, names, xy, alive) -> int:
         return int(np.argmin(dist))
     if isinstance(reference, str):
         if reference not in names:
-            raise DataModelError(f"reference {reference!r} is not a site name; names look "
-                                 f"like {names[:3]}")
+            raise ValueError(f"reference {reference!r} is not a site name; names look "
+                             f"like {names[:3]}")
         idx = names.index(reference)
     elif isinstance(reference, (int, np.integer)) and not isinstance(reference, bool):
         if not -len(names) <= reference < len(names):
-            raise DataModelError(f"reference index {reference} is outside the "
-                                 f"{len(names)} sites")
+            raise ValueError(f"reference index {reference} is outside the "
+                             f"{len(names)} sites")
         idx = int(reference) % len(names)
     else:
-        raise DataModelError(f"reference must be a site index, a site name or None, got "
-                             f"{reference!r}")
+        raise ValueError(f"reference must be a site index, a site name or None, got "
+                         f"{reference!r}")
     if not alive[idx]:
         raise DataModelError(f"reference site {names[idx]!r} holds missing data or is bad; "
                              "choose another")

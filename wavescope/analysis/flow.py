@@ -19,8 +19,6 @@ brain activity. PLoS Comput. Biol. 14, e1006643.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import xarray as xr
 from scipy import ndimage
@@ -28,7 +26,8 @@ from tqdm.auto import tqdm
 
 from .._safeio import check_memory
 from ..core import DataModelError
-from ._common import check_activity
+from ._common import apply_ufunc, check_activity, check_time_chunk
+from ._contract import public
 from ._torch import optical_flow_core, resolve
 
 __all__ = ["optical_flow", "divergence", "curl", "critical_points"]
@@ -44,6 +43,7 @@ _FLOAT32_TOL = 1e-5
 # --------------------------------------------------------------------------- optical flow
 
 
+@public
 def optical_flow(
     z: xr.DataArray,
     *,
@@ -189,30 +189,99 @@ def optical_flow(
     dy, dx = _grid_spacing(z, "optical flow")
     if z.sizes["time"] < 2:
         raise DataModelError("optical flow needs at least 2 frames along 'time'")
-    periodic = bool(z.attrs.get("periodic", 0))
     resolve(device)  # an unknown or missing device fails before any work
+    if on == "phase" and not np.issubdtype(z.dtype, np.complexfloating):
+        raise DataModelError(
+            "optical flow on phase needs the complex analytic signal; compute it with "
+            "wavescope.analysis.analytic_signal (or pass np.exp(1j * phase) if you hold "
+            "phases in radians), or use on='amplitude' for real data"
+        )
+    zt = z.transpose(*[d for d in z.dims if d not in ("time", "y", "x")], "time", "y", "x")
+    scale = None
+    if on == "amplitude":  # one scale for the whole input, so that blocks agree
+        a = np.abs(zt)
+        scale = float(a.std(skipna=True)) if bool(a.notnull().any()) else 0.0
+    kwargs = {"on": on, "alpha": alpha, "smooth": smooth, "max_iter": max_iter, "tol": tol,
+              "scale": scale, "spacing": (dy, dx), "device": device, "progress": progress}
+    if zt.chunks is None:
+        return _flow(zt, **kwargs)
+    # Lazy: each dask block of the leading dims (trial, feature, ...) is one task, with
+    # its frames and the grid whole.
+    check_time_chunk(zt)
+    for d in ("y", "x"):
+        if len(zt.chunksizes[d]) > 1:
+            raise DataModelError(f"dim {d!r} is split into dask chunks; optical flow needs "
+                                 f"the grid whole: use z.chunk({{{d!r}: -1}})")
+    return xr.map_blocks(_flow, zt, kwargs=kwargs, template=_flow_template(zt, **kwargs))
 
+
+def _flow(zt: xr.DataArray, *, on, alpha, smooth, max_iter, tol, scale, spacing, device,
+          progress, arrays=None) -> xr.Dataset:
+    """Optical flow of ``zt`` (dims (..., time, y, x), in memory); with ``arrays`` (u, v,
+    valid, n_iter, alpha), only the Dataset around them."""
+    periodic = bool(zt.attrs.get("periodic", 0))
+    other = list(zt.dims[:-3])
+    t = np.asarray(zt["time"].values, dtype=float)
+    if arrays is None:
+        arrays = _flow_arrays(zt, on=on, alpha=alpha, smooth=smooth, max_iter=max_iter,
+                              tol=tol, scale=scale, spacing=spacing, periodic=periodic,
+                              device=device, progress=progress)
+    u, v, valid, n_iter, alphas = arrays
+
+    dims = (*other, "time", "y", "x")
+    coords = {name: c for name, c in zt.coords.items() if "time" not in c.dims}
+    coords["time"] = ("time", (t[:-1] + t[1:]) / 2, dict(zt["time"].attrs))
+    velocity_units = f"{zt.attrs['space_units']}/{zt.attrs.get('time_units', 's')}"
+    attrs = {k: val for k, val in zt.attrs.items() if k not in ("units", "truth")}
+    attrs.update(flow_on=on, alpha=alpha, smooth=smooth, max_iter=max_iter, tol=tol)
+    return xr.Dataset(
+        {
+            "u": (dims, u, {"units": velocity_units, "long_name": "velocity along +x"}),
+            "v": (dims, v, {"units": velocity_units, "long_name": "velocity along +y"}),
+            "valid": (dims, valid, {"long_name": "data term present (site held data)"}),
+            "n_iter": ((*other, "time"), n_iter, {"long_name": "Jacobi iterations"}),
+            "alpha": ((*other, "time"), alphas, {"long_name": "smoothness weight alpha"}),
+        },
+        coords=coords,
+        attrs=attrs,
+    )
+
+
+def _flow_template(zt: xr.DataArray, **kwargs) -> xr.Dataset:
+    """The lazy result's layout: _flow's Dataset around empty dask arrays, chunked as the
+    leading dims of ``zt``."""
+    import dask.array
+
+    lead = [zt.chunksizes[d] for d in zt.dims[:-3]]
+    pairs = (zt.sizes["time"] - 1,)
+    grid = [(zt.sizes["y"],), (zt.sizes["x"],)]
+    field = dict(chunks=(*lead, pairs, *grid))
+    per_pair = dict(chunks=(*lead, pairs))
+    shape = lambda c: tuple(sum(n) for n in c["chunks"])  # noqa: E731
+    arrays = (dask.array.empty(shape(field), dtype=float, **field),
+              dask.array.empty(shape(field), dtype=float, **field),
+              dask.array.empty(shape(field), dtype=bool, **field),
+              dask.array.empty(shape(per_pair), dtype=np.int64, **per_pair),
+              dask.array.empty(shape(per_pair), dtype=float, **per_pair))
+    return _flow(zt, **kwargs, arrays=arrays)
+
+
+def _flow_arrays(zt: xr.DataArray, *, on, alpha, smooth, max_iter, tol, scale, spacing,
+                 periodic, device, progress):
+    """(u, v, valid, n_iter, alpha) of ``zt`` (dims (..., time, y, x)) as NumPy arrays."""
     # Horn-Schunck keeps about a dozen float32/float64 frame stacks alive at once.
-    check_memory(12 * 8 * z.size, f"the optical-flow working arrays of {dict(z.sizes)}",
+    check_memory(12 * 8 * zt.size, f"the optical-flow working arrays of {dict(zt.sizes)}",
                  "pass fewer frames at a time (z.isel(time=slice(...))) or a coarser grid")
-    other = [d for d in z.dims if d not in ("time", "y", "x")]
-    zt = z.transpose(*other, "time", "y", "x")
+    dy, dx = spacing
     values = np.asarray(zt.values)
     if on == "phase":
-        if not np.iscomplexobj(values):
-            raise DataModelError(
-                "optical flow on phase needs the complex analytic signal; compute it with "
-                "wavescope.analysis.analytic_signal (or pass np.exp(1j * phase) if you hold "
-                "phases in radians), or use on='amplitude' for real data"
-            )
         with np.errstate(invalid="ignore", divide="ignore"):
             frames = values / np.abs(values)  # unit phasors; zero modulus -> NaN (no phase)
     else:
         frames = np.abs(values) if np.iscomplexobj(values) else values.astype(float)
-        scale = np.nanstd(frames) if np.isfinite(frames).any() else 0.0
         frames = frames / scale if scale > 0 else frames
 
-    lead = values.shape[: len(other)]
+    lead = values.shape[:-3]
     n_t, ny, nx = values.shape[-3:]
     frames = frames.reshape(-1, n_t, ny, nx)
     n_pairs = n_t - 1
@@ -249,30 +318,7 @@ def optical_flow(
     valid = valid.reshape(u.shape)
     n_iter = n_iter.reshape(*lead, n_pairs)
     alphas = alphas.reshape(*lead, n_pairs)
-
-    dims = (*other, "time", "y", "x")
-    coords = {name: c for name, c in zt.coords.items() if "time" not in c.dims}
-    coords["time"] = ("time", (t[:-1] + t[1:]) / 2, dict(zt["time"].attrs))
-    velocity_units = f"{z.attrs['space_units']}/{z.attrs.get('time_units', 's')}"
-    params = {"on": on, "alpha": alpha, "smooth": smooth, "max_iter": max_iter, "tol": tol}
-    history = json.loads(z.attrs.get("provenance", "{}") or "{}")
-    steps = list(history.get("steps", [])) + [{"wavescope.analysis.optical_flow": params}]
-    attrs = {k: val for k, val in z.attrs.items() if k not in ("units", "truth")}
-    attrs.update(
-        provenance=json.dumps(dict(history, steps=steps)),
-        flow_on=on, alpha=alpha, smooth=smooth, max_iter=max_iter, tol=tol,
-    )
-    return xr.Dataset(
-        {
-            "u": (dims, u, {"units": velocity_units, "long_name": "velocity along +x"}),
-            "v": (dims, v, {"units": velocity_units, "long_name": "velocity along +y"}),
-            "valid": (dims, valid, {"long_name": "data term present (site held data)"}),
-            "n_iter": ((*other, "time"), n_iter, {"long_name": "Jacobi iterations"}),
-            "alpha": ((*other, "time"), alphas, {"long_name": "smoothness weight alpha"}),
-        },
-        coords=coords,
-        attrs=attrs,
-    )
+    return u, v, valid, n_iter, alphas
 
 
 def _grid_spacing(obj, what: str) -> tuple[float, float]:
@@ -527,23 +573,28 @@ def _check_flow(flow) -> xr.Dataset:
     return flow
 
 
-def _spatial_derivative(da: xr.DataArray, dim: str, periodic: bool) -> np.ndarray:
-    """d(da)/d(dim) in physical units: central differences, one-sided at edges and NaN."""
+def _spatial_derivative(da: xr.DataArray, dim: str, periodic: bool) -> xr.DataArray:
+    """d(da)/d(dim) in physical units: central differences, one-sided at edges and NaN.
+    Lazy for a dask ``da`` (``dim`` whole in each chunk)."""
     c = np.asarray(da[dim].values, dtype=float)
     step = c[1] - c[0]
-    return _site_derivative(np.asarray(da.values, dtype=float), da.get_axis_num(dim),
-                            False, periodic) / step
+    out = apply_ufunc(
+        lambda a: _site_derivative(np.asarray(a, dtype=float), -1, False, periodic) / step,
+        da, input_core_dims=[[dim]], output_core_dims=[[dim]], dask="parallelized",
+        output_dtypes=[float])
+    return out.transpose(*da.dims)
 
 
-def _field(flow: xr.Dataset, data: np.ndarray, name: str, long_name: str) -> xr.DataArray:
+def _field(flow: xr.Dataset, data: xr.DataArray, name: str, long_name: str) -> xr.DataArray:
     u = flow["u"]
     units = f"1/{flow.attrs.get('time_units', u.attrs.get('time_units', 's'))}"
     attrs = {k: v for k, v in flow.attrs.items() if k in (
         "sfreq", "time_units", "space_units", "source", "periodic", "provenance")}
     attrs.update(units=units, long_name=long_name)
-    return xr.DataArray(data, dims=u.dims, coords=u.coords, attrs=attrs, name=name)
+    return xr.DataArray(data.data, dims=u.dims, coords=u.coords, attrs=attrs, name=name)
 
 
+@public
 def divergence(flow: xr.Dataset) -> xr.DataArray:
     """Divergence ``du/dx + dv/dy`` of a velocity field.
 
@@ -577,6 +628,7 @@ def divergence(flow: xr.Dataset) -> xr.DataArray:
     return _field(flow, div, "divergence", "divergence of the velocity")
 
 
+@public
 def curl(flow: xr.Dataset) -> xr.DataArray:
     """Curl (vorticity) ``dv/dx - du/dy`` of a velocity field.
 
@@ -614,6 +666,7 @@ CRITICAL_POINT_KINDS = ("source", "sink", "spiral-out", "spiral-in", "centre", "
                         "degenerate")
 
 
+@public
 def critical_points(
     flow: xr.Dataset, *, frame: int | None = None, tol: float = 0.1
 ) -> xr.Dataset:

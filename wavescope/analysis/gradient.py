@@ -23,6 +23,7 @@ from ._common import (
     float_dtype,
     frame_blocks,
 )
+from ._contract import public
 from ._fastgrid import GridStats
 from ._geometry import Geometry, derivative, geometry_of
 from ._torch import twin
@@ -30,6 +31,7 @@ from ._torch import twin
 __all__ = ["phase_gradient"]
 
 
+@public
 def phase_gradient(z: xr.DataArray, *, neighbors: str | int = "delaunay", bads=None,
                    device=None) -> xr.Dataset:
     """Spatial gradient of phase at every site and frame.

@@ -3,12 +3,13 @@
 Units
 -----
 Frequencies are in cycles per unit of the ``time`` coordinate: Hz for recordings
-(``time_units="s"``) and "cycles/step" for models, whose time coordinate is step x dt (so
-cycles per step when dt = 1, as in the Wave-RNN). Wavenumbers are in cycles per space unit
-(``space_units``), and speeds in space units per time unit (e.g. "pixel/step", "m/s").
+(``time_units="s"``) and "cycles/time unit" for models, whose time coordinate is step x
+dt in the time unit of their dynamics (so cycles per step when dt = 1, as in the
+Wave-RNN). Wavenumbers are in cycles per space unit (``space_units``), and speeds in space
+units per time unit (e.g. "pixel/time unit", "m/s").
 
 Power spectral densities (``scaling="density"``) are one-sided, in ``units²/Hz`` (or
-``units²/(cycles/step)``): integrating them over frequency gives the signal's variance
+``units²/(cycles/time unit)``): integrating them over frequency gives the signal's variance
 (Parseval). ``scaling="spectrum"`` gives power per bin in ``units²`` (a sinusoid of
 amplitude A shows a peak of A²/2). k-ω spectra are densities over (k, f) whose integral is
 the mean square signal.
@@ -29,6 +30,7 @@ from scipy import signal
 
 from .._safeio import check_memory
 from ..core import DataModelError, WavescopeWarning, as_grid, exclude_bads, space_dims, validate
+from ._contract import public
 
 __all__ = ["spectrum", "dominant_frequency", "band_power", "kw_spectrum", "kw_speed"]
 
@@ -231,6 +233,7 @@ def _psd_core(x, opts, keep):
     return np.asarray(p[..., keep], dtype=float)
 
 
+@public
 def spectrum(
     da: xr.DataArray,
     method: str = "fft",
@@ -383,6 +386,7 @@ def _peak(p, freqs, refine):
     return np.where(np.isnan(p).all(axis=-1) | ~np.isfinite(top) | (top <= 0), np.nan, f)
 
 
+@public
 def dominant_frequency(
     da: xr.DataArray,
     *,
@@ -441,6 +445,7 @@ def dominant_frequency(
     return out
 
 
+@public
 def band_power(
     da: xr.DataArray,
     band,
@@ -599,6 +604,7 @@ def _k_axes(shape, spacing):
     return [np.fft.fftshift(np.fft.fftfreq(n, d)) for n, d in zip(shape, spacing, strict=True)]
 
 
+@public
 def kw_spectrum(
     da: xr.DataArray,
     *,
@@ -744,6 +750,7 @@ def _zoom(xt, t, pos, centre, step, n_iter=4, m=9):
     return centre
 
 
+@public
 def kw_speed(
     da: xr.DataArray,
     *,

@@ -39,6 +39,7 @@ import xarray as xr
 from .._safeio import check_memory
 from ..core import DataModelError, bad_sites, space_dims
 from ._common import apply_ufunc, check_activity, check_time_chunk, json_attr
+from ._contract import public
 from ._torch import resolve, shuffle_sites, twin
 
 __all__ = ["surrogates", "p_value", "q_values", "surrogate_test"]
@@ -47,6 +48,7 @@ SURROGATE_KINDS = ("shuffle", "phase", "multivariate", "spatial")
 TAILS = ("greater", "less", "two-sided")
 
 
+@public
 def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
                dim: str = "trial", bads=None, device=None) -> xr.DataArray:
     """``n`` surrogates of ``da``, stacked along a new leading ``dim`` (``trial``).
@@ -126,10 +128,10 @@ def surrogates(da: xr.DataArray, kind: str = "shuffle", n: int = 100, seed=0, *,
             f"them one trial at a time (da.isel({dim}=i)) or give another dim name"
         )
     if kind not in SURROGATE_KINDS:
-        raise DataModelError(f"kind {kind!r} is not known; use one of {SURROGATE_KINDS}")
+        raise ValueError(f"kind {kind!r} is not known; use one of {SURROGATE_KINDS}")
     n = int(n)
     if n < 1:
-        raise DataModelError(f"n must be a positive integer, got {n}")
+        raise ValueError(f"n must be a positive integer, got {n}")
     dims = list(space_dims(da))
     if isinstance(da.data, np.ndarray):  # a dask stack is built lazily, chunk by chunk
         itemsize = np.dtype(complex if kind != "shuffle" and np.iscomplexobj(da.data)
@@ -366,6 +368,7 @@ def _eigen_kernel(x: np.ndarray, *, basis: tuple, seeds) -> np.ndarray:
     return out
 
 
+@public
 def p_value(observed: xr.DataArray, null: xr.DataArray, *, dim: str = "trial",
             tail: str = "greater") -> xr.DataArray:
     """Permutation p-value of ``observed`` against ``null`` samples along ``dim``.
@@ -385,7 +388,7 @@ def p_value(observed: xr.DataArray, null: xr.DataArray, *, dim: str = "trial",
     0.05
     """
     if tail not in TAILS:
-        raise DataModelError(f"tail {tail!r} is not known; use one of {TAILS}")
+        raise ValueError(f"tail {tail!r} is not known; use one of {TAILS}")
     if dim not in null.dims:
         raise DataModelError(f"null has no dim {dim!r} holding the surrogate samples")
     n = null.notnull().sum(dim)
@@ -433,6 +436,7 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return q
 
 
+@public
 def surrogate_test(
     score: Callable[[xr.DataArray], xr.DataArray],
     da: xr.DataArray,
@@ -475,7 +479,7 @@ def surrogate_test(
     observed = score(da)
     null = score(surrogates(da, kind=kind, n=n, seed=seed))
     if not isinstance(observed, xr.DataArray) or not isinstance(null, xr.DataArray):
-        raise DataModelError("score must return a DataArray (select one variable of a Dataset)")
+        raise ValueError("score must return a DataArray (select one variable of a Dataset)")
     ds = xr.Dataset({
         "score": observed,
         "p_value": p_value(observed, null, tail=tail),

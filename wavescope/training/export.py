@@ -5,7 +5,8 @@ The Dataset holds
 ``hidden``
     the recorded states, dims (trial, time, feature, y, x) for image models or
     (trial, time, feature, x) for a ring of units (the Wave-RNN; ``periodic`` = 1). Time is
-    (step + 1)·dt with ``sfreq`` = 1 / dt and ``time_units`` "step"; positions are pixel
+    (step + 1)·dt in ``time_units`` "time unit" (the time unit of the dynamics; ``dt``, the
+    step in time units, and ``sfreq`` = 1 / dt are attributes); positions are pixel
     indices (``space_units`` "pixel"); ``source`` "model". It is a valid activity, so
     :mod:`wavescope.analysis` reads it unchanged.
 ``input``
@@ -59,9 +60,10 @@ def hidden_to_dataarray(hidden, dt: float = 1.0, periodic: bool | None = None,
         raise ValueError(f"dt must be positive, got {dt!r}")
     if periodic is None:
         periodic = hidden.ndim == 4
-    return from_array(hidden, dims, sfreq=1.0 / dt, t0=dt, units="a.u.", time_units="step",
-                      space_units="pixel", source="model", periodic=periodic, name="hidden",
-                      provenance=provenance)
+    da = from_array(hidden, dims, sfreq=1.0 / dt, t0=dt, units="a.u.", time_units="time unit",
+                    space_units="pixel", source="model", periodic=periodic, name="hidden",
+                    provenance=provenance)
+    return da.assign_attrs(dt=float(dt))
 
 
 def _model_and_config(run_or_model, checkpoint: str, device: str, trust: bool):
