@@ -120,6 +120,7 @@ def test_hidden_kw_shows_the_ridge_the_summary_speed_is_read_from(run):
     assert label.startswith("power (") and "_" not in label  # not the variable's name
     title = ax.get_title(loc="left")
     assert f"test image {trial}" in title and "feature 0" in title and "k = 0 left out" in title
+    assert "ridge from " in title  # how far the peak frequency climbs with |k|
     texts = legend_texts(fig)
     own = float(kw_speed(ds["hidden"].isel(trial=trial, feature=0), method="ridge")["speed"])
     assert texts == ["peak frequency of each |k| (ridge)",
@@ -278,3 +279,25 @@ def test_style_labels_titles_and_legends():
     assert style.title(ax, "what", "which").get_text() == "what\nwhich"
     assert_legends_outside_the_data(fig)
     assert style.legend(style.figure().add_subplot()) is None  # nothing to label
+
+
+def test_simulated_flow_arrows_show_the_speed_and_direction_the_summary_states():
+    # as the quickstart draws it: the plane wave's phase and flow in the 3-7 band
+    wave = ws.simulate.plane_wave((16, 16), speed=50.0, direction=np.pi / 4, n_times=200,
+                                  sfreq=100.0, frequency=5.0, noise=0.1, seed=0)
+    z = ws.analysis.analytic_signal(wave, (3.0, 7.0)).isel(time=slice(90, 92))
+    fig = wp.plot_flow(ws.analysis.optical_flow(z), z)
+    style.subtitle(fig.axes[0], "simulated plane wave, 3-7 cycles/step")
+    ax = fig.axes[0]
+    what, which = ax.get_title(loc="left").split("\n")
+    assert what.startswith("phase and flow at t = ") and which == \
+        "simulated plane wave, 3-7 cycles/step"
+    quiver = next(c for c in ax.collections if type(c).__name__ == "Quiver")
+    u, v = np.asarray(quiver.U), np.asarray(quiver.V)
+    assert np.angle(np.mean(u + 1j * v)) == pytest.approx(np.pi / 4, abs=0.05)
+    assert np.median(np.hypot(u, v)) == pytest.approx(50.0, rel=0.1)
+    units = f"{wave.attrs['space_units']}/{wave.attrs['time_units']}"
+    key = next(c for c in ax.get_children() if type(c).__name__ == "QuiverKey")
+    assert key.text.get_text().endswith(units)
+    assert (ax.get_xlabel(), colorbar_label(fig)) == (f"x ({wave.attrs['space_units']})",
+                                                      "phase (rad)")

@@ -318,7 +318,8 @@ def plot_flow(flow: xr.Dataset, z: xr.DataArray | None = None, time=None, *,
     ref = _nice(np.nanpercentile(speed, 90)) if np.isfinite(speed).any() else 1.0
     units = flow["u"].attrs.get("units", f"{flow.attrs.get('space_units', 'pixel')}/"
                                          f"{_time_units(flow)}")
-    # The key sits below the axes at the right, clear of the time title at the top.
+    # The key sits below the axes at the right, level with the x label (the layout, which
+    # does not see a key, makes room for that), clear of the title at the top.
     ax.quiverkey(q, 1.0, -0.1, ref, f"{ref:g} {units}", labelpos="W", coordinates="axes")
     ax.set_xlabel(_space_label(flow, "x"))
     ax.set_ylabel(_space_label(flow, "y"))

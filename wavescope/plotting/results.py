@@ -402,7 +402,8 @@ def _kw_ridge_figure(activity: xr.DataArray, median_speed: float | None, n_trial
     ax = fig.axes[0]
     ax.set_xlabel(style.label("wavenumber |k|", rings["k"].attrs.get("units")))
     k = rings["k"].values
-    ax.plot(k, _peak_frequencies(rings.values.T, rings["freq"].values), "o", ms=4,
+    ridge = _peak_frequencies(rings.values.T, rings["freq"].values)
+    ax.plot(k, ridge, "o", ms=4,
             color="white", mec="black", mew=0.5, label="peak frequency of each |k| (ridge)")
     units = f"{activity.attrs.get('space_units', 'pixel')}/{activity.attrs.get('time_units', 's')}"
     own = float(fit_speed(activity, method="ridge")["speed"])
@@ -413,8 +414,12 @@ def _kw_ridge_figure(activity: xr.DataArray, median_speed: float | None, n_trial
         ax.plot(line, median_speed * line, ls=":", color="deepskyblue", lw=2,
                 label=f"median over {n_trials} images: {median_speed:.2f} {units}")
     style.legend(fig, ncols=1)
+    # Say how far the ridge climbs: a wave's peak frequency grows with |k|, an oscillation
+    # of the whole field keeps one frequency at every |k| (a flat ridge).
+    fu = rings["freq"].attrs.get("units", "")
     style.title(ax, f"k-ω power in rings of |k|, {what}", f"k = 0 left out (the field moving as "
-                f"one: {100 * common:.1f} % of the power)")
+                f"one: {100 * common:.1f} % of the power); ridge from {ridge[0]:.2g} to "
+                f"{ridge[-1]:.2g} {fu} over |k| {k[0]:.2g}-{k[-1]:.2g}")
     return fig
 
 
