@@ -181,7 +181,8 @@ class PatternFinder:
     def radial(self, u: np.ndarray, centre: np.ndarray, grad, sites=None
                ) -> tuple[np.ndarray, ...]:
         """Signed circular-linear correlation of phase with distance, the slope, its
-        standard error, the p-value of a zero slope and the regression's strength R.
+        standard error, the p-value of a zero slope, the regression's strength R and the
+        effective number of sites.
 
         The slope starts at the median radial derivative of phase (the gradient projected
         on the direction away from the centre, sites beyond one spacing) and is refined
@@ -211,11 +212,11 @@ class PatternFinder:
         d = np.where(np.isfinite(d), d, 0.0)
         slope = _refine_slope(u0, d, np.nan_to_num(start), self.slope_step)
         rho = circ_corr(phi, np.abs(slope)[:, None] * d)
-        se, p, strength = self._slope_test(u0, valid, d, slope, sites)
+        se, p, strength, n_eff = self._slope_test(u0, valid, d, slope, sites)
         bad = ~np.isfinite(centre).all(axis=1) | (valid.sum(axis=1) < 3)
-        for a in (rho, slope, se, p, strength):
+        for a in (rho, slope, se, p, strength, n_eff):
             a[bad] = np.nan
-        return rho, slope, se, p, strength
+        return rho, slope, se, p, strength, n_eff
 
     def rotational(self, u: np.ndarray, centre: np.ndarray, sites=None
                    ) -> tuple[np.ndarray, ...]:
@@ -248,8 +249,8 @@ class PatternFinder:
         return rho, p, strength
 
     def _slope_test(self, u, valid, d, slope, sites) -> tuple[np.ndarray, ...]:
-        """SE, two-sided p-value and strength R of the circular-linear slope of phase
-        on ``d`` (see :meth:`radial`)."""
+        """SE, two-sided p-value, strength R and effective number of sites of the
+        circular-linear slope of phase on ``d`` (see :meth:`radial`)."""
         n = valid.sum(axis=1)
         # recomputed, not kept from the refinement: complex products can round
         # differently in another batch of rows, and the results stay those of every
@@ -266,9 +267,10 @@ class PatternFinder:
             meat = meat * n / (n - 2) + MIN_SCATTER**2 * sdd
             strength = np.abs(f) / n
             se = np.sqrt(meat) / (sdd * strength)
-            p = 2 * stats.t.sf(np.abs(slope) / se, np.maximum(n * n / ksum - 2, 1))
+            n_eff = n * n / ksum
+            p = 2 * stats.t.sf(np.abs(slope) / se, np.maximum(n_eff - 2, 1))
         p[n < 4] = np.nan
-        return se, p, strength
+        return se, p, strength, n_eff
 
 
 def rayleigh_p(resultant: np.ndarray, n: np.ndarray) -> np.ndarray:

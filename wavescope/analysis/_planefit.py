@@ -66,9 +66,10 @@ from ._geometry import Geometry
 #: Fitted quantities per frame, in this order: the wave vector (= the phase gradient),
 #: the phase at the origin, R, the circular correlation of measured and fitted phase, the
 #: covariance of the wave vector (xx, xy, yy), the synchrony (R of a flat phase), the
-#: number of valid sites, and the p-value of the Wald test of a zero gradient.
+#: number of valid sites, the p-value of the Wald test of a zero gradient, and the
+#: effective number of sites of the spatial HAC.
 FIELDS = ("dphi_dx", "dphi_dy", "offset", "strength", "rho", "cov_xx", "cov_xy", "cov_yy",
-          "flat", "n_valid", "gradient_p")
+          "flat", "n_valid", "gradient_p", "n_eff")
 #: Lattice points from the centre to k_max at most, on irregular positions: (2 m + 1)^2
 #: candidates, times the sites, complex values in memory.
 _MAX_HALF_LATTICE = 64
@@ -301,8 +302,9 @@ class PlaneFitter:
         dof = n_valid - q - 1  # residual degrees of freedom
         # the F test's denominator dof follow the effective number of sites
         out[:, 10] = _wald_p(k, cov, np.maximum(n_eff - q - 1, 1.0), line=q == 1)
+        out[:, 11] = n_eff
         out[dof < 1, 5:8] = np.nan
-        out[dof < 1, 10] = np.nan
+        out[dof < 1, 10:12] = np.nan
         out[n_valid < 3, :9] = np.nan
         return out
 

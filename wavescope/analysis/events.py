@@ -119,8 +119,9 @@ def detect_waves(
         rotating events have none (NaN); the interval uses the mean of the frames'
         standard errors (consecutive frames share their noise, so they are not counted
         as independent). Then ``score`` (mean deciding score, see
-        :func:`classify_patterns`), ``p_value`` (the event's mass, the sum of its
-        frames' deciding scores, against the events of its pattern family, planar,
+        :func:`classify_patterns`), ``p_value`` (the event's mass, the sum over its
+        frames of the deciding score's excess over its threshold, so brief strong
+        waves outweigh long weak ones, against the events of its pattern family, planar,
         synchronous, radial or rotating, that the same detection finds in the
         surrogates: ``min(1, (1 + sum_s c_s) / (1 + n K))``, c_s those at least as
         massive in surrogate s, K the observed events of the family), ``q_value``
@@ -223,10 +224,11 @@ def detect_waves(
         significance=json_attr({
             "null": surrogate, "n_surrogates": int(n_surrogates), "seed": int(seed),
             "thresholds": settings, "min_frames": min_frames,
-            "statistic": "event mass (sum of the frames' deciding scores); p = (1 + "
-                         "expected surrogate events of its family at least as massive, "
-                         "capped at K per surrogate) / (1 + n K), K observed events of "
-                         "the family",
+            "statistic": "event mass (sum over frames of the deciding score's excess "
+                         "over its threshold, at least 1e-3); p = min(1, (1 + surrogate "
+                         "events of its family at least as massive, summed over the n "
+                         "surrogates scanned) / (1 + n K)), K observed events of the "
+                         "family",
             "per_trial": pools,
             "multiple_comparisons": "Benjamini-Hochberg q_value over all events"}))
     return ds
@@ -262,8 +264,8 @@ def _frames(z: xr.DataArray, settings: dict) -> xr.Dataset:
     c = classify_patterns(z, **settings).compute()
     keep = ["pattern", "score", "pgd", "synchrony", "strength", "explained", "gradient_p",
             "radial", "radial_p", "rotation", "rotation_p", *_WAVE, "dphi_dx", "dphi_dy",
-            "dphi_dx_se", "dphi_dy_se", "dphi_corr", "radial_slope", "radial_slope_se",
-            "omega", "omega_se"]
+            "dphi_dx_se", "dphi_dy_se", "dphi_corr", "n_eff", "radial_slope",
+            "radial_slope_se", "radial_n_eff", "omega", "omega_se"]
     out = c[keep]
     out["omega_sign"] = xr.where(c["omega"] < 0, -1.0, 1.0)
     return out
@@ -281,22 +283,25 @@ def _event_wave(fr: xr.Dataset, sl: slice, pattern: str) -> dict:
     of ``|omega|``; sources and sinks: the mean ``|radial slope|``. Consecutive frames
     of band-passed data share their noise, so the frames are not independent samples:
     the event's standard errors are the mean of its frames' (as if fully correlated),
-    so the event interval is as wide as a typical frame's, centred on the event mean.
+    so the event interval is as wide as a typical frame's, centred on the event mean,
+    with the t quantile of the frames' mean effective number of sites.
     """
     v = {k: fr[k].values[sl] for k in ("dphi_dx", "dphi_dy", "dphi_dx_se", "dphi_dy_se",
-                                       "dphi_corr", "radial_slope", "radial_slope_se",
-                                       "omega", "omega_se", "omega_sign")}
+                                       "dphi_corr", "n_eff", "radial_slope",
+                                       "radial_slope_se", "radial_n_eff", "omega",
+                                       "omega_se", "omega_sign")}
     omega, omega_se = _mean(np.abs(v["omega"])), _mean(v["omega_se"])
     if pattern == "planar":
         s = v["omega_sign"]
         gx, gy = _mean(s * v["dphi_dx"]), _mean(s * v["dphi_dy"])  # -travel vector
         cxx, cyy = _mean(v["dphi_dx_se"] ** 2), _mean(v["dphi_dy_se"] ** 2)
         cxy = _mean(v["dphi_corr"] * v["dphi_dx_se"] * v["dphi_dy_se"])
-        out = _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, 1.0, _confidence(fr))
+        out = _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, 1.0, _confidence(fr),
+                              dof=_mean(v["n_eff"]) - 3)
     elif pattern in ("source", "sink"):
         out = _wave_intervals(_mean(np.abs(v["radial_slope"])), 0.0,
                               _mean(v["radial_slope_se"] ** 2), 0.0, 0.0, omega, omega_se,
-                              1.0, _confidence(fr))
+                              1.0, _confidence(fr), dof=_mean(v["radial_n_eff"]) - 2)
         out = {k: (np.nan if k.startswith("direction") else val) for k, val in out.items()}
     else:
         return dict.fromkeys(_WAVE, np.nan)
@@ -413,12 +418,12 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
     if "synchrony" in families:
         sync = synchrony(zs).values.ravel()
         fit |= np.nan_to_num(sync, nan=-np.inf) >= settings["synchrony_threshold"]
-    scores = np.full((12, n), np.nan)  # the radial then the rotational outputs
+    scores = np.full((13, n), np.nan)  # the radial then the rotational outputs
     rows = np.flatnonzero(fit)
     if rows.size and geom.kind != "line":  # a line has no radial or rotating scores
         scores[:, rows] = _centre_kernel(values[rows], finder=PatternFinder(geom),
                                          want="both", centre="fit")
-    rad, _, _, rad_p, rad_r, rcx, rcy, rot, rot_p, rot_r, ocx, ocy = scores
+    rad, _, _, rad_p, rad_r, _, rcx, rcy, rot, rot_p, rot_r, ocx, ocy = scores
     thresholds = (settings["synchrony_threshold"], settings["pgd_threshold"], t_strength,
                   settings["radial_threshold"], settings["rotation_threshold"], alpha)
     code, score, _, _ = _label_kernel(sync, pgd_, strength, gradient_p, rad, rad_p, rad_r,
@@ -462,14 +467,30 @@ def _kind_of(surrogate: str, family: str) -> str:
     return "phase" if family == "synchrony" else "shuffle"  # the old mixed default
 
 
+#: Least weight of a frame in an event's mass (frames at their family's threshold).
+_MASS_FLOOR = 1e-3
+
+
+def _event_mass(scores: np.ndarray, family: str, settings: dict) -> float:
+    """An event's mass: the sum over its frames of the deciding score's excess over the
+    family's threshold (at least :data:`_MASS_FLOOR` per frame). Strong frames weigh
+    more than many weak ones, so a brief, strong wave outweighs the long, weak ones
+    that phase-randomised surrogates of a recording with strong waves hold."""
+    threshold = {"pgd": _DEFAULTS["strength_threshold"].default,
+                 "synchrony": settings["synchrony_threshold"],
+                 "radial": settings["radial_threshold"],
+                 "rotation": settings["rotation_threshold"]}[family]
+    return float(np.nansum(np.clip(scores - threshold, _MASS_FLOOR, None)))
+
+
 def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
               bar) -> tuple[np.ndarray, dict]:
     """Event p-values from the events the same detection finds in surrogates.
 
     An observed event was selected because its frames crossed a threshold, so comparing
     its score with the same frames of surrogates favours it. Instead each surrogate runs
-    through the whole detection, and an event of mass ``m`` (the sum of its frames'
-    deciding scores: long, strong events weigh more) gets
+    through the whole detection, and an event of mass ``m`` (:func:`_event_mass`: the
+    sum of its frames' deciding scores' excess over their threshold) gets
     ``p = min(1, (1 + sum_s c_s(m)) / (1 + n K))``: ``c_s(m)`` counts the events of the
     same pattern family (planar, synchronous, radial, rotating) with mass >= m in
     surrogate s and K the observed events of that family, i.e. the expected number of
@@ -499,8 +520,9 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     if len(first) == 0 or n <= 0:
         return np.full(len(first), np.nan), info
     score = fr["score"].values
-    mass = np.array([np.nansum(score[a:b]) for a, b in zip(first, last, strict=True)])
     family = np.array([_SCORE_OF[p] for p in events["pattern"]])
+    mass = np.array([_event_mass(score[a:b], f, settings)
+                     for a, b, f in zip(first, last, family, strict=True)])
     null = {f: [] for f in np.unique(family)}  # per family: per surrogate (masses, weights)
     rng = np.random.default_rng(seed)
     scanned = {}  # per family: the number of surrogates scanned
@@ -512,7 +534,7 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
             f = _SCORE_OF[labels[a]]
             if f not in found or (window and (a == 0 or b == width)):
                 continue
-            found[f][0].append(np.nansum(scores[a:b]))
+            found[f][0].append(_event_mass(scores[a:b], f, settings))
             found[f][1].append((n_t - (b - a) + 1) / (width - (b - a) - 1) if window else 1.0)
         for f, (masses, weights) in found.items():
             null[f].append((np.asarray(masses), np.asarray(weights)))

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from scipy.special import ndtri
+from scipy.special import ndtri, stdtrit
 
 from ..core import DataModelError, space_dims
 from ._circular import TWO_PI
@@ -590,9 +590,10 @@ def fit_plane_wave(
     omega, omega_se = _frame_omega(z, with_se=True)
     sign = _travel_sign(omega)
     su = z.attrs.get("space_units")
+    n_slopes = 1 if geom.kind == "line" else 2
     wave = _wave_intervals(parts["dphi_dx"], parts["dphi_dy"], parts["cov_xx"],
                            parts["cov_xy"], parts["cov_yy"], omega, omega_se, sign,
-                           confidence)
+                           confidence, dof=parts["n_eff"] - n_slopes - 1)
     speed_units = space_units_per_time(z)
     with np.errstate(divide="ignore", invalid="ignore"):
         flat = parts["flat"]
@@ -608,6 +609,7 @@ def fit_plane_wave(
             "rho": parts["rho"].assign_attrs(units="1"),
             "explained": explained.assign_attrs(units="1"),
             "gradient_p": parts["gradient_p"].assign_attrs(units="1"),
+            "n_eff": parts["n_eff"].assign_attrs(units="1"),
             "dphi_dx": parts["dphi_dx"].assign_attrs(units=f"rad/{su}"),
             "dphi_dy": parts["dphi_dy"].assign_attrs(units=f"rad/{su}"),
             "dphi_dx_se": np.sqrt(parts["cov_xx"]).assign_attrs(units=f"rad/{su}"),
@@ -634,16 +636,22 @@ def _check_confidence(confidence: float) -> None:
         raise DataModelError(f"confidence must lie in (0, 1), got {confidence}")
 
 
-def _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, sign, confidence) -> dict:
+def _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, sign, confidence,
+                    dof=None) -> dict:
     """Direction, speed and wavelength of a phase gradient (gx, gy) with covariance
     (cxx, cxy, cyy), and their delta-method intervals (see :func:`fit_plane_wave`).
+
+    ``dof``: degrees of freedom of the covariance (the effective number of sites less
+    the fitted parameters, at least 1): Student's t quantiles, as the slope test's;
+    None for normal quantiles.
 
     Works elementwise on NumPy or xarray inputs. The spatial frequency ``|k|`` gets the
     interval ``|k| (1 -+ z r_k)``, ``r_k`` its relative SE; the slowness likewise with
     ``r = sqrt(r_k**2 + (omega_se / omega)**2)``; inverting them gives wavelength and
     speed intervals (upper end NaN, unbounded, once ``z r >= 1``).
     """
-    q = float(ndtri(0.5 + confidence / 2))
+    level = 0.5 + confidence / 2
+    q = float(ndtri(level)) if dof is None else stdtrit(np.maximum(dof, 1.0), level)
     with np.errstate(divide="ignore", invalid="ignore"):
         kmag = np.hypot(gx, gy)
         k2 = kmag * kmag
@@ -693,7 +701,7 @@ def _wrap_angle(a):
 
 def _centre_kernel(z: np.ndarray, *, finder: PatternFinder, want: str, centre):
     flat, lead = _flat_frames(z, finder.geom)
-    n_out = {"radial": 7, "rotation": 5, "both": 12}[want]
+    n_out = {"radial": 8, "rotation": 5, "both": 13}[want]
     out = np.full((n_out, flat.shape[0]), np.nan)
     for sl in frame_blocks(flat.shape[0], finder.geom.n_sites, 1 << 16):
         u = phasors(flat[sl])
@@ -718,8 +726,8 @@ def _centre_kernel(z: np.ndarray, *, finder: PatternFinder, want: str, centre):
             else:
                 c = finder.locate(div if kind == "radial" else curl)
             if kind == "radial":
-                out[row:row + 7, sl] = [*finder.radial(u, c, grad, sites), c[:, 0], c[:, 1]]
-                row += 7
+                out[row:row + 8, sl] = [*finder.radial(u, c, grad, sites), c[:, 0], c[:, 1]]
+                row += 8
             else:
                 out[row:row + 5, sl] = [*finder.rotational(u, c, sites), c[:, 0], c[:, 1]]
     return tuple(o.reshape(lead) for o in out)
@@ -789,7 +797,7 @@ def radial_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = N
     """
     z = _checked(z, "radial_correlation")
     finder = _finder(z, sigma)
-    rho, slope, se, p, strength, cx, cy = _per_frame(z, _centre_kernel, 7, {
+    rho, slope, se, p, strength, n_eff, cx, cy = _per_frame(z, _centre_kernel, 8, {
         "finder": finder, "want": "radial", "centre": _centre_arg(centre)})
     su = z.attrs.get("space_units")
     ds = xr.Dataset({"rho": rho.assign_attrs(units="1"),
@@ -797,6 +805,7 @@ def radial_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = N
                      "slope_se": se.assign_attrs(units=f"rad/{su}"),
                      "p": p.assign_attrs(units="1"),
                      "strength": strength.assign_attrs(units="1"),
+                     "n_eff": n_eff.assign_attrs(units="1"),
                      "centre_x": cx.assign_attrs(units=su),
                      "centre_y": cy.assign_attrs(units=su)})
     ds.attrs = derived_attrs(z)
@@ -924,8 +933,9 @@ def classify_patterns(
         (``-sign(omega) rho_rotation``: > 0 counter-clockwise), ``rotation_p``,
         ``centre_x``, ``centre_y`` (of the radial or rotating pattern, else NaN),
         ``radial_slope`` and ``radial_slope_se`` (rad per space unit, of the
-        phase-on-distance regression), ``dphi_dx``, ``dphi_dy``, ``dphi_dx_se``,
-        ``dphi_dy_se``, ``dphi_corr`` (the plane fit's gradient), ``omega`` and
+        phase-on-distance regression) and its ``radial_n_eff``, ``dphi_dx``,
+        ``dphi_dy``, ``dphi_dx_se``, ``dphi_dy_se``, ``dphi_corr`` and ``n_eff`` (the
+        plane fit's gradient and effective number of sites), ``omega`` and
         ``omega_se`` (rad per time unit, the frame's temporal frequency). Then the wave
         quantities *of the label*: ``speed``, ``direction``, ``wavelength`` with
         ``*_low`` / ``*_high`` intervals at ``confidence`` (as in
@@ -974,7 +984,7 @@ def classify_patterns(
     slope = np.abs(s["rad_slope"])
     zero = xr.zeros_like(slope)
     rad = _wave_intervals(slope, zero, s["rad_slope_se"] ** 2, zero, zero, s["omega"],
-                          s["omega_se"], 1.0, confidence)
+                          s["omega_se"], 1.0, confidence, dof=s["rad_n_eff"] - 2)
     wave = {}
     for key, units in (("speed", f"{su}/{tu}"), ("direction", "rad"), ("wavelength", su)):
         for end in ("", "_low", "_high"):
@@ -999,8 +1009,9 @@ def classify_patterns(
         "centre_y": cy.assign_attrs(units=su),
         "radial_slope": s["rad_slope"].assign_attrs(units=f"rad/{su}"),
         "radial_slope_se": s["rad_slope_se"].assign_attrs(units=f"rad/{su}"),
+        "radial_n_eff": s["rad_n_eff"].assign_attrs(units="1"),
         **{k: s["plane"][k] for k in ("dphi_dx", "dphi_dy", "dphi_dx_se", "dphi_dy_se",
-                                      "dphi_corr", "omega", "omega_se")},
+                                      "dphi_corr", "n_eff", "omega", "omega_se")},
         **wave,
     })
     ds.attrs = derived_attrs(
@@ -1023,14 +1034,17 @@ def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None,
     if geom.kind == "line":
         nan = xr.full_like(out["pgd"], np.nan)
         out.update(radial=nan, rotation=nan, rad_cx=nan, rad_cy=nan, rot_cx=nan, rot_cy=nan,
-                   rad_slope=nan, rad_slope_se=nan, radial_p=nan, rotation_p=nan,
+                   rad_slope=nan, rad_slope_se=nan, rad_n_eff=nan, radial_p=nan,
+                   rotation_p=nan,
                    radial_strength=nan, rotation_strength=nan)
     else:
         finder = PatternFinder(geom, sigma)
-        rad, slope, se, rad_p, rad_r, rcx, rcy, rot, rot_p, rot_r, ocx, ocy = _per_frame(
-            z, _centre_kernel, 12, {"finder": finder, "want": "both", "centre": "fit"})
+        (rad, slope, se, rad_p, rad_r, rad_n, rcx, rcy, rot, rot_p, rot_r, ocx,
+         ocy) = _per_frame(z, _centre_kernel, 13,
+                           {"finder": finder, "want": "both", "centre": "fit"})
         out.update(radial=-sign * rad, rotation=-sign * rot, rad_cx=rcx, rad_cy=rcy,
                    rot_cx=ocx, rot_cy=ocy, rad_slope=slope, rad_slope_se=se,
+                   rad_n_eff=rad_n,
                    radial_p=rad_p, rotation_p=rot_p, radial_strength=rad_r,
                    rotation_strength=rot_r)
     return out
