@@ -57,7 +57,7 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def build_model(self) -> nn.Module:
         """A fresh model; ``model(x, return_hidden=True)`` gives ``(output, hidden)`` with
-        hidden of shape (batch, time, feature, *space)."""
+        hidden of shape ``(batch, time, feature, *space)``."""
 
     @abc.abstractmethod
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
