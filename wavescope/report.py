@@ -55,6 +55,22 @@ def make_report(folder, *, title: str | None = None) -> Path:
     ------
     FileNotFoundError, NotADirectoryError
         When ``folder`` does not exist or is not a folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope import simulate as sim
+    >>> from wavescope.analysis import analytic_signal
+    >>> from wavescope.plotting import plot_phase_map
+    >>> from wavescope.report import make_report
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     fig = plot_phase_map(analytic_signal(sim.plane_wave((8, 8), n_times=20)), time=0.1)
+    ...     fig.savefig(Path(tmp) / "phase.png")
+    ...     page = make_report(tmp, title="one figure")
+    ...     print(page.name, "phase.png" in page.read_text())
+    ...
+    report.html True
     """
     import mne
 

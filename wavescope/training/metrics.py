@@ -48,6 +48,17 @@ def confusion_matrix(pred, target, n_classes: int) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (n_classes, n_classes), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope.training.metrics import confusion_matrix
+    >>> truth = np.array([0, 0, 1, 1, 2])
+    >>> pred = np.array([0, 1, 1, 1, 0])
+    >>> print(confusion_matrix(pred, truth, n_classes=3))  # rows: true class
+    [[1 1 0]
+     [0 2 0]
+     [1 0 0]]
     """
     pred = torch.as_tensor(pred).reshape(-1).long()
     target = torch.as_tensor(target).reshape(-1).long()
@@ -61,7 +72,18 @@ def confusion_matrix(pred, target, n_classes: int) -> np.ndarray:
 
 
 def segmentation_metrics(confusion) -> dict[str, float]:
-    """All segmentation metrics of a confusion matrix (see the module docstring)."""
+    """All segmentation metrics of a confusion matrix (see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope.training.metrics import confusion_matrix, segmentation_metrics
+    >>> truth = np.array([0, 0, 1, 1, 2])
+    >>> pred = np.array([0, 1, 1, 1, 0])
+    >>> m = segmentation_metrics(confusion_matrix(pred, truth, n_classes=3))
+    >>> print(m["pixel_accuracy"], round(m["fg_accuracy"], 3), round(m["iou_1"], 3), m["collapsed"])
+    0.6 0.667 0.667 0.0
+    """
     cm = np.asarray(confusion, dtype=np.float64)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2:
         raise ValueError(f"confusion must be a square matrix of >= 2 classes, got {cm.shape}")
@@ -86,7 +108,20 @@ def segmentation_metrics(confusion) -> dict[str, float]:
 
 class SegmentationMeter(Meter):
     """Accumulates a confusion matrix over batches of logits (B, n_classes, H, W) and
-    integer masks (B, H, W); ``compute`` adds the mean ``loss`` (weighted by pixels)."""
+    integer masks (B, H, W); ``compute`` adds the mean ``loss`` (weighted by pixels).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.metrics import SegmentationMeter
+    >>> meter = SegmentationMeter(n_classes=2)
+    >>> logits = torch.zeros(1, 2, 2, 2)
+    >>> logits[0, 1, 0] = 1.0  # predicts class 1 on the top row
+    >>> meter.update(logits, torch.tensor([[[1, 1], [0, 1]]]), loss=0.5)
+    >>> m = meter.compute()
+    >>> print(m["loss"], m["pixel_accuracy"])
+    0.5 0.75
+    """
 
     def __init__(self, n_classes: int):
         self.n_classes = int(n_classes)

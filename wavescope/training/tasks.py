@@ -26,7 +26,25 @@ BUILTIN_TASK_MODULES = (
 
 
 class Meter(abc.ABC):
-    """Accumulates model outputs over an epoch and turns them into named metrics."""
+    """Accumulates model outputs over an epoch and turns them into named metrics.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.tasks import Meter
+    >>> class MeanLoss(Meter):
+    ...     def __init__(self):
+    ...         self.total, self.n = 0.0, 0
+    ...     def update(self, output, target, loss):
+    ...         self.total, self.n = self.total + loss * len(target), self.n + len(target)
+    ...     def compute(self):
+    ...         return {"loss": self.total / self.n}
+    >>> meter = MeanLoss()
+    >>> meter.update(torch.zeros(2), torch.zeros(2), loss=1.0)
+    >>> meter.update(torch.zeros(6), torch.zeros(6), loss=3.0)
+    >>> meter.compute()
+    {'loss': 2.5}
+    """
 
     @abc.abstractmethod
     def update(self, output: torch.Tensor, target: torch.Tensor, loss: float) -> None:
@@ -38,7 +56,51 @@ class Meter(abc.ABC):
 
 
 class Task(abc.ABC):
-    """One learning problem. Subclasses set ``name`` and register with :func:`register_task`."""
+    """One learning problem. Subclasses set ``name`` and register with :func:`register_task`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import torch
+    >>> from torch import nn
+    >>> from wavescope.training import TrainConfig, load_run, train
+    >>> from wavescope.training.tasks import TASKS, Meter, Task, register_task
+    >>> class MeanLoss(Meter):
+    ...     def __init__(self):
+    ...         self.total, self.n = 0.0, 0
+    ...     def update(self, output, target, loss):
+    ...         self.total, self.n = self.total + loss * len(target), self.n + len(target)
+    ...     def compute(self):
+    ...         return {"loss": self.total / self.n}
+    >>> @register_task
+    ... class Slope(Task):  # learn y = 2 x
+    ...     name = "doc_slope"
+    ...     def datasets(self, root):
+    ...         x = torch.linspace(-1, 1, 40)[:, None]
+    ...         data = torch.utils.data.TensorDataset(x, 2 * x[:, 0])
+    ...         return {"train": data, "val": data, "test": data}
+    ...     def build_model(self):
+    ...         return Line()
+    ...     def loss(self, output, target):
+    ...         return nn.functional.mse_loss(output, target)
+    ...     def meter(self):
+    ...         return MeanLoss()
+    >>> class Line(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.lin = nn.Linear(1, 1)
+    ...     def forward(self, x, return_hidden=False):
+    ...         out = self.lin(x)[:, 0]
+    ...         return (out, x[:, None, :, None]) if return_hidden else out
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     run = train(TrainConfig(task="doc_slope", model="line", epochs=30, batch_size=8,
+    ...                             lr=0.1, out_dir=tmp, progress=False))
+    ...     _, _, model = load_run(run)
+    ...     print(round(float(model.lin.weight.detach()), 1))  # the slope learnt
+    ...
+    2.0
+    >>> del TASKS["doc_slope"]  # leave the registry as it was
+    """
 
     name: str = ""
 
@@ -69,7 +131,18 @@ class Task(abc.ABC):
 
 
 def register_task(cls: type[Task]) -> type[Task]:
-    """Class decorator adding a task to the registry under ``cls.name``."""
+    """Class decorator adding a task to the registry under ``cls.name``.
+
+    Examples
+    --------
+    >>> from wavescope.training.tasks import TASKS, Task, get_task, register_task
+    >>> @register_task
+    ... class Nothing(Task):
+    ...     name = "doc_nothing"
+    >>> get_task("doc_nothing") is Nothing
+    True
+    >>> del TASKS["doc_nothing"]  # leave the registry as it was
+    """
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
     TASKS[cls.name] = cls
@@ -80,6 +153,18 @@ def get_task(name: str) -> type[Task]:
     """The task class registered as ``name`` (built-in task modules are imported first).
 
     Raises ``ValueError`` listing the known tasks when ``name`` is not one of them.
+
+    Examples
+    --------
+    >>> from wavescope.training.tasks import get_task
+    >>> print(get_task("tetrominoes").__name__)
+    TetrominoesTask
+    >>> try:
+    ...     get_task("no-such-task")
+    ... except ValueError as err:
+    ...     print(str(err).split(";")[0])
+    ...
+    unknown task 'no-such-task'
     """
     if name not in TASKS:
         _import_builtin_tasks()

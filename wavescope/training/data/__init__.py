@@ -58,6 +58,16 @@ class ImageMaskDataset(torch.utils.data.Dataset):
         ``masks > 0`` as one channel (Multi-MNIST).
     masks : numpy.ndarray, (n, H, W)
         Integer class masks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope.training.data import ImageMaskDataset
+    >>> images = np.full((2, 3, 4, 4), 255, np.uint8)
+    >>> masks = np.ones((2, 4, 4), np.uint8)
+    >>> x, y = ImageMaskDataset(images, masks)[0]
+    >>> print(x.dtype, float(x.max()), tuple(y.shape))
+    torch.float32 1.0 (4, 4)
     """
 
     def __init__(self, images: np.ndarray | None, masks: np.ndarray):

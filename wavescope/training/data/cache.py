@@ -22,7 +22,20 @@ __all__ = ["cached", "sha256_file", "params_key"]
 
 
 def sha256_file(path) -> str:
-    """The SHA-256 hex digest of a file."""
+    """The SHA-256 hex digest of a file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from wavescope.training.data import sha256_file
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "empty.bin"
+    ...     _ = path.write_bytes(b"")
+    ...     print(sha256_file(path)[:16])
+    ...
+    e3b0c44298fc1c14
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -55,6 +68,23 @@ def cached(root, name: str, params: dict, build: Callable[[], dict[str, np.ndarr
     Returns
     -------
     dict of numpy.ndarray
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from wavescope.training.data import cached
+    >>> calls = []
+    >>> def build():
+    ...     calls.append(1)
+    ...     return {"x": np.arange(3)}
+    ...
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     first = cached(tmp, "demo", {"n": 3}, build)
+    ...     again = cached(tmp, "demo", {"n": 3}, build)  # read back, not rebuilt
+    ...     print(again["x"], len(calls))
+    ...
+    [0 1 2] 1
     """
     if root is None:
         return build()

@@ -64,6 +64,18 @@ def read_idx(path) -> np.ndarray:
     ------
     ValueError
         When the file is not IDX or is shorter than its header says.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from wavescope.training.data import read_idx, write_idx
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_idx(Path(tmp) / "labels-idx1-ubyte.gz", np.array([3, 1, 4], np.uint8))
+    ...     print(read_idx(path))
+    ...
+    [3 1 4]
     """
     path = Path(path)
     with open(path, "rb") as fh:
@@ -85,7 +97,20 @@ def read_idx(path) -> np.ndarray:
 
 
 def write_idx(path, array, compress: bool | None = None) -> Path:
-    """Write an array as an IDX file (gzipped when ``compress`` or the name ends in .gz)."""
+    """Write an array as an IDX file (gzipped when ``compress`` or the name ends in .gz).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from wavescope.training.data import read_idx, write_idx
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_idx(Path(tmp) / "images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8))
+    ...     print(path.stat().st_size, read_idx(path).shape)  # 16 header bytes, then the pixels
+    ...
+    1584 (2, 28, 28)
+    """
     path = Path(path)
     array = np.asarray(array)
     dtype = array.dtype if array.dtype.itemsize == 1 else array.dtype.newbyteorder(">")
@@ -99,7 +124,28 @@ def write_idx(path, array, compress: bool | None = None) -> Path:
 
 
 def find_mnist(root) -> dict[str, Path]:
-    """Paths of the four MNIST-format files in ``root`` (plain or .gz)."""
+    """Paths of the four MNIST-format files in ``root`` (plain or .gz).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from wavescope.training.data import write_idx
+    >>> rng = np.random.default_rng(0)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name)  # a tiny stand-in for the four MNIST files
+    >>> for split, n in (("train", 20), ("t10k", 10)):
+    ...     _ = write_idx(root / f"{split}-images-idx3-ubyte.gz",
+    ...                   rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+    ...     _ = write_idx(root / f"{split}-labels-idx1-ubyte.gz",
+    ...                   rng.integers(0, 10, n, dtype=np.uint8))
+    ...
+    >>> from wavescope.training.data import find_mnist
+    >>> print(sorted(find_mnist(root)))
+    ['test_images', 'test_labels', 'train_images', 'train_labels']
+    >>> tmp.cleanup()
+    """
     root = Path(root).expanduser()
     found = {}
     for key, stem in FILES.items():
@@ -132,7 +178,29 @@ def download_mnist(root) -> Path:
 
 def load_mnist(root, download: bool = False) -> dict[str, np.ndarray]:
     """The four MNIST-format arrays of ``root``: train/test images (n, 28, 28) uint8 and
-    labels (n,) int64. With ``download``, fetch MNIST into ``root`` when missing."""
+    labels (n,) int64. With ``download``, fetch MNIST into ``root`` when missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from wavescope.training.data import write_idx
+    >>> rng = np.random.default_rng(0)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name)  # a tiny stand-in for the four MNIST files
+    >>> for split, n in (("train", 20), ("t10k", 10)):
+    ...     _ = write_idx(root / f"{split}-images-idx3-ubyte.gz",
+    ...                   rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+    ...     _ = write_idx(root / f"{split}-labels-idx1-ubyte.gz",
+    ...                   rng.integers(0, 10, n, dtype=np.uint8))
+    ...
+    >>> from wavescope.training.data import load_mnist
+    >>> arrays = load_mnist(root)
+    >>> print(arrays["train_images"].shape, arrays["test_labels"].dtype)
+    (20, 28, 28) int64
+    >>> tmp.cleanup()
+    """
     try:
         paths = find_mnist(root)
     except FileNotFoundError:
@@ -152,7 +220,18 @@ def load_mnist(root, download: bool = False) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- segmentation
 def segmentation_sample(image, label: int, size: int = 56, threshold: float = 0.5):
     """One MNIST segmentation item: the digit resized bilinearly to ``size``×``size``
-    (grey values in [0, 1]) and its mask (pixel > ``threshold`` → label + 1, else 0)."""
+    (grey values in [0, 1]) and its mask (pixel > ``threshold`` → label + 1, else 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope.training.data import segmentation_sample
+    >>> digit = np.zeros((28, 28), np.uint8)
+    >>> digit[10:18, 12:16] = 255
+    >>> x, mask = segmentation_sample(digit, label=7, size=56)
+    >>> print(tuple(x.shape), mask.unique().tolist())  # background 0, the digit label + 1
+    (1, 56, 56) [0, 8]
+    """
     x = torch.as_tensor(np.asarray(image), dtype=torch.float32)[None, None] / 255.0
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)[0]
     mask = (x[0] > threshold).long() * (int(label) + 1)
@@ -177,7 +256,29 @@ class SegmentationDigits(torch.utils.data.Dataset):
 def mnist_segmentation_splits(arrays: dict, n_val: int = 9000, seed: int = 0,
                               size: int = 56) -> dict[str, SegmentationDigits]:
     """Train/val/test segmentation splits: the training set split (60k → 51k / 9k for
-    MNIST) by a seeded permutation, and the official test set."""
+    MNIST) by a seeded permutation, and the official test set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from wavescope.training.data import write_idx
+    >>> rng = np.random.default_rng(0)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name)  # a tiny stand-in for the four MNIST files
+    >>> for split, n in (("train", 20), ("t10k", 10)):
+    ...     _ = write_idx(root / f"{split}-images-idx3-ubyte.gz",
+    ...                   rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+    ...     _ = write_idx(root / f"{split}-labels-idx1-ubyte.gz",
+    ...                   rng.integers(0, 10, n, dtype=np.uint8))
+    ...
+    >>> from wavescope.training.data import load_mnist, mnist_segmentation_splits
+    >>> splits = mnist_segmentation_splits(load_mnist(root), n_val=5)
+    >>> print({name: len(split) for name, split in splits.items()})
+    {'train': 15, 'val': 5, 'test': 10}
+    >>> tmp.cleanup()
+    """
     n = len(arrays["train_images"])
     if not 0 < n_val < n:
         raise ValueError(f"n_val must be between 1 and {n - 1}, got {n_val}")
@@ -218,6 +319,16 @@ def make_multi_mnist(images, labels, n: int, seed, canvas: int = 128, digit: int
         ``masks`` (n, canvas, canvas) uint8 with label + 1 on the digit pixels (the input is
         ``masks > 0``), ``sources`` (n, max_digits) int64 pool indices (−1: none),
         ``unplaced`` (n,) digits that found no place within ``attempts`` tries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope.training.data import make_multi_mnist
+    >>> digits = np.zeros((5, 28, 28), np.uint8)
+    >>> digits[:, 6:22, 10:18] = 255
+    >>> out = make_multi_mnist(digits, np.arange(5), n=2, seed=0, canvas=64, digit=20)
+    >>> print(out["masks"].shape, out["sources"].shape)
+    (2, 64, 64) (2, 4)
     """
     rng = np.random.default_rng(seed)
     masks = np.zeros((n, canvas, canvas), dtype=np.uint8)
@@ -255,6 +366,28 @@ def multi_mnist(arrays: dict, root=None, sizes=None, seed: int = 0, source: str 
         Canvases per split; default 10000 / 1000 / 1000.
     source : str
         Name of the digit source, part of the cache key ("mnist" or "fashion_mnist").
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from wavescope.training.data import write_idx
+    >>> rng = np.random.default_rng(0)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name)  # a tiny stand-in for the four MNIST files
+    >>> for split, n in (("train", 20), ("t10k", 10)):
+    ...     _ = write_idx(root / f"{split}-images-idx3-ubyte.gz",
+    ...                   rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+    ...     _ = write_idx(root / f"{split}-labels-idx1-ubyte.gz",
+    ...                   rng.integers(0, 10, n, dtype=np.uint8))
+    ...
+    >>> from wavescope.training.data import load_mnist, multi_mnist
+    >>> splits = multi_mnist(load_mnist(root), sizes={"train": 3, "val": 2, "test": 2}, canvas=64,
+    ...                      digit=20)
+    >>> print({name: split["masks"].shape for name, split in splits.items()})
+    {'train': (3, 64, 64), 'val': (2, 64, 64), 'test': (2, 64, 64)}
+    >>> tmp.cleanup()
     """
     sizes = {"train": 10000, "val": 1000, "test": 1000, **(sizes or {})}
     half = len(arrays["test_images"]) // 2

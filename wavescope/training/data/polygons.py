@@ -39,6 +39,20 @@ def polygon_mask(height: int, width: int, sides: int, centre, radius: float,
         Circumradius in pixels.
     angle : float
         Rotation of the first vertex, in radians.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope.training.data import polygon_mask
+    >>> square = polygon_mask(7, 7, 4, centre=(3, 3), radius=3.4, angle=np.pi / 4)
+    >>> print(square.astype(int))
+    [[0 0 0 0 0 0 0]
+     [0 1 1 1 1 1 0]
+     [0 1 1 1 1 1 0]
+     [0 1 1 1 1 1 0]
+     [0 1 1 1 1 1 0]
+     [0 1 1 1 1 1 0]
+     [0 0 0 0 0 0 0]]
     """
     if sides < 3:
         raise ValueError(f"a polygon needs at least 3 sides, got {sides}")
@@ -96,6 +110,13 @@ def make_polygons(n: int, split: str = "train", seed: int = 0, height: int = 32,
         ``images`` (n, 1, height, width) uint8 (grey level 128–255 inside a polygon),
         ``masks`` (n, height, width) uint8, ``labels`` (n,) the first polygon's class,
         ``redraws`` (n,).
+
+    Examples
+    --------
+    >>> from wavescope.training.data import make_polygons
+    >>> data = make_polygons(4, height=32, width=32)
+    >>> print(data["images"].shape, data["labels"].shape)
+    (4, 1, 32, 32) (4,)
     """
     if split not in _SPLIT_ID:
         raise ValueError(f"split must be one of {sorted(_SPLIT_ID)}, got {split!r}")
@@ -121,5 +142,12 @@ def polygons(root=None, sizes=None, seed: int = 0, **params) -> dict[str, dict]:
 
     ``sizes`` defaults to ``{"train": 10000, "val": 1000, "test": 1000}``; ``params`` are
     those of :func:`make_polygons`.
+
+    Examples
+    --------
+    >>> from wavescope.training.data import polygons
+    >>> splits = polygons(sizes={"train": 4, "val": 2, "test": 2})
+    >>> print({name: split["masks"].shape for name, split in splits.items()})
+    {'train': (4, 32, 32), 'val': (2, 32, 32), 'test': (2, 32, 32)}
     """
     return generate_splits(root, "polygons", make_polygons, sizes, seed, params)

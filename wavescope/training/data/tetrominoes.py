@@ -114,6 +114,13 @@ def make_tetrominoes(n: int, split: str = "train", seed: int = 0, height: int = 
     dict
         ``images`` (n, 3, height, width) uint8, ``masks`` (n, height, width) uint8,
         ``redraws`` (n,) int32.
+
+    Examples
+    --------
+    >>> from wavescope.training.data import make_tetrominoes
+    >>> data = make_tetrominoes(3, height=32, width=32, max_pieces=2)
+    >>> print(data["images"].shape, data["masks"].shape, data["images"].dtype)
+    (3, 3, 32, 32) (3, 32, 32) uint8
     """
     if split not in _SPLIT_ID:
         raise ValueError(f"split must be one of {sorted(_SPLIT_ID)}, got {split!r}")
@@ -146,6 +153,14 @@ def tetrominoes(root=None, sizes=None, seed: int = 0, **params) -> dict[str, dic
     **params
         ``height``, ``width``, ``cell``, ``min_pieces``, ``max_pieces`` of
         :func:`make_tetrominoes`.
+
+    Examples
+    --------
+    >>> from wavescope.training.data import tetrominoes
+    >>> splits = tetrominoes(sizes={"train": 4, "val": 2, "test": 2}, height=32, width=32,
+    ...                      max_pieces=2)
+    >>> print({name: len(split["images"]) for name, split in splits.items()})
+    {'train': 4, 'val': 2, 'test': 2}
     """
     return generate_splits(root, "tetrominoes", make_tetrominoes, sizes, seed, params)
 
@@ -177,7 +192,21 @@ def generate_splits(root, name: str, make, sizes, seed: int, params: dict) -> di
 
 
 def assert_disjoint(images_by_split: dict[str, np.ndarray]) -> None:
-    """Raise ``AssertionError`` if an identical image occurs in two splits."""
+    """Raise ``AssertionError`` if an identical image occurs in two splits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wavescope.training.data import assert_disjoint
+    >>> a, b = np.zeros((1, 4, 4), np.uint8), np.ones((1, 4, 4), np.uint8)
+    >>> assert_disjoint({"train": a, "test": b})  # nothing shared: no error
+    >>> try:
+    ...     assert_disjoint({"train": a, "test": a})
+    ... except AssertionError as err:
+    ...     print(err)
+    ...
+    an image occurs in both the train and test splits
+    """
     seen: dict[bytes, str] = {}
     for split, images in images_by_split.items():
         for img in images:

@@ -184,6 +184,16 @@ def pixel_mlp(x: torch.Tensor, weights, biases, readout: torch.Tensor | None = N
     The layers run block by block (``chunk`` pixels of one image at a time) so each block's
     activations stay in cache across layers, and no (pixels × features) temporary is ever
     allocated; only the post-ReLU activations are kept for the backward pass.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import pixel_mlp
+    >>> x = torch.ones(1, 2, 5)  # (B, features, pixels)
+    >>> weights = [torch.ones(3, 2), torch.ones(1, 3)]
+    >>> biases = [torch.zeros(3), torch.zeros(1)]
+    >>> print(pixel_mlp(x, weights, biases))  # 3 * relu(1 + 1) = 6 at every pixel
+    tensor([[[6., 6., 6., 6., 6.]]])
     """
     if x.ndim != 3:
         raise ValueError(f"expected (B, F, P) input, got shape {tuple(x.shape)}")
@@ -309,7 +319,17 @@ class _PixelMLP(torch.autograd.Function):
 
 
 def make_readout(name: str, steps: int, channels: int) -> nn.Module:
-    """A readout by name (see the module docstring); only what it uses is built."""
+    """A readout by name (see the module docstring); only what it uses is built.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import make_readout
+    >>> readout = make_readout("linear", steps=10, channels=2)
+    >>> seq = torch.zeros(3, 10, 2, 8, 8)  # (B, T, C, H, W)
+    >>> print(type(readout).__name__, tuple(readout(seq).shape))
+    LinearReadout (3, 12, 8, 8)
+    """
     try:
         cls = READOUTS[name]
     except KeyError:
@@ -318,7 +338,16 @@ def make_readout(name: str, steps: int, channels: int) -> nn.Module:
 
 
 def make_head(name: str, in_features: int, n_classes: int) -> PixelMLP:
-    """A per-pixel head by name: "mlp256" or "mlp32x5"."""
+    """A per-pixel head by name: "mlp256" or "mlp32x5".
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import make_head
+    >>> head = make_head("mlp32x5", in_features=4, n_classes=6)
+    >>> print(type(head).__name__)
+    PixelMLP
+    """
     try:
         hidden = HEADS[name]
     except KeyError:
@@ -335,6 +364,15 @@ def readout_head(seq: torch.Tensor, readout: nn.Module, head: PixelMLP) -> torch
     form is used. Both compute the same function, gradients reach L and W1 either way, and
     neither builds a (B, C·K, H, W) feature tensor: the readout runs inside the head's
     pixel blocks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wavescope.training.models import make_head, make_readout, readout_head
+    >>> readout = make_readout("mean", steps=10, channels=2)
+    >>> head = make_head("mlp256", in_features=2, n_classes=6)
+    >>> print(tuple(readout_head(torch.zeros(3, 10, 2, 8, 8), readout, head).shape))
+    (3, 6, 8, 8)
     """
     if not isinstance(readout, LinearReadout):
         return head(readout(seq))
