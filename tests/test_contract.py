@@ -233,3 +233,18 @@ def test_bad_parameters_raise_ValueError(name, kind):
     with pytest.raises(ValueError) as err:
         _quiet(bad, INPUTS[kind])
     assert not isinstance(err.value, DataModelError), err.value
+
+
+@pytest.mark.parametrize("name", ["classify_patterns", "local_pgd", "band_power",
+                                  "dominant_frequency", "surrogate_test", "kw_speed"])
+def test_composite_functions_validate_their_input_once(name, monkeypatch):
+    """Public functions built of other public functions (classify_patterns runs pgd,
+    synchrony, fit_plane_wave, ...) check the data once: the inner calls run nested."""
+    import wavescope.analysis._common as common
+
+    calls = []
+    real = common.validate
+    monkeypatch.setattr(common, "validate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    kind = _kinds(CASES[name][0])[0]
+    _quiet(CASES[name][1], INPUTS[kind])
+    assert len(calls) == 1

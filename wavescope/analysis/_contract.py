@@ -4,11 +4,13 @@
 Dataset result gets the data model's attributes of the input where the function left them
 out, ``units`` on the coordinates that hold positions and times, and one provenance step
 naming the call and its parameters. Only the attributes change, never the data, so a
-dask result stays lazy.
+dask result stays lazy. It also counts the public calls under way, so that one called
+inside another skips the input check (:func:`nested`): data are validated once.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import json
@@ -24,6 +26,14 @@ HOW = ("device", "progress")
 #: Coordinates in time units and in space units.
 TIME_COORDS = ("time",)
 SPACE_COORDS = ("x", "y", "z")
+#: Public calls under way in this thread (or task): one inside another (detect_waves's
+#: analytic signal, classify_patterns's PGD) works on data the outer call has checked.
+_DEPTH = contextvars.ContextVar("wavescope_public_depth", default=0)
+
+
+def nested() -> bool:
+    """Whether a public analysis call is running inside another one."""
+    return _DEPTH.get() > 1
 
 
 def public(func):
@@ -35,7 +45,11 @@ def public(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        out = func(*args, **kwargs)
+        depth = _DEPTH.set(_DEPTH.get() + 1)
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            _DEPTH.reset(depth)
         if not isinstance(out, (xr.DataArray, xr.Dataset)):
             return out  # event tables in pandas, decoders' dicts: nothing to stamp
         bound = signature.bind(*args, **kwargs)

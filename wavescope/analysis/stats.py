@@ -476,6 +476,7 @@ def surrogate_test(
     >>> print(round(float(res["score"]), 2), round(float(res["p_value"]), 2))
     1.0 0.05
     """
+    da = check_activity(da, need_space=False)  # score and surrogates run nested: unchecked
     observed = score(da)
     null = score(surrogates(da, kind=kind, n=n, seed=seed))
     if not isinstance(observed, xr.DataArray) or not isinstance(null, xr.DataArray):
