@@ -44,7 +44,7 @@ def _as_samples(X):
         return X, None, None
     validate(X)
     if "trial" not in X.dims:
-        raise ValueError(
+        raise DataModelError(
             f"an xarray input needs a 'trial' dim (one sample per trial); got dims {X.dims}"
         )
     X = exclude_bads(X, stacklevel=5)
@@ -161,8 +161,8 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
         kwargs = {"window": self.window, "n_fft": self.n_fft, "nperseg": self.nperseg}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         if n_times < 2 and method != "fft":
-            raise ValueError(f"method {self.method!r} needs at least 2 time samples; X has "
-                             f"{n_times} feature(s) (time samples) per sample")
+            raise DataModelError(f"method {self.method!r} needs at least 2 time samples; X has "
+                                 f"{n_times} feature(s) (time samples) per sample")
         opts, freqs, keep = _spectrum_options(
             method, max(n_times, 2), sfreq, window=kwargs.get("window"),
             n_fft=kwargs.get("n_fft"), nperseg=kwargs.get("nperseg"), noverlap=None,
@@ -426,8 +426,8 @@ def _per_sample(a, name: str, n: int, min_ndim: int) -> np.ndarray:
     """``a`` as a float array with the samples first (an xarray's ``trial`` dim first)."""
     if isinstance(a, xr.DataArray):
         if "trial" not in a.dims:
-            raise ValueError(f"{name} needs a 'trial' dim (one sample per trial); got dims "
-                             f"{a.dims}")
+            raise DataModelError(f"{name} needs a 'trial' dim (one sample per trial); got dims "
+                                 f"{a.dims}")
         a = a.transpose("trial", ...).values
     a = np.asarray(a, dtype=float)
     if a.ndim < min_ndim:
@@ -444,7 +444,7 @@ def _mean_abs(states, n: int) -> np.ndarray:
     if isinstance(states, xr.DataArray):
         validate(states)
         if "trial" not in states.dims:
-            raise ValueError(f"states needs a 'trial' dim; got dims {states.dims}")
+            raise DataModelError(f"states needs a 'trial' dim; got dims {states.dims}")
         states = exclude_bads(states, warn=False)
         m = np.abs(states).mean(("time", *space_dims(states)))  # NaN (bad) sites skipped
         return _per_sample(m, "states", n, 1).reshape(n, -1)
