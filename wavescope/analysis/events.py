@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..core import DataModelError, space_dims
 from ._common import check_activity, derived_attrs, frame_blocks, is_complex, json_attr
+from ._contract import public
 from ._geometry import geometry_of
 from ._patterns import PatternFinder
 from ._planefit import FIELDS, PlaneFitter, phasors, plane_fit_kernel
@@ -39,6 +40,7 @@ SURROGATES = ("multivariate", "spatial", "shuffle", "phase", "auto")
 _BATCH_VALUES = 1 << 22
 
 
+@public
 def detect_waves(
     da: xr.DataArray,
     band: tuple[float | None, float | None] | None = None,
@@ -161,12 +163,12 @@ def detect_waves(
             "first (for example da.isel(feature=0))"
         )
     if surrogate not in SURROGATES:
-        raise DataModelError(f"surrogate {surrogate!r} is not known; use one of {SURROGATES}")
+        raise ValueError(f"surrogate {surrogate!r} is not known; use one of {SURROGATES}")
     allowed = tuple(p for p in PATTERNS if p != "none")
     patterns = allowed if patterns is None else tuple(patterns)
     unknown = [p for p in patterns if p not in allowed]
     if unknown:
-        raise DataModelError(f"unknown patterns {unknown}; choose from {allowed}")
+        raise ValueError(f"unknown patterns {unknown}; choose from {allowed}")
     if is_complex(da):
         if band is not None:
             raise DataModelError("da is already an analytic signal; drop band or pass da.real")

@@ -4,7 +4,7 @@ rotating waves, synchrony, and a pattern label.
 Conventions (``docs/notes/waves.md``): a travelling wave is ``phi = omega t - k . r + phi0``;
 it travels along ``-grad phi`` when ``omega > 0`` (along ``+grad phi`` when the phase runs
 backwards, which model hidden states can do). Directions are radians counter-clockwise from +x, in
-(-pi, pi]; speeds are in space units per time unit (m/s for recordings, pixel/step for
+(-pi, pi]; speeds are in space units per time unit (m/s for recordings, pixel per time unit for
 models); wavelengths in space units.
 
 Every function takes an analytic signal (complex) or a phase (real, ``units`` "rad"),
@@ -36,6 +36,7 @@ from ._common import (
     frame_blocks,
     space_units_per_time,
 )
+from ._contract import public
 from ._fastgrid import GridStats
 from ._geometry import Geometry, derivative, geometry_of
 from ._patterns import PatternFinder
@@ -241,6 +242,7 @@ def _travel_sign(omega: xr.DataArray) -> xr.DataArray:
 # --- public measures ------------------------------------------------------------------------
 
 
+@public
 def pgd(z_or_gradient, form: str = "rubino", *, bads=None, device=None) -> xr.DataArray:
     """Phase-gradient directionality per frame, in [0, 1].
 
@@ -279,7 +281,7 @@ def pgd(z_or_gradient, form: str = "rubino", *, bads=None, device=None) -> xr.Da
     ('time',) 1.0
     """
     if form not in PGD_FORMS:
-        raise DataModelError(f"form {form!r} is not known; use one of {PGD_FORMS}")
+        raise ValueError(f"form {form!r} is not known; use one of {PGD_FORMS}")
     s = _gradient_stats(z_or_gradient, "pgd", unit=form == "unit", bads=bads, device=device)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.hypot(s["ux"], s["uy"]) if form == "unit" else np.hypot(s["gx"], s["gy"]) / s[
@@ -289,6 +291,7 @@ def pgd(z_or_gradient, form: str = "rubino", *, bads=None, device=None) -> xr.Da
     return out
 
 
+@public
 def local_pgd(z: xr.DataArray, tile: int = 8, form: str = "rubino") -> xr.DataArray:
     """PGD in non-overlapping ``tile`` x ``tile`` windows of a grid, averaged over windows.
 
@@ -325,9 +328,10 @@ def local_pgd(z: xr.DataArray, tile: int = 8, form: str = "rubino") -> xr.DataAr
     """
     if "y" not in z.dims or "x" not in z.dims:
         raise DataModelError(f"local_pgd needs a grid (dims 'y' and 'x'); got dims {z.dims}")
+    z = _checked(z, "local_pgd")  # the windows' pgd runs nested, unchecked
     tile = int(tile)
     if not 2 <= tile <= min(z.sizes["y"], z.sizes["x"]):
-        raise DataModelError(
+        raise ValueError(
             f"tile must be between 2 and the smaller grid side "
             f"({min(z.sizes['y'], z.sizes['x'])}), got {tile}")
     windows = []
@@ -344,6 +348,7 @@ def local_pgd(z: xr.DataArray, tile: int = 8, form: str = "rubino") -> xr.DataAr
     return out
 
 
+@public
 def wave_direction(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
     """Direction of travel, radians counter-clockwise from +x, in (-pi, pi].
 
@@ -380,6 +385,7 @@ def wave_direction(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
     return out
 
 
+@public
 def wavelength(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
     """Wavelength ``2 pi / |<grad phi>|`` per frame (``per_site``: ``2 pi / |grad phi|``).
 
@@ -410,6 +416,7 @@ def wavelength(z_or_gradient, *, per_site: bool = False) -> xr.DataArray:
     return out
 
 
+@public
 def wave_speed(z: xr.DataArray, *, gradient: xr.Dataset | None = None,
                per_site: bool = False) -> xr.DataArray:
     """Phase speed ``|omega| / |grad phi|`` in space units per time unit.
@@ -453,6 +460,7 @@ def wave_speed(z: xr.DataArray, *, gradient: xr.Dataset | None = None,
     return out
 
 
+@public
 def synchrony(z: xr.DataArray) -> xr.DataArray:
     """Kuramoto order parameter ``|<exp(i phi)>|`` over sites per frame, in [0, 1].
 
@@ -486,6 +494,7 @@ def _synchrony_kernel(z: np.ndarray, *, geom: Geometry):
     return out.reshape(lead)
 
 
+@public
 def fit_plane_wave(
     z: xr.DataArray,
     *,
@@ -581,7 +590,7 @@ def fit_plane_wave(
     """
     z = _checked(z, "fit_plane_wave", bads)
     if oversample < 2:
-        raise DataModelError(f"oversample must be >= 2, got {oversample}")
+        raise ValueError(f"oversample must be >= 2, got {oversample}")
     _check_confidence(confidence)
     geom = geometry_of(z)
     fitter = PlaneFitter(geom, k_max, oversample, max_iter)
@@ -633,7 +642,7 @@ def fit_plane_wave(
 
 def _check_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
-        raise DataModelError(f"confidence must lie in (0, 1), got {confidence}")
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
 
 
 def _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, sign, confidence,
@@ -746,15 +755,16 @@ CENTRES = ("fit", "divergence")
 def _centre_arg(centre):
     if isinstance(centre, str):
         if centre not in CENTRES:
-            raise DataModelError(f"centre must be one of {CENTRES} or (x, y), got {centre!r}")
+            raise ValueError(f"centre must be one of {CENTRES} or (x, y), got {centre!r}")
         return centre
     c = np.asarray(centre, dtype=float)
     if c.shape != (2,) or not np.isfinite(c).all():
-        raise DataModelError(f"centre must be one of {CENTRES} or a finite (x, y), "
-                             f"got {centre!r}")
+        raise ValueError(f"centre must be one of {CENTRES} or a finite (x, y), "
+                         f"got {centre!r}")
     return c
 
 
+@public
 def radial_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = None
                        ) -> xr.Dataset:
     """Source/sink ("target") waves: circular-linear correlation of phase with distance.
@@ -812,6 +822,7 @@ def radial_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = N
     return ds
 
 
+@public
 def rotational_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = None
                            ) -> xr.Dataset:
     """Rotating waves: circular-circular correlation of phase with polar angle.
@@ -858,6 +869,7 @@ def rotational_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None
 # --- classification -------------------------------------------------------------------------
 
 
+@public
 def classify_patterns(
     z: xr.DataArray,
     *,
@@ -960,9 +972,9 @@ def classify_patterns(
                         ("rotation_threshold", rotation_threshold),
                         ("strength_threshold", strength_threshold)):
         if not 0 <= value <= 1:
-            raise DataModelError(f"{name} must lie in [0, 1], got {value}")
+            raise ValueError(f"{name} must lie in [0, 1], got {value}")
     if not 0 < alpha < 1:
-        raise DataModelError(f"alpha must lie in (0, 1), got {alpha}")
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     _check_confidence(confidence)
     s = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma, confidence=confidence)
     thresholds = (synchrony_threshold, pgd_threshold, strength_threshold, radial_threshold,
