@@ -67,6 +67,18 @@ def _f(value, fmt: str = ".2f") -> str:
     return "–" if value is None else format(value, fmt)
 
 
+def _kw_cell(model: dict) -> str:
+    """The ridge's speed, called a travel speed only where its power is one-sided in k."""
+    speed, one_sided = model.get("kw_speed"), model.get("kw_directionality")
+    if one_sided is None:  # a run from before the directionality was measured
+        return f"{_f(speed)} pixel per unit time"
+    if one_sided >= 0.5:
+        return f"**{_f(speed)}** pixel per unit time (directionality {_f(one_sided)})"
+    return (f"phase velocity {_f(speed)} pixel per unit time, directionality "
+            f"{_f(one_sided)}: power symmetric in ±k (standing modes), **no travel "
+            "speed**")
+
+
 def _provenance(record: dict) -> str:
     git = record.get("git") or {}
     commit = (git.get("commit") or "unknown")[:7] + (" with local changes" if git.get("dirty")
@@ -146,8 +158,8 @@ def render_quickstart(record: dict) -> str:
          f"PGD in 8×8 windows **{_f(model.get('local_pgd'))}** (pixels shuffled: "
          f"{_f(model.get('local_pgd_shuffled'))})",
          f"polygon-centred crops, {b.get('n_export', '?')} images"],
-        ["NWM hidden states: wave speed",
-         f"**{_f(model.get('kw_speed'))}** pixel per unit time", "k–ω ridge (`kw_speed`)"],
+        ["NWM hidden states: k–ω ridge", _kw_cell(model),
+         "k–ω ridge (`kw_speed`), median over the images"],
     ]
     decoding = _get(steps, "spectra", "results", "decoding", default=[]) or []
     rows += _decoding_rows(decoding, "shape") + _decoding_rows(decoding, "area")

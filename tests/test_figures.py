@@ -122,9 +122,11 @@ def test_hidden_kw_shows_the_ridge_the_summary_speed_is_read_from(run):
     assert f"test image {trial}" in title and "feature 0" in title and "k = 0 left out" in title
     assert "ridge from " in title  # how far the peak frequency climbs with |k|
     texts = legend_texts(fig)
-    own = float(kw_speed(ds["hidden"].isel(trial=trial, feature=0), method="ridge")["speed"])
+    fit = kw_speed(ds["hidden"].isel(trial=trial, feature=0), method="ridge")
+    own, one_sided = float(fit["speed"]), float(fit["directionality"])
     assert texts == ["peak frequency of each |k| (ridge)",
-                     f"ridge fit of this image: {own:.2f} pixel/step",
+                     f"ridge fit of this image: {own:.2f} pixel/step, directionality "
+                     f"{one_sided:.2f} (1 travelling, 0 symmetric in ±k)",
                      "median over 12 images: 1.70 pixel/step"]
     ridge, fit, median = ax.get_lines()
     np.testing.assert_allclose(np.diff(median.get_ydata()) / np.diff(median.get_xdata()), 1.7)

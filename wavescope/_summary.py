@@ -97,10 +97,22 @@ def waves_lines(sim: dict, model: dict, hidden, n_surrogates: int, tile: int) ->
                    model, f"{hidden.sizes['trial']} test images, {n_surrogates} surrogates "
                    "per event", hidden.attrs.get("space_units", ""))
         + f" Local PGD in {tile}x{tile}-pixel windows **{model['local_pgd']:.2f}** "
-        f"(pixels shuffled in space: {model['local_pgd_shuffled']:.2f}); k-omega ridge "
-        f"speed {model['kw_speed']:.2f} {su}/{hidden.attrs.get('time_units', 's')} (time in "
-        "steps x dt).",
+        f"(pixels shuffled in space: {model['local_pgd_shuffled']:.2f}); " + kw_phrase(
+            model, f"{su}/{hidden.attrs.get('time_units', 's')}"),
     ]
+
+
+def kw_phrase(model: dict, units: str) -> str:
+    """The k-omega ridge in words: a travel speed only where the power is one-sided in k."""
+    speed, one_sided = model.get("kw_speed"), model.get("kw_directionality")
+    if speed is None or not np.isfinite(speed):
+        return "k-omega ridge: no single phase velocity."
+    if one_sided is not None and one_sided >= 0.5:
+        return (f"k-omega ridge speed {speed:.2f} {units} (directionality {one_sided:.2f}: "
+                "travelling; time in steps x dt).")
+    return (f"k-omega ridge phase velocity {speed:.2f} {units}, but directionality "
+            f"{one_sided:.2f}: the power is symmetric in k (standing modes or radial "
+            "spread), so this is no travel speed.")
 
 
 def eeg_lines(res: dict, n_surrogates: int, eeg) -> list[str]:

@@ -3,6 +3,7 @@ import pytest
 import xarray as xr
 from mne.time_frequency import psd_array_multitaper
 from scipy import signal
+from scipy.ndimage import gaussian_filter
 
 import wavescope as ws
 from wavescope import simulate
@@ -283,3 +284,38 @@ def test_kw_needs_a_grid():
         kw_spectrum(da)
     with pytest.raises(ValueError, match="method must be"):
         kw_speed(ring_shift(), method="diagonal")
+
+
+def test_kw_speed_tells_travelling_from_standing_waves():
+    """A plane wave puts its k-omega power on one side of k = 0, a standing mode
+    cos(k x) cos(w t) on both: directionality 1 and 0, the speed a phase velocity."""
+    n, t = 32, np.arange(200) / 100.0
+    y, x = np.mgrid[0:n, 0:n].astype(float)
+    k = 2 * np.pi * 4 / n  # 4 cycles across the grid
+    travelling = np.cos(2 * np.pi * 5.0 * t[:, None, None] - k * x[None])
+    standing = np.cos(2 * np.pi * 5.0 * t)[:, None, None] * np.cos(k * x)[None]
+    for field, one_sided in ((travelling, 1.0), (standing, 0.0)):
+        da = ws.from_array(field, ("time", "y", "x"), sfreq=100.0, periodic=True)
+        for method in ("peak", "ridge"):
+            out = kw_speed(da, method=method)
+            assert out["directionality"].item() == pytest.approx(one_sided, abs=0.02)
+            # 5 Hz over 4 cycles per 32 px: 40 px/s either way (a phase velocity)
+            assert abs(out["speed"].item()) == pytest.approx(40.0, rel=0.02), method
+    assert np.isnan(kw_speed(da)["speed_spread"].item())  # "peak" has no ridge spread
+
+
+def test_kw_speed_ridge_spread_tells_a_flat_ridge_from_a_travelling_pulse():
+    """Every wavenumber at one frequency (a field ringing in place in many modes): the
+    phase velocities f / |k| of the ridge's bins disagree, and its power is symmetric in
+    k; a pulse shifting around a ring has one phase velocity and one-sided power."""
+    rng = np.random.default_rng(0)
+    n, t = 32, np.arange(200) / 100.0
+    modes = gaussian_filter(rng.standard_normal((n, n)), 0.7)
+    field = np.cos(2 * np.pi * 5.0 * t)[:, None, None] * modes[None]
+    flat = kw_speed(ws.from_array(field, ("time", "y", "x"), sfreq=100.0), method="ridge")
+    assert flat["frequency"].item() == pytest.approx(5.0, abs=0.5)
+    assert flat["directionality"].item() == pytest.approx(0.0, abs=0.05)
+    pulse = kw_speed(ring_shift(), method="ridge")
+    assert pulse["speed"].item() == pytest.approx(1.0, rel=0.01)
+    assert pulse["directionality"].item() > 0.95
+    assert flat["speed_spread"].item() > 0.3 > 3 * pulse["speed_spread"].item()

@@ -51,6 +51,16 @@ price: with ``h`` near the array (a field as smooth as the array is large), ``n_
 a few sites and the test is strict, so a plane wave in smooth noise needs an SNR of
 about 6 (noise 0.15 of the wave: 85-89 % planar frames). Fields correlated over more
 than the array cannot be told from a plane within one frame; surrogates test events.
+
+The frame test is not calibrated for every kind of correlated noise
+(benchmarks/calibrate_frames.py, the frame table of docs/notes/calibration.md): a
+residual-based HAC misses the part of the noise that the fitted slope absorbs, and one
+frame cannot show how far the correlation reaches. Smooth (Gaussian-correlated) noise
+gives few false planar frames and little power; rough but long-reaching (exponential)
+noise under an in-phase oscillation gives 12-24 % planar frames at ``alpha`` = 0.01.
+Frame labels describe; the event p-values of ``detect_waves`` are the calibrated test.
+Intervals use Student's t with ``n_eff - q - 1`` degrees of freedom (at least 1), as
+the Wald test does, so they widen where few effective sites remain.
 """
 
 from __future__ import annotations

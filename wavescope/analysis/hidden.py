@@ -450,8 +450,11 @@ def hidden_waves(ds: xr.Dataset, *, feature: int = 0, tile: int = 8, n_surrogate
         :func:`~wavescope.analysis.detect_waves` of the centred states.
     numbers : dict
         :func:`~wavescope.analysis.summaries.event_summary` with ``local_pgd`` and
-        ``local_pgd_shuffled`` (:func:`local_order`, 0-1) and ``kw_speed`` (median
-        absolute k-omega ridge speed of the uncropped states, space units per time unit).
+        ``local_pgd_shuffled`` (:func:`local_order`, 0-1), ``kw_speed`` (median
+        absolute k-omega ridge speed of the uncropped states, space units per time unit)
+        and ``kw_directionality`` (its median directionality: near 0 the k-omega power
+        is symmetric in k, standing modes or radial spread, and the speed is only a phase
+        velocity; see :func:`~wavescope.analysis.kw_speed`).
 
     Examples
     --------
@@ -481,6 +484,7 @@ def hidden_waves(ds: xr.Dataset, *, feature: int = 0, tile: int = 8, n_surrogate
                       progress=progress)
     numbers = event_summary(ev)
     numbers["local_pgd"], numbers["local_pgd_shuffled"] = local_order(centred, tile, seed=seed)
-    numbers["kw_speed"] = float(np.nanmedian(np.abs(
-        kw_speed(hidden, method="ridge")["speed"].values)))
+    kw = kw_speed(hidden, method="ridge")
+    numbers["kw_speed"] = float(np.nanmedian(np.abs(kw["speed"].values)))
+    numbers["kw_directionality"] = float(np.nanmedian(kw["directionality"].values))
     return ev, numbers

@@ -780,7 +780,19 @@ def kw_speed(
         whose peak power is at least ``threshold`` times the strongest give a power-weighted
         least-squares line ``f = speed · k`` through the origin (signed k on a line,
         ``|k|`` on a grid). Suits broadband waves (a pulse, a shifting pattern) whose power
-        lies along the line ``f = speed · k``.
+        lies along the line ``f = speed · k``; ``speed_spread``, the spread of the
+        bins' phase velocities ``f / |k|``, is small then, and large for a ridge at one
+        frequency for every k (a field that oscillates in place, or in standing modes),
+        which no such line describes.
+
+        Either way the power at ``(k, f)`` is compared with that at ``(-k, f)``: a wave
+        travelling along ``k`` puts its power on one side, a standing mode (a drum's
+        normal mode, a field oscillating in place) on both, and so does a radial wave
+        (it travels every way at once). The ``directionality``
+        ``(P(k, f) - P(-k, f)) / (P(k, f) + P(-k, f))`` (power-weighted over the bins
+        used) says which: near 1, ``speed`` is the speed of a wave travelling along
+        ``direction``; near 0, it is only the phase velocity ``f / |k|`` of a pattern
+        symmetric in ``k``, whose travel (if any) the spectrum cannot show.
     fmin, fmax, kmin, kmax : float, optional
         Search region, cycles per time unit and cycles per space unit (``|k|``). DC
         (f = 0, k = 0) and the Nyquist wavenumbers (whose sign is ambiguous) are never
@@ -800,7 +812,10 @@ def kw_speed(
         Per leading index (trial, feature, ...): ``speed`` in space units per time unit
         (signed on a line or ring: positive toward +x), ``direction`` (angle of travel,
         radians counter-clockwise from +x; 0 or π on a line), ``frequency`` (cycles per time
-        unit) and ``wavenumber`` (``|k|``, cycles per space unit).
+        unit), ``wavenumber`` (``|k|``, cycles per space unit), ``speed_spread`` (the
+        power-weighted standard deviation of ``log(f / |k|)`` over the ridge's bins; NaN
+        for "peak") and ``directionality``
+        (0 for a standing pattern, 1 for a wave travelling one way).
 
     Examples
     --------
@@ -842,10 +857,13 @@ def kw_speed(
                           space_window, bool(data.attrs.get("periodic", 0)))
         t = data["time"].values.astype(float)
         pos = [data[d].values.astype(float) for d in sdims]
-    results = {name: np.full(lead_shape, np.nan) for name in
-               ("speed", "direction", "frequency", "wavenumber")}
+    names = ("speed", "direction", "frequency", "wavenumber", "speed_spread",
+             "directionality")
+    mirror = np.meshgrid(*[_mirror_index(ax) for ax in kaxes], indexing="ij")
+    results = {name: np.full(lead_shape, np.nan) for name in names}
     for idx in np.ndindex(*lead_shape):
         p = power[idx]
+        raw = spec.values[idx]
         if method == "peak":
             best = np.unravel_index(np.argmax(p), p.shape)
             if not np.isfinite(p[best]) or p[best] <= 0:
@@ -866,17 +884,17 @@ def kw_speed(
                 speed *= np.sign(k[0])
             direction = float(np.arctan2(k[1], k[0])) if len(k) == 2 else (
                 0.0 if k[0] > 0 else np.pi)
-            values = (speed, direction, f, kmag)
+            values = (speed, direction, f, kmag, np.nan,
+                      _directionality(raw, mirror, [best[:-1]], [best[-1]]))
         else:
-            values = _ridge(p, freqs, kgrid, threshold)
-        for name, v in zip(("speed", "direction", "frequency", "wavenumber"), values,
-                           strict=True):
+            values = _ridge(p, raw, mirror, freqs, kgrid, threshold)
+        for name, v in zip(names, values, strict=True):
             results[name][idx] = v
     su = spec.attrs.get("space_units", "pixel")
     tu = spec.attrs.get("time_units", "s")
     units = {"speed": f"{su}/{tu}", "direction": "rad",
              "frequency": spec["freq"].attrs.get("units", freq_units(spec.attrs)),
-             "wavenumber": f"cycles/{su}"}
+             "wavenumber": f"cycles/{su}", "speed_spread": "1", "directionality": "1"}
     coords = {d: spec[d] for d in lead if d in spec.coords}
     ds = xr.Dataset(
         {name: xr.DataArray(v, dims=lead, coords=coords, attrs={"units": units[name]})
@@ -905,13 +923,37 @@ def _refine_bins(p, best, freqs, kaxes):
     return out[-1], np.array(out[:-1])
 
 
-def _ridge(p, freqs, kgrid, threshold):
-    """Power-weighted line f = v k through the per-k peak frequencies."""
+def _mirror_index(ax: np.ndarray) -> np.ndarray:
+    """Index of ``-ax[i]`` on the wavenumber axis ``ax`` for every i (-1 where absent,
+    as for the Nyquist bin of an even axis)."""
+    step = np.min(np.diff(ax)) if ax.size > 1 else 1.0
+    j = np.argmin(np.abs(ax[None, :] + ax[:, None]), axis=1)
+    return np.where(np.abs(ax[j] + ax) <= 1e-6 * step, j, -1)
+
+
+def _directionality(raw, mirror, k_idx, f_idx) -> float:
+    """``sum (P(k, f) - P(-k, f)) / sum (P(k, f) + P(-k, f))`` over the bins
+    ``(k_idx[n], f_idx[n])`` of the spectrum ``raw`` (k axes..., freq)."""
+    fwd = back = 0.0
+    for k, f in zip(k_idx, f_idx, strict=True):
+        m = tuple(int(mi[tuple(k)]) for mi in mirror)
+        if min(m) < 0:
+            continue
+        fwd += raw[(*k, f)]
+        back += raw[(*m, f)]
+    return float((fwd - back) / (fwd + back)) if fwd + back > 0 else np.nan
+
+
+def _ridge(p, raw, mirror, freqs, kgrid, threshold):
+    """Power-weighted line f = v k through the per-k peak frequencies, the spread of
+    the bins' log phase velocities and the bins' directionality."""
     flat = p.reshape(-1, p.shape[-1])
     ks = np.stack([k.ravel() for k in kgrid], axis=-1)  # (n_k, n_dims)
     valid = np.isfinite(flat).any(axis=1)
     if not valid.any():
-        return (np.nan,) * 4
+        return (np.nan,) * 6
+    kshape = p.shape[:-1]
+    index = np.flatnonzero(valid)
     flat, ks = flat[valid], ks[valid]
     f_peak = _peak(np.where(np.isfinite(flat), np.maximum(flat, 0), np.nan), freqs, True)
     i = np.argmax(np.where(np.isfinite(flat), flat, -np.inf), axis=1)
@@ -928,5 +970,12 @@ def _ridge(p, freqs, kgrid, threshold):
         speed = np.sum(w * f * kmag) / np.sum(w * kmag**2)
         mean_dir = np.sum(w[:, None] * k / kmag[:, None], axis=0)
         direction = float(np.arctan2(mean_dir[1], mean_dir[0]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_c = np.log(np.abs(f) / kmag)
+    ok = np.isfinite(log_c)
+    spread = float(np.sqrt(np.average((log_c[ok] - np.average(log_c[ok], weights=w[ok]))
+                                      ** 2, weights=w[ok]))) if ok.any() else np.nan
+    k_idx = [np.unravel_index(j, kshape) for j in index[use]]
+    directionality = _directionality(raw, mirror, k_idx, i[use])
     return (float(speed), direction, float(np.average(f, weights=w)),
-            float(np.average(kmag, weights=w)))
+            float(np.average(kmag, weights=w)), spread, directionality)

@@ -406,10 +406,12 @@ def _kw_ridge_figure(activity: xr.DataArray, median_speed: float | None, n_trial
     ax.plot(k, ridge, "o", ms=4,
             color="white", mec="black", mew=0.5, label="peak frequency of each |k| (ridge)")
     units = f"{activity.attrs.get('space_units', 'pixel')}/{activity.attrs.get('time_units', 's')}"
-    own = float(fit_speed(activity, method="ridge")["speed"])
+    fit = fit_speed(activity, method="ridge")
+    own, one_sided = float(fit["speed"]), float(fit["directionality"])
     line = np.array([0.0, k.max()])
     ax.plot(line, own * line, ls="--", color="limegreen", lw=1.5,
-            label=f"ridge fit of this image: {own:.2f} {units}")
+            label=f"ridge fit of this image: {own:.2f} {units}, directionality "
+                  f"{one_sided:.2f} (1 travelling, 0 symmetric in ±k)")
     if median_speed is not None and np.isfinite(median_speed):
         ax.plot(line, median_speed * line, ls=":", color="deepskyblue", lw=2,
                 label=f"median over {n_trials} images: {median_speed:.2f} {units}")
