@@ -366,8 +366,8 @@ def plot_critical_points(points: xr.Dataset, ax: Axes | None = None, *, time=Non
     >>> z = analytic_signal(sim.rotating_wave((12, 12), n_times=30))
     >>> points = critical_points(optical_flow(z.isel(time=slice(10, 12))))
     >>> fig = plot_critical_points(points)
-    >>> print(fig.axes[0].get_legend().get_texts()[0].get_text())
-    centre
+    >>> print(fig.axes[0].get_legend_handles_labels()[1])  # one marker per kind found
+    ['centre']
     """
     if not isinstance(points, xr.Dataset) or not {"x", "y", "kind"} <= set(points.variables):
         raise DataModelError(
