@@ -72,7 +72,9 @@ def test_quickstart_copy_and_render_from_a_metrics_file(tmp_path):
         "train": {"results": {"test": {"pixel_accuracy": 0.8594, "fg_accuracy": 0.2,
                                        "miou": 0.2}, "epochs": 4, "n_params": 16817,
                               "background_accuracy": 0.822}, "seconds": 150.4},
-        "waves": {"results": {"simulated": {}, "model": {"kw_speed": 1.2222}}, "seconds": 60},
+        "waves": {"results": {"simulated": {}, "model": {"kw_speed": 1.2222,
+                                                          "kw_directionality": 0.03}},
+                  "seconds": 60},
         "spectra": {"results": {"decoding": rows}, "seconds": 30},
         "eeg": {"results": {}, "seconds": 9.6}}}
     (out / "metrics.json").write_text(json.dumps(metrics))
@@ -80,7 +82,10 @@ def test_quickstart_copy_and_render_from_a_metrics_file(tmp_path):
     path = rr.copy_quickstart(out, results)
     assert json.loads(path.read_text())["steps"] == metrics["steps"]
     block = rr.render("quickstart", results)
-    assert "**0.859**" in block and "**1.22** pixel per unit time" in block
+    assert "**0.859**" in block
+    # power symmetric in k: a phase velocity, not called a travel speed
+    assert "phase velocity 1.22 pixel per unit time, directionality 0.03" in block
+    assert "**no travel speed**" in block
     assert "NWM **0.32** ± 0.05" in block
     assert "4.2 min over the steps, of which training 150 s" in block  # 250 s in all
     assert "input \\|FFT2\\| 0.41" in block and "**the spectra do not beat** input" in block
