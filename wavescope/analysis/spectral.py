@@ -30,6 +30,7 @@ from scipy import signal
 
 from .._safeio import check_memory
 from ..core import DataModelError, WavescopeWarning, as_grid, exclude_bads, space_dims, validate
+from ._common import check_activity
 from ._contract import public
 
 __all__ = ["spectrum", "dominant_frequency", "band_power", "kw_spectrum", "kw_speed"]
@@ -302,7 +303,7 @@ def spectrum(
     >>> print(psd.dims, float(psd.isel(y=0, x=0).idxmax("freq")))
     ('y', 'x', 'freq') 5.0
     """
-    validate(da)
+    check_activity(da, need_space=False)
     _check_real(da, "spectrum")
     da = exclude_bads(da, bads, stacklevel=3)
     empty = [d for d in da.dims if da.sizes[d] == 0]
@@ -351,7 +352,7 @@ def _as_spectrum(da, method, defaults, spectrum_kwargs) -> xr.DataArray:
                 "already is one"
             )
         return da
-    validate(da)
+    check_activity(da, need_space=False)
     kwargs = dict(defaults, **spectrum_kwargs)
     return spectrum(da, method, **kwargs)
 
@@ -654,7 +655,7 @@ def kw_spectrum(
     >>> print(kw.dims, float(peak["k"][0]), float(peak["freq"][0]))
     ('k', 'freq') 0.125 5.0
     """
-    validate(da)
+    check_activity(da, need_space=False)
     _check_real(da, "kw_spectrum")
     da, sdims, spacing = _grid_of(da, "kw_spectrum")
     da = exclude_bads(da, bads, stacklevel=3)
@@ -839,8 +840,8 @@ def kw_speed(
             raise DataModelError("a k-ω spectrum needs dims (kx, ky, freq) or (k, freq); "
                                  "make one with kw_spectrum")
     else:
+        data, sdims, spacing = _grid_of(check_activity(da, need_space=False), "kw_speed")
         spec = kw_spectrum(da, window=window, space_window=space_window, bads=bads)
-        data, sdims, spacing = _grid_of(validate(da), "kw_speed")
         data = exclude_bads(data, bads, warn=False)
         kdims = ["k"] if len(sdims) == 1 else ["kx", "ky"]
     lead = [d for d in spec.dims if d not in (*kdims, "freq")]
