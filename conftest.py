@@ -8,3 +8,5 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # the plotting examples draw without
 # wavescope.training needs torch (the `training` extra): without it, its modules are not
 # collected for doctests (the torch-free job, `make test-min`).
 collect_ignore_glob = [] if find_spec("torch") else ["wavescope/training/*"]
+# wavescope.units reads unit strings with pint, which only the dev extra installs.
+collect_ignore = [] if find_spec("pint") else ["wavescope/units.py"]

@@ -3,13 +3,8 @@
 Every ``units`` attribute and coordinate unit that wavescope writes is a pint expression
 once two non-physical units are known: "a.u." (arbitrary units, values of unknown scale)
 and "time unit" (the time unit of a model's dynamics: time is steps x ``dt`` of them).
-:func:`unit_registry` is a pint registry that knows both, for example::
-
-    ureg = unit_registry()
-    ureg.parse_units(spec.attrs["units"])        # "(a.u.)^2/Hz" -> arbitrary_unit ** 2 / hertz
-    ureg.parse_units(hidden["time"].attrs["units"])   # "time unit" -> time_unit
-
-pint is not a dependency of wavescope (``pip install pint``); it is imported on use.
+:func:`unit_registry` is a pint registry that knows both. pint is not a dependency of
+wavescope (``pip install pint``; the ``dev`` extra has it); it is imported on use.
 """
 
 from __future__ import annotations
@@ -35,6 +30,15 @@ def unit_registry():
     ------
     ModuleNotFoundError
         When pint is not installed.
+
+    Examples
+    --------
+    >>> from wavescope.units import unit_registry
+    >>> ureg = unit_registry()
+    >>> print(ureg.parse_units("(a.u.)^2/Hz"))  # a power spectral density of a model
+    arbitrary_unit ** 2 / hertz
+    >>> print(ureg.parse_units("pixel/time unit"))  # a model's wave speed
+    pixel / time_unit
     """
     try:
         import pint
