@@ -31,8 +31,10 @@ test: $(VENV)/.installed browser
 # releases pyproject.toml allows (.ci/minimum-versions.txt) and no torch, and the tests that
 # do not need torch (those in other files skip without it).
 VENV_MIN ?= .venv-min
-# Left out: the tests that train or load models (they need torch), by file or by name.
-MIN_TESTS := tests wavescope --ignore=tests/training --ignore=tests/analysis/test_torch_path.py \
+# Left out: the tests that train or load models (they need torch), by file or by name, and
+# the doctests of wavescope.training (which imports torch).
+MIN_TESTS := tests wavescope --ignore=tests/training --ignore=wavescope/training \
+  --ignore=tests/analysis/test_torch_path.py \
   --ignore=tests/test_hardening.py --ignore=tests/test_report.py \
   --ignore=tests/test_reproduce.py --ignore=tests/test_scripts.py \
   --ignore=tests/test_quickstart.py --ignore=tests/test_readme_numbers.py \
