@@ -32,8 +32,9 @@ test: $(VENV)/.installed browser
 # do not need torch (those in other files skip without it).
 VENV_MIN ?= .venv-min
 # Left out: the tests that train or load models (they need torch), by file or by name, and
-# the doctests of wavescope.training (which imports torch).
+# the doctests of wavescope.training (which imports torch) and wavescope.units (pint, a dev tool).
 MIN_TESTS := tests wavescope --ignore=tests/training --ignore=wavescope/training \
+  --ignore=wavescope/units.py \
   --ignore=tests/analysis/test_torch_path.py \
   --ignore=tests/test_hardening.py --ignore=tests/test_report.py \
   --ignore=tests/test_reproduce.py --ignore=tests/test_scripts.py \
