@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -366,3 +368,17 @@ def test_classify_patterns_thresholds_are_parameters():
                           (dict(confidence=1.0), "confidence")):
         with pytest.raises(ValueError, match=match):
             classify_patterns(z, **kwargs)
+
+
+def test_local_pgd_leaves_out_a_named_bad_site_once_where_it_lies():
+    # "y2x3" names a site of the grid's first window; the other windows have a site
+    # at the same place from their own corner, which must stay in
+    da = ws.simulate.plane_wave((16, 16), n_times=100, sfreq=100.0, frequency=5.0,
+                                speed=30.0, direction=0.7, noise=0.5, seed=1)
+    z = analytic_signal(da)
+    by_hand = local_pgd(z.where(~ws.bad_sites(z, ["y2x3"])), tile=8)
+    with pytest.warns(ws.WavescopeWarning, match="y2x3"):
+        flagged = local_pgd(z.assign_attrs(bads=json.dumps(["y2x3"])), tile=8)
+    np.testing.assert_allclose(flagged.values, by_hand.values, rtol=1e-12)
+    assert json.loads(flagged.attrs["bads"]) == ["y2x3"]
+    assert np.abs(flagged.values - local_pgd(z, tile=8).values).max() > 1e-3  # it counts

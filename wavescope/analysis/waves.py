@@ -338,12 +338,17 @@ def local_pgd(z: xr.DataArray, tile: int = 8, form: str = "rubino") -> xr.DataAr
     for y0 in range(0, z.sizes["y"] - tile + 1, tile):
         for x0 in range(0, z.sizes["x"] - tile + 1, tile):
             window = z.isel(y=slice(y0, y0 + tile), x=slice(x0, x0 + tile))
-            window.attrs = dict(window.attrs, periodic=0)
+            # bad sites are NaN already; their names count from the grid's corner, so a
+            # window (whose names count from its own corner) must not apply them again
+            window.attrs = {k: v for k, v in window.attrs.items() if k != "bads"}
+            window.attrs["periodic"] = 0
             windows.append(pgd(window, form=form))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # frames where no window has a value
         out = xr.concat(windows, dim="window").mean("window", skipna=True)
     out.attrs = dict(windows[0].attrs, tile=tile)
+    if "bads" in z.attrs:
+        out.attrs["bads"] = z.attrs["bads"]
     out.name = "local_pgd"
     return out
 
