@@ -43,10 +43,10 @@ def test_welch_matches_scipy():
 def test_welch_in_blocks_of_time_major_data_matches_scipy(monkeypatch, scaling):
     # time is the slowest axis, and blocks of 5 rows (each copied time-contiguous) go to
     # scipy 2 rows at a time
-    from wavescope.analysis import spectral
+    from wavescope.analysis import _psd
 
-    monkeypatch.setattr(spectral, "_BLOCK_VALUES", 5 * 1000)
-    monkeypatch.setattr(spectral, "_CALL_VALUES", 2 * 1000)
+    monkeypatch.setattr(_psd, "BLOCK_VALUES", 5 * 1000)
+    monkeypatch.setattr(_psd, "CALL_VALUES", 2 * 1000)
     da = noise_epochs(n_channels=12)
     x = da.transpose("trial", "channel", "time").values
     out = spectrum(da, "welch", scaling=scaling)  # default segments and overlap

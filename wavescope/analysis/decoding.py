@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core import DataModelError, bad_sites, exclude_bads, space_dims, validate
-from .spectral import _psd, _spectrum_options
+from ._psd import psd, spectrum_options
 
 __all__ = ["BASELINES", "CONTROL_KINDS", "SpectralFeatures", "decode",
            "decode_with_baselines"]
@@ -163,7 +163,7 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
         if n_times < 2 and method != "fft":
             raise DataModelError(f"method {self.method!r} needs at least 2 time samples; X has "
                                  f"{n_times} feature(s) (time samples) per sample")
-        opts, freqs, keep = _spectrum_options(
+        opts, freqs, keep = spectrum_options(
             method, max(n_times, 2), sfreq, window=kwargs.get("window"),
             n_fft=kwargs.get("n_fft"), nperseg=kwargs.get("nperseg"), noverlap=None,
             bandwidth=None, adaptive=False, low_bias=True, scaling="density",
@@ -237,7 +237,7 @@ class SpectralFeatures(TransformerMixin, BaseEstimator):
             band = slice(*np.flatnonzero(keep)[[0, -1]] + [0, 1])  # a view, not a copy
             feats = np.abs(np.fft.rfft(x, n=opts["nfft"], axis=-1)[..., band])
         else:
-            feats = _psd(x, opts, keep)
+            feats = psd(x, opts, keep)
         if self.pool is not None:
             axes = tuple(range(1, x.ndim - 1)) if pooled is None else tuple(
                 a - 1 for a in pooled)
