@@ -769,6 +769,22 @@ def _centre_arg(centre):
     return c
 
 
+def _about_centre(z, func: str, want: str, centre, sigma, names) -> xr.Dataset:
+    """The Dataset of :func:`_centre_kernel`'s per-frame outputs ``names`` (then the
+    centre), each with its units: slopes in rad per space unit, the rest unitless."""
+    z = _checked(z, func)
+    finder = _finder(z, sigma)
+    names = (*names, "centre_x", "centre_y")
+    out = _per_frame(z, _centre_kernel, len(names), {
+        "finder": finder, "want": want, "centre": _centre_arg(centre)})
+    su = z.attrs.get("space_units")
+    units = {"slope": f"rad/{su}", "slope_se": f"rad/{su}", "centre_x": su, "centre_y": su}
+    ds = xr.Dataset({name: v.assign_attrs(units=units.get(name, "1"))
+                     for name, v in zip(names, out, strict=True)})
+    ds.attrs = derived_attrs(z)
+    return ds
+
+
 @public
 def radial_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = None
                        ) -> xr.Dataset:
@@ -810,21 +826,8 @@ def radial_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None = N
     >>> print(np.round(rad["rho"].values, 2))  # negative: phase falls with distance (a source)
     [-1. -1.]
     """
-    z = _checked(z, "radial_correlation")
-    finder = _finder(z, sigma)
-    rho, slope, se, p, strength, n_eff, cx, cy = _per_frame(z, _centre_kernel, 8, {
-        "finder": finder, "want": "radial", "centre": _centre_arg(centre)})
-    su = z.attrs.get("space_units")
-    ds = xr.Dataset({"rho": rho.assign_attrs(units="1"),
-                     "slope": slope.assign_attrs(units=f"rad/{su}"),
-                     "slope_se": se.assign_attrs(units=f"rad/{su}"),
-                     "p": p.assign_attrs(units="1"),
-                     "strength": strength.assign_attrs(units="1"),
-                     "n_eff": n_eff.assign_attrs(units="1"),
-                     "centre_x": cx.assign_attrs(units=su),
-                     "centre_y": cy.assign_attrs(units=su)})
-    ds.attrs = derived_attrs(z)
-    return ds
+    return _about_centre(z, "radial_correlation", "radial", centre, sigma,
+                         ("rho", "slope", "slope_se", "p", "strength", "n_eff"))
 
 
 @public
@@ -857,18 +860,8 @@ def rotational_correlation(z: xr.DataArray, *, centre="fit", sigma: float | None
     >>> print(np.round(rot["rho"].values, 2))  # negative: counter-clockwise
     [-1. -1.]
     """
-    z = _checked(z, "rotational_correlation")
-    finder = _finder(z, sigma)
-    rho, p, strength, cx, cy = _per_frame(z, _centre_kernel, 5, {
-        "finder": finder, "want": "rotation", "centre": _centre_arg(centre)})
-    su = z.attrs.get("space_units")
-    ds = xr.Dataset({"rho": rho.assign_attrs(units="1"),
-                     "p": p.assign_attrs(units="1"),
-                     "strength": strength.assign_attrs(units="1"),
-                     "centre_x": cx.assign_attrs(units=su),
-                     "centre_y": cy.assign_attrs(units=su)})
-    ds.attrs = derived_attrs(z)
-    return ds
+    return _about_centre(z, "rotational_correlation", "rotation", centre, sigma,
+                         ("rho", "p", "strength"))
 
 
 # --- classification -------------------------------------------------------------------------
