@@ -313,14 +313,20 @@ def _encode_complex(ds: xr.Dataset) -> xr.Dataset:
         pair = xr.Variable((*var.dims, _COMPLEX_DIM), parts)
         pair.attrs = dict(var.attrs, **{_COMPLEX_ATTR: 1})
         out[name] = pair
-    if not out:
+    return _with_variables(ds, out)
+
+
+def _with_variables(ds: xr.Dataset, variables: dict) -> xr.Dataset:
+    """A shallow copy of ``ds`` with ``variables`` in place of those of the same names,
+    coordinates staying coordinates."""
+    if not variables:
         return ds
     ds = ds.copy(deep=False)
-    for name, pair in out.items():
+    for name, var in variables.items():
         if name in ds.coords:
-            ds = ds.assign_coords({name: pair})
+            ds = ds.assign_coords({name: var})
         else:
-            ds[name] = pair
+            ds[name] = var
     return ds
 
 
@@ -340,13 +346,7 @@ def _decode_complex(ds: xr.Dataset) -> xr.Dataset:
             dask="parallelized", output_dtypes=[cdtype],
         )
         rebuilt[name] = xr.Variable(z.dims, z.data, attrs=attrs)
-    ds = ds.copy(deep=False)
-    for name, var in rebuilt.items():
-        if name in ds.coords:
-            ds = ds.assign_coords({name: var})
-        else:
-            ds[name] = var
-    return ds.drop_dims(_COMPLEX_DIM, errors="ignore")
+    return _with_variables(ds, rebuilt).drop_dims(_COMPLEX_DIM, errors="ignore")
 
 
 def _pair_to_complex(pair: np.ndarray) -> np.ndarray:
