@@ -32,8 +32,14 @@ from .._safeio import check_memory
 from ..core import DataModelError, as_grid, exclude_bads, space_dims, validate
 from ._common import check_activity
 from ._contract import public
-from ._psd import MAX_MISSING, SPECTRUM_METHODS  # noqa: F401 (documented here)
-from ._psd import BLOCK_VALUES, positive_or_none, psd, spectrum_options
+from ._psd import (  # noqa: F401 (documented here)
+    BLOCK_VALUES,
+    MAX_MISSING,
+    SPECTRUM_METHODS,
+    positive_or_none,
+    psd,
+    spectrum_options,
+)
 
 __all__ = ["spectrum", "dominant_frequency", "band_power", "kw_spectrum", "kw_speed"]
 
