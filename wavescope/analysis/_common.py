@@ -132,6 +132,26 @@ def json_attr(value) -> str:
     return json.dumps(value)
 
 
+def frame_means(gx, gy, unit: bool, out, xp=np):
+    """Fill ``out`` (5, frames) with the per-frame means over sites (the columns of the
+    (frames, sites) arrays ``gx``, ``gy``) of gx, gy, ``|g|`` and, with ``unit``, of the
+    unit vector (x, y), NaN sites skipped; returns ``out``. ``xp`` is the module of the
+    arrays, numpy or torch (one implementation for the NumPy and the device kernels)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mag = xp.sqrt(gx * gx + gy * gy)
+        groups = [((gx, gy, mag), xp.isfinite(mag))]
+        if unit:
+            ux, uy = gx / mag, gy / mag
+            groups.append(((ux, uy), xp.isfinite(ux)))
+        i = 0
+        for parts, ok in groups:
+            n = ok.sum(1)
+            for part in parts:
+                out[i] = xp.where(ok, part, 0.0).sum(1) / n
+                i += 1
+    return out
+
+
 def frame_blocks(n_frames: int, values_per_frame: int, block_values: int = BLOCK_VALUES):
     """Slices over frames holding about ``block_values`` values each."""
     step = max(1, block_values // max(1, values_per_frame))

@@ -35,6 +35,7 @@ import functools
 import numpy as np
 
 from ..core import DataModelError
+from ._common import frame_means
 
 #: Bytes of working data per block on the CPU: the temporaries stay near the cache.
 _CPU_BLOCK_BYTES = 1 << 24
@@ -378,23 +379,11 @@ def _gradient_kernel(z: np.ndarray, *, geom, device):
 
 
 def _means(gx, gy, unit: bool):
-    """Twin of ``waves._means``: per frame mean gx, gy, |g| and unit vector (5, frames)."""
+    """``waves._means`` on device tensors: per frame mean gx, gy, |g| and unit vector."""
     torch = _torch()
     gx, gy = gx.reshape(gx.shape[0], -1), gy.reshape(gy.shape[0], -1)
     out = torch.full((5, gx.shape[0]), torch.nan, dtype=_double(gx.device), device=gx.device)
-    mag = torch.sqrt(gx * gx + gy * gy)
-    ok = torch.isfinite(mag)
-    n = ok.sum(dim=1)
-    out[0] = torch.where(ok, gx, 0.0).sum(dim=1) / n
-    out[1] = torch.where(ok, gy, 0.0).sum(dim=1) / n
-    out[2] = torch.where(ok, mag, 0.0).sum(dim=1) / n
-    if unit:
-        ux, uy = gx / mag, gy / mag
-        uok = torch.isfinite(ux)
-        nu = uok.sum(dim=1)
-        out[3] = torch.where(uok, ux, 0.0).sum(dim=1) / nu
-        out[4] = torch.where(uok, uy, 0.0).sum(dim=1) / nu
-    return out
+    return frame_means(gx, gy, unit, out, xp=torch)
 
 
 def _stats_kernel(z: np.ndarray, *, geom, unit: bool, device):

@@ -34,6 +34,7 @@ from ._common import (
     check_time_chunk,
     derived_attrs,
     frame_blocks,
+    frame_means,
     space_units_per_time,
 )
 from ._contract import public
@@ -127,21 +128,7 @@ def _block_stats(block: np.ndarray, geom: Geometry, unit: bool) -> np.ndarray:
 
 def _means(gx: np.ndarray, gy: np.ndarray, unit: bool) -> np.ndarray:
     """Per frame (rows): mean gx, gy, |g| and (with ``unit``) unit vector, NaN skipped."""
-    out = np.full((5, gx.shape[0]), np.nan)
-    mag = np.sqrt(gx * gx + gy * gy)
-    ok = np.isfinite(mag)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n = ok.sum(axis=1)
-        out[0] = np.where(ok, gx, 0.0).sum(axis=1) / n
-        out[1] = np.where(ok, gy, 0.0).sum(axis=1) / n
-        out[2] = np.where(ok, mag, 0.0).sum(axis=1) / n
-        if unit:
-            ux, uy = gx / mag, gy / mag
-            uok = np.isfinite(ux)
-            nu = uok.sum(axis=1)
-            out[3] = np.where(uok, ux, 0.0).sum(axis=1) / nu
-            out[4] = np.where(uok, uy, 0.0).sum(axis=1) / nu
-    return out
+    return frame_means(gx, gy, unit, np.full((5, gx.shape[0]), np.nan))
 
 
 def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False, bads=None,
