@@ -152,6 +152,41 @@ def frame_means(gx, gy, unit: bool, out, xp=np):
     return out
 
 
+def product_sum(a, axis: int, periodic: bool, xp=np):
+    """Sum of the backward and forward products ``a[i+1] conj a[i]`` at each site along
+    ``axis`` (missing ones count 0), and how many of the two were present (int8).
+    ``xp``: numpy or torch, the module of ``a``."""
+    a = xp.moveaxis(a, axis, -1)
+    if periodic:
+        fwd = xp.roll(a, -1, -1) * xp.conj(a)
+        back = xp.roll(fwd, 1, -1)
+    else:
+        d = a[..., 1:] * xp.conj(a[..., :-1])
+        gap = xp.full_like(d[..., :1], np.nan)
+        fwd, back = xp.concatenate([d, gap], -1), xp.concatenate([gap, d], -1)
+    has_f, has_b = xp.isfinite(fwd), xp.isfinite(back)
+    total = xp.where(has_f, fwd, 0) + xp.where(has_b, back, 0)
+    count = xp.asarray(has_f, dtype=xp.int8) + xp.asarray(has_b, dtype=xp.int8)
+    return xp.moveaxis(total, -1, axis), xp.moveaxis(count, -1, axis)
+
+
+def phase_derivatives(frames, periodic: bool, smooth: float, window, xp=np):
+    """Phase derivatives along x, y and time of each consecutive pair of the (n + 1, ny,
+    nx) complex ``frames``: the angles of the products pooled by ``window`` (a callable,
+    the Gaussian sum over (y, x); used where ``smooth > 0``), and the mask of sites that
+    hold data (see ``flow._derivatives``). ``xp``: numpy or torch, the module of
+    ``frames``."""
+    px, nx_ = product_sum(frames, -1, periodic, xp)
+    py, ny_ = product_sum(frames, -2, periodic, xp)
+    pt = frames[1:] * xp.conj(frames[:-1])
+    ok = xp.isfinite(pt) & (nx_[:-1] + nx_[1:] > 0) & (ny_[:-1] + ny_[1:] > 0)
+    pt = xp.where(ok, pt, 0)
+    px, py = px[:-1] + px[1:], py[:-1] + py[1:]
+    if smooth > 0:
+        px, py, pt = (window(p) for p in (px, py, pt))
+    return xp.angle(px), xp.angle(py), xp.angle(pt), ok
+
+
 def frame_blocks(n_frames: int, values_per_frame: int, block_values: int = BLOCK_VALUES):
     """Slices over frames holding about ``block_values`` values each."""
     step = max(1, block_values // max(1, values_per_frame))

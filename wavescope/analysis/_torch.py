@@ -35,7 +35,7 @@ import functools
 import numpy as np
 
 from ..core import DataModelError
-from ._common import frame_means
+from ._common import frame_means, phase_derivatives
 
 #: Bytes of working data per block on the CPU: the temporaries stay near the cache.
 _CPU_BLOCK_BYTES = 1 << 24
@@ -576,23 +576,6 @@ def _plane_fit_kernel(z: np.ndarray, *, fitter, device) -> tuple:
 # --- Horn–Schunck optical flow --------------------------------------------------------------
 
 
-def _product_sum(a, axis: int, periodic: bool):
-    """Twin of ``flow._product_sum``: backward + forward products and how many exist."""
-    torch = _torch()
-    a = a.movedim(axis, -1)
-    if periodic:
-        fwd = torch.roll(a, -1, dims=-1) * torch.conj(a)
-        back = torch.roll(fwd, 1, dims=-1)
-    else:
-        d = a[..., 1:] * torch.conj(a[..., :-1])
-        gap = torch.full((*d.shape[:-1], 1), torch.nan, dtype=d.dtype, device=d.device)
-        fwd, back = torch.cat([d, gap], dim=-1), torch.cat([gap, d], dim=-1)
-    has_f, has_b = torch.isfinite(fwd), torch.isfinite(back)
-    total = torch.where(has_f, fwd, 0) + torch.where(has_b, back, 0)
-    count = has_f.to(torch.int8) + has_b.to(torch.int8)
-    return total.movedim(-1, axis), count.movedim(-1, axis)
-
-
 def _gaussian_matrix(n: int, sigma: float, periodic: bool, dev, dtype):
     """(n, n) matrix of ``scipy.ndimage.gaussian_filter1d`` (truncate 3) on n samples."""
     radius = int(3.0 * sigma + 0.5)
@@ -615,18 +598,12 @@ def _flow_derivatives(frames, phase: bool, periodic: bool, smooth: float):
     """Twin of ``flow._derivatives`` on a (n + 1, ny, nx) device tensor."""
     torch = _torch()
     if phase:
-        px, nx_ = _product_sum(frames, -1, periodic)
-        py, ny_ = _product_sum(frames, -2, periodic)
-        pt = frames[1:] * torch.conj(frames[:-1])
-        ok = torch.isfinite(pt) & (nx_[:-1] + nx_[1:] > 0) & (ny_[:-1] + ny_[1:] > 0)
-        pt = torch.where(ok, pt, 0)
-        px, py = px[:-1] + px[1:], py[:-1] + py[1:]
-        if smooth > 0:
+        if smooth > 0:  # the Gaussian sum as matrix products (ndimage's, on the device)
             ny, nx = frames.shape[-2:]
             wy = _gaussian_matrix(ny, smooth, periodic, frames.device, frames.dtype)
             wx = _gaussian_matrix(nx, smooth, periodic, frames.device, frames.dtype)
-            px, py, pt = ((wy @ p) @ wx.T for p in (px, py, pt))
-        return torch.angle(px), torch.angle(py), torch.angle(pt), ok
+        return phase_derivatives(frames, periodic, smooth, lambda p: (wy @ p) @ wx.T,
+                                 xp=torch)
     gx = _central(frames, -1, periodic)
     gy = _central(frames, -2, periodic)
     gx, gy = (gx[:-1] + gx[1:]) / 2, (gy[:-1] + gy[1:]) / 2

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from .._safeio import check_memory
 from ..core import DataModelError
-from ._common import apply_ufunc, check_activity, check_time_chunk
+from ._common import apply_ufunc, check_activity, check_time_chunk, phase_derivatives
 from ._contract import public
 from ._torch import optical_flow_core, resolve
 
@@ -394,15 +394,8 @@ def _derivatives(frames: np.ndarray, phase: bool, periodic: bool, smooth: float)
     along the wave front (the aperture problem), so amplitude uses central differences only.
     """
     if phase:
-        px, nx_ = _product_sum(frames, -1, periodic)
-        py, ny_ = _product_sum(frames, -2, periodic)
-        pt = frames[1:] * np.conj(frames[:-1])
-        ok = np.isfinite(pt) & (nx_[:-1] + nx_[1:] > 0) & (ny_[:-1] + ny_[1:] > 0)
-        pt = np.where(ok, pt, 0)
-        px, py = px[:-1] + px[1:], py[:-1] + py[1:]
-        if smooth > 0:
-            px, py, pt = (_window(p, smooth, periodic) for p in (px, py, pt))
-        return np.angle(px), np.angle(py), np.angle(pt), ok
+        return phase_derivatives(frames, periodic, smooth,
+                                 lambda p: _window(p, smooth, periodic))
     gx = _site_derivative(frames, -1, False, periodic, one_sided=False)
     gy = _site_derivative(frames, -2, False, periodic, one_sided=False)
     gx = (gx[:-1] + gx[1:]) / 2
@@ -410,24 +403,6 @@ def _derivatives(frames: np.ndarray, phase: bool, periodic: bool, smooth: float)
     gt = frames[1:] - frames[:-1]
     ok = np.isfinite(gx) & np.isfinite(gy) & np.isfinite(gt)
     return gx, gy, gt, ok
-
-
-def _product_sum(a: np.ndarray, axis: int, periodic: bool):
-    """Sum of the backward and forward products ``a[i+1] conj a[i]`` at each site along
-    ``axis`` (missing ones count 0), and how many of the two were present."""
-    a = np.moveaxis(a, axis, -1)
-    if periodic:
-        fwd = np.roll(a, -1, axis=-1) * np.conj(a)
-        back = np.roll(fwd, 1, axis=-1)
-    else:
-        d = a[..., 1:] * np.conj(a[..., :-1])
-        gap = np.full((*d.shape[:-1], 1), np.nan, dtype=d.dtype)
-        fwd = np.concatenate([d, gap], axis=-1)
-        back = np.concatenate([gap, d], axis=-1)
-    has_f, has_b = np.isfinite(fwd), np.isfinite(back)
-    total = np.where(has_f, fwd, 0) + np.where(has_b, back, 0)
-    count = has_f.astype(np.int8) + has_b
-    return np.moveaxis(total, -1, axis), np.moveaxis(count, -1, axis)
 
 
 def _window(a: np.ndarray, sigma: float, periodic: bool) -> np.ndarray:
