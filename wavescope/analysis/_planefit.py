@@ -425,60 +425,66 @@ class PlaneFitter:
         return out
 
     def _refine(self, u: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Safeguarded Newton ascent on S(k) = |sum u exp(-i k . r)|^2, all frames at once.
+        """Safeguarded Newton ascent on S(k) = |sum u exp(-i k . r)|^2, all frames at once
+        (:func:`newton_ascent`)."""
+        return newton_ascent(u, k.copy(), self._factors, self.moments,
+                             np.full(len(u), self.step), np.arange(len(u)), 1e-7 * self.step,
+                             self.max_iter)
 
-        Returns the wave vectors and ``c = u exp(-i k . (r - centre))`` at them. Frames
-        leave the iteration once their step falls below 1e-7 of the lattice spacing.
-        """
-        moments = self.moments
-        k = k.copy()
-        c = u * self._factors(k)
-        s = np.abs(c.sum(axis=1)) ** 2
-        radius = np.full(len(u), self.step)
-        tol = 1e-7 * self.step
-        active = np.arange(len(u))
-        for _ in range(self.max_iter):
-            ca = c[active]
-            f = ca.sum(axis=1)
-            mom = ca @ moments  # sums of c * (x, y, x^2, xy, y^2)
-            fx, fy = -1j * mom[:, 0], -1j * mom[:, 1]
-            fxx, fxy, fyy = -mom[:, 2], -mom[:, 3], -mom[:, 4]
-            cf = np.conj(f)
-            gx, gy = 2 * np.real(cf * fx), 2 * np.real(cf * fy)
-            hxx = 2 * np.real(np.abs(fx) ** 2 + cf * fxx)
-            hxy = 2 * np.real(np.conj(fx) * fy + cf * fxy)
-            hyy = 2 * np.real(np.abs(fy) ** 2 + cf * fyy)
-            det = hxx * hyy - hxy**2
-            concave = (hxx < 0) & (det > 0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                newton = -np.column_stack([hyy * gx - hxy * gy, hxx * gy - hxy * gx]) / det[
-                    :, None]
-            step = np.nan_to_num(np.where(concave[:, None], newton, np.column_stack([gx, gy])))
-            norm = np.hypot(step[:, 0], step[:, 1])
-            converged = concave & (norm < tol)  # at the maximum: no trial evaluation
-            if converged.any():
-                keep = ~converged
-                active, step, norm, concave = (active[keep], step[keep], norm[keep],
-                                               concave[keep])
-                if active.size == 0:
-                    break
-            r = radius[active]
-            # Newton steps are capped at the trust radius; uphill (gradient) steps take it
-            scale = np.where(concave & (norm <= r), 1.0, r / np.maximum(norm, 1e-300))
-            step *= scale[:, None]
-            trial = k[active] + step
-            c_new = u[active] * self._factors(trial)
-            s_new = np.abs(c_new.sum(axis=1)) ** 2
-            better = s_new >= s[active]
-            moved = np.hypot(step[:, 0], step[:, 1])
-            take = active[better]
-            k[take], c[take], s[take] = trial[better], c_new[better], s_new[better]
-            radius[active] = np.where(better, np.maximum(r, 2 * moved), 0.25 * moved)
-            done = (radius[active] <= tol) | (better & (moved < tol))
-            active = active[~done]
-            if active.size == 0:
+
+def newton_ascent(u, k, factors, moments, radius, active, tol: float, max_iter: int, xp=np):
+    """Safeguarded Newton ascent on S(k) = |sum u exp(-i k . r)|^2 for the frames (rows)
+    of the unit phasors ``u`` from the wave vectors ``k`` (m, 2), updated in place.
+
+    ``factors(k)`` gives exp(-i k . (r - centre)) (m, n_sites); ``moments`` the sites'
+    (x, y, x^2, xy, y^2) (n_sites, 5); ``radius`` the frames' starting trust radii and
+    ``active`` the frame indices (arange). Frames leave once their step falls below
+    ``tol``. ``xp``: numpy or torch, the module of the arrays (one implementation for the
+    NumPy fit and its device twin). Returns ``k`` and ``c = u factors(k)``.
+    """
+    c = u * factors(k)
+    s = xp.abs(c.sum(1)) ** 2
+    for _ in range(max_iter):
+        ca = c[active]
+        f = ca.sum(1)
+        mom = ca @ moments  # sums of c * (x, y, x^2, xy, y^2)
+        fx, fy = -1j * mom[:, 0], -1j * mom[:, 1]
+        fxx, fxy, fyy = -mom[:, 2], -mom[:, 3], -mom[:, 4]
+        cf = xp.conj(f)
+        gx, gy = 2 * (cf * fx).real, 2 * (cf * fy).real
+        hxx = 2 * (xp.abs(fx) ** 2 + cf * fxx).real
+        hxy = 2 * (xp.conj(fx) * fy + cf * fxy).real
+        hyy = 2 * (xp.abs(fy) ** 2 + cf * fyy).real
+        det = hxx * hyy - hxy**2
+        concave = (hxx < 0) & (det > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            newton = -xp.stack([hyy * gx - hxy * gy, hxx * gy - hxy * gx], 1) / det[:, None]
+        step = xp.nan_to_num(xp.where(concave[:, None], newton, xp.stack([gx, gy], 1)))
+        norm = xp.hypot(step[:, 0], step[:, 1])
+        converged = concave & (norm < tol)  # at the maximum: no trial evaluation
+        if bool(converged.any()):
+            keep = ~converged
+            active, step, norm, concave = (active[keep], step[keep], norm[keep],
+                                           concave[keep])
+            if len(active) == 0:
                 break
-        return k, c
+        r = radius[active]
+        # Newton steps are capped at the trust radius; uphill (gradient) steps take it
+        scale = xp.where(concave & (norm <= r), 1.0, r / xp.where(norm > 1e-300, norm, 1e-300))
+        step = step * scale[:, None]
+        trial = k[active] + step
+        c_new = u[active] * factors(trial)
+        s_new = xp.abs(c_new.sum(1)) ** 2
+        better = s_new >= s[active]
+        moved = xp.hypot(step[:, 0], step[:, 1])
+        take = active[better]
+        k[take], c[take], s[take] = trial[better], c_new[better], s_new[better]
+        radius[active] = xp.where(better, xp.maximum(r, 2 * moved), 0.25 * moved)
+        done = (radius[active] <= tol) | (better & (moved < tol))
+        active = active[~done]
+        if len(active) == 0:
+            break
+    return k, c
 
 
 def _wald_p(k: np.ndarray, cov: np.ndarray, dof: np.ndarray, line: bool) -> np.ndarray:

@@ -491,57 +491,15 @@ class _PlaneFit:
         return out
 
     def _refine(self, u, k):
-        """Twin of ``PlaneFitter._refine`` (same steps, trust radii and stopping rule)."""
+        """``PlaneFitter._refine`` on the device (the same steps, trust radii and stopping
+        rule: :func:`~wavescope.analysis._planefit.newton_ascent`)."""
+        from ._planefit import newton_ascent
+
         torch, f = self.torch, self.f
-        moments = self.moments.to(self.cplx)
-        k = k.clone()
-        c = u * self._phase_factors(k)
-        s = torch.abs(c.sum(dim=1)) ** 2
         radius = torch.full((len(u),), f.step, dtype=self.real, device=self.dev)
-        tol = 1e-7 * f.step
-        active = torch.arange(len(u), device=self.dev)
-        for _ in range(f.max_iter):
-            ca = c[active]
-            fs = ca.sum(dim=1)
-            mom = ca @ moments
-            fx, fy = -1j * mom[:, 0], -1j * mom[:, 1]
-            fxx, fxy, fyy = -mom[:, 2], -mom[:, 3], -mom[:, 4]
-            cf = torch.conj(fs)
-            gx, gy = 2 * (cf * fx).real, 2 * (cf * fy).real
-            hxx = 2 * (torch.abs(fx) ** 2 + cf * fxx).real
-            hxy = 2 * (torch.conj(fx) * fy + cf * fxy).real
-            hyy = 2 * (torch.abs(fy) ** 2 + cf * fyy).real
-            det = hxx * hyy - hxy**2
-            concave = (hxx < 0) & (det > 0)
-            newton = -torch.stack([hyy * gx - hxy * gy, hxx * gy - hxy * gx], dim=1) / det[
-                :, None]
-            step = torch.nan_to_num(torch.where(concave[:, None], newton,
-                                                torch.stack([gx, gy], dim=1)))
-            norm = torch.hypot(step[:, 0], step[:, 1])
-            converged = concave & (norm < tol)
-            if bool(converged.any()):
-                keep = ~converged
-                active, step, norm, concave = (active[keep], step[keep], norm[keep],
-                                               concave[keep])
-                if active.numel() == 0:
-                    break
-            r = radius[active]
-            scale = torch.where(concave & (norm <= r), 1.0,
-                                r / torch.clamp(norm, min=1e-300))
-            step = step * scale[:, None]
-            trial = k[active] + step
-            c_new = u[active] * self._phase_factors(trial)
-            s_new = torch.abs(c_new.sum(dim=1)) ** 2
-            better = s_new >= s[active]
-            moved = torch.hypot(step[:, 0], step[:, 1])
-            take = active[better]
-            k[take], c[take], s[take] = trial[better], c_new[better], s_new[better]
-            radius[active] = torch.where(better, torch.maximum(r, 2 * moved), 0.25 * moved)
-            done = (radius[active] <= tol) | (better & (moved < tol))
-            active = active[~done]
-            if active.numel() == 0:
-                break
-        return k, c
+        return newton_ascent(u, k.clone(), self._phase_factors, self.moments.to(self.cplx),
+                             radius, torch.arange(len(u), device=self.dev), 1e-7 * f.step,
+                             f.max_iter, xp=torch)
 
     def search(self, u: np.ndarray, _unused=None) -> tuple[np.ndarray, np.ndarray]:
         """Coarse search and Newton refinement of NumPy unit phasors ``u`` (0 at gaps):
