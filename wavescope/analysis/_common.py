@@ -187,6 +187,16 @@ def phase_derivatives(frames, periodic: bool, smooth: float, window, xp=np):
     return xp.angle(px), xp.angle(py), xp.angle(pt), ok
 
 
+def parabolic_offset(a, b, c, xp=np):
+    """Vertex of the parabola through (-1, a), (0, b), (1, c), in bins (|offset| <= 0.5;
+    0 where the parabola is not concave): the sub-bin position of a peak at ``b``.
+    ``xp``: numpy or torch, the module of the arrays."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = a - 2 * b + c
+        off = xp.where(denom < 0, 0.5 * (a - c) / denom, 0.0)
+    return xp.clip(xp.nan_to_num(off), -0.5, 0.5)
+
+
 def frame_blocks(n_frames: int, values_per_frame: int, block_values: int = BLOCK_VALUES):
     """Slices over frames holding about ``block_values`` values each."""
     step = max(1, block_values // max(1, values_per_frame))

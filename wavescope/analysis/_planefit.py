@@ -70,7 +70,7 @@ from scipy import fft as sfft
 from scipy import stats
 
 from ._circular import circ_corr_phasors, unit_phasor
-from ._common import frame_blocks
+from ._common import frame_blocks, parabolic_offset
 from ._geometry import Geometry
 
 #: Fitted quantities per frame, in this order: the wave vector (= the phase gradient),
@@ -531,10 +531,7 @@ def _neighbour(index: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 def _vertex(left, mid, right) -> np.ndarray:
     """Offset (in bins, within +-0.5) of the vertex of the parabola through three
     samples of log power: a sub-bin start for Newton."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a, b, c = np.log(left), np.log(mid), np.log(right)
-        off = 0.5 * (a - c) / (a - 2 * b + c)
-    return np.clip(np.nan_to_num(off), -0.5, 0.5)
+    return parabolic_offset(np.log(left), np.log(mid), np.log(right))
 
 
 def _uniform(c: np.ndarray | None) -> bool:

@@ -35,7 +35,7 @@ import functools
 import numpy as np
 
 from ..core import DataModelError
-from ._common import frame_means, phase_derivatives
+from ._common import frame_means, parabolic_offset, phase_derivatives
 
 #: Bytes of working data per block on the CPU: the temporaries stay near the cache.
 _CPU_BLOCK_BYTES = 1 << 24
@@ -444,9 +444,7 @@ class _PlaneFit:
     @staticmethod
     def _vertex(left, mid, right):
         torch = _torch()
-        a, b, c = torch.log(left), torch.log(mid), torch.log(right)
-        off = 0.5 * (a - c) / (a - 2 * b + c)
-        return torch.clamp(torch.nan_to_num(off), -0.5, 0.5)
+        return parabolic_offset(torch.log(left), torch.log(mid), torch.log(right), xp=torch)
 
     def _coarse(self, u):
         torch, f = self.torch, self.f

@@ -30,7 +30,7 @@ from scipy import signal
 
 from .._safeio import check_memory
 from ..core import DataModelError, as_grid, exclude_bads, space_dims, validate
-from ._common import check_activity
+from ._common import check_activity, parabolic_offset
 from ._contract import public
 from ._psd import (  # noqa: F401 (documented here)
     BLOCK_VALUES,
@@ -58,14 +58,6 @@ def _check_real(da: xr.DataArray, func: str) -> None:
             f"{func} needs real values, got complex ones; pass the signal (da.real), not its "
             "analytic signal"
         )
-
-
-def _parabolic_offset(a, b, c):
-    """Vertex of the parabola through (-1, a), (0, b), (1, c), in bins (|offset| <= 0.5)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        denom = a - 2 * b + c
-        off = np.where(denom < 0, 0.5 * (a - c) / denom, 0.0)
-    return np.clip(np.nan_to_num(off), -0.5, 0.5)
 
 
 # --------------------------------------------------------------------------- spectrum
@@ -219,7 +211,7 @@ def _peak(p, freqs, refine):
             )
         ok = (i == j) & np.isfinite(a) & np.isfinite(b) & np.isfinite(c)
         step = freqs[np.minimum(i + 1, freqs.size - 1)] - freqs[np.maximum(i - 1, 0)]
-        f = np.where(ok, f + _parabolic_offset(a, b, c) * step / 2, f)
+        f = np.where(ok, f + parabolic_offset(a, b, c) * step / 2, f)
     top = filled.max(axis=-1)
     return np.where(np.isnan(p).all(axis=-1) | ~np.isfinite(top) | (top <= 0), np.nan, f)
 
@@ -583,7 +575,7 @@ def _zoom(xt, t, pos, centre, step, n_iter=4, m=9):
                 for j in (i - 1, i, i + 1):
                     sl[ax] = j
                     vals.append(np.log(power[tuple(sl)]))
-                new[ax] += _parabolic_offset(*vals) * (grids[ax][1] - grids[ax][0])
+                new[ax] += parabolic_offset(*vals) * (grids[ax][1] - grids[ax][0])
         centre, step = new, step * 2 / (m - 1)
     return centre
 
@@ -756,7 +748,7 @@ def _refine_bins(p, best, freqs, kaxes):
                 sl[ax] = j
                 trio.append(p[tuple(sl)])
             if np.all(np.isfinite(trio)) and min(trio) > 0:
-                v = v + _parabolic_offset(*np.log(trio)) * (values[i + 1] - values[i])
+                v = v + parabolic_offset(*np.log(trio)) * (values[i + 1] - values[i])
         out.append(v)
     return out[-1], np.array(out[:-1])
 
