@@ -142,6 +142,21 @@ def _positive(name, value) -> float:
     return value
 
 
+def _plane(kind: str, frequency, speed, direction, amplitude, phase0):
+    """Angular frequency, wave vector and ground truth of a plane wave (or of the two
+    that make a standing wave) of ``speed`` along ``direction``."""
+    speed = _positive("speed", speed)
+    direction = float(direction)
+    omega = 2 * np.pi * frequency
+    k = omega / speed * np.array([np.cos(direction), np.sin(direction)])
+    truth = {
+        "kind": kind, "frequency": frequency, "speed": speed, "direction": direction,
+        "wavelength": speed / frequency, "wavenumber": omega / speed, "k": k.tolist(),
+        "amplitude": amplitude, "phase0": float(phase0),
+    }
+    return omega, k, truth
+
+
 def _centre(site: _Sites, centre) -> np.ndarray:
     if centre is None:
         return site.middle()
@@ -244,17 +259,9 @@ def plane_wave(
     """
     n_times, sfreq, frequency, amplitude, noise_level = _check_common(
         n_times, sfreq, frequency, amplitude, noise)
-    speed = _positive("speed", speed)
-    direction = float(direction)
+    omega, k, truth_dict = _plane("plane", frequency, speed, direction, amplitude, phase0)
     site = _Sites(sites, spacing)
-    omega = 2 * np.pi * frequency
-    k = omega / speed * np.array([np.cos(direction), np.sin(direction)])
     phase = omega * _times(n_times, sfreq) - (site.xy @ k)[None, :] + phase0
-    truth_dict = {
-        "kind": "plane", "frequency": frequency, "speed": speed, "direction": direction,
-        "wavelength": speed / frequency, "wavenumber": omega / speed, "k": k.tolist(),
-        "amplitude": amplitude, "phase0": float(phase0),
-    }
     return _finish(amplitude * np.cos(phase), site, sfreq=sfreq, noise_level=noise_level,
                    amplitude=amplitude, seed=seed, space_units=space_units, source=source,
                    time_units=time_units, truth_dict=truth_dict, func="plane_wave")
@@ -418,17 +425,9 @@ def standing_wave(
     """
     n_times, sfreq, frequency, amplitude, noise_level = _check_common(
         n_times, sfreq, frequency, amplitude, noise)
-    speed = _positive("speed", speed)
-    direction = float(direction)
+    omega, k, truth_dict = _plane("standing", frequency, speed, direction, amplitude, phase0)
     site = _Sites(sites, spacing)
-    omega = 2 * np.pi * frequency
-    k = omega / speed * np.array([np.cos(direction), np.sin(direction)])
     values = amplitude * np.cos(omega * _times(n_times, sfreq) + phase0) * np.cos(site.xy @ k)
-    truth_dict = {
-        "kind": "standing", "frequency": frequency, "speed": speed, "direction": direction,
-        "wavelength": speed / frequency, "wavenumber": omega / speed, "k": k.tolist(),
-        "amplitude": amplitude, "phase0": float(phase0),
-    }
     return _finish(values, site, sfreq=sfreq, noise_level=noise_level, amplitude=amplitude,
                    seed=seed, space_units=space_units, source=source, time_units=time_units,
                    truth_dict=truth_dict, func="standing_wave")
