@@ -31,6 +31,7 @@ from numbers import Integral
 import numpy as np
 import xarray as xr
 
+from ._checks import positive
 from .core import from_array, validate
 from .drums import area_from_frequency, disc, drum, polygon, rectangle, square
 
@@ -114,9 +115,9 @@ def _is_shape(sites) -> bool:
 def _check_common(n_times, sfreq, frequency, amplitude, noise_level):
     if not isinstance(n_times, Integral) or isinstance(n_times, bool) or n_times < 1:
         raise ValueError(f"n_times must be a positive integer, got {n_times!r}")
-    sfreq = _positive("sfreq", sfreq)
+    sfreq = positive("sfreq", sfreq)
     if frequency is not None:
-        frequency = _positive("frequency", frequency)
+        frequency = positive("frequency", frequency)
         if frequency >= sfreq / 2:
             raise ValueError(
                 f"frequency {frequency} is at or above the Nyquist frequency {sfreq / 2} "
@@ -132,20 +133,10 @@ def _check_common(n_times, sfreq, frequency, amplitude, noise_level):
     return int(n_times), sfreq, frequency, amplitude, noise_level
 
 
-def _positive(name, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return value
-
-
 def _plane(kind: str, frequency, speed, direction, amplitude, phase0):
     """Angular frequency, wave vector and ground truth of a plane wave (or of the two
     that make a standing wave) of ``speed`` along ``direction``."""
-    speed = _positive("speed", speed)
+    speed = positive("speed", speed)
     direction = float(direction)
     omega = 2 * np.pi * frequency
     k = omega / speed * np.array([np.cos(direction), np.sin(direction)])
@@ -310,7 +301,7 @@ def radial_wave(
     """
     n_times, sfreq, frequency, amplitude, noise_level = _check_common(
         n_times, sfreq, frequency, amplitude, noise)
-    speed = _positive("speed", speed)
+    speed = positive("speed", speed)
     if kind not in ("source", "sink"):
         raise ValueError(f"kind must be 'source' or 'sink', got {kind!r}")
     site = _Sites(sites, spacing)
@@ -497,8 +488,8 @@ def dispersive_wave(
     if freqs.ndim != 1 or freqs.size < 2 or not np.all((freqs > 0) & (freqs < sfreq / 2)):
         raise ValueError(f"frequencies must hold at least 2 values in (0, sfreq / 2 = "
                          f"{sfreq / 2:g}), got {frequencies!r}")
-    phase_speed = _positive("phase_speed", phase_speed)
-    group_speed = _positive("group_speed", group_speed)
+    phase_speed = positive("phase_speed", phase_speed)
+    group_speed = positive("group_speed", group_speed)
     direction = float(direction)
     site = _Sites(sites, spacing)
     omega = 2 * np.pi * freqs

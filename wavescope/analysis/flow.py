@@ -24,6 +24,7 @@ import xarray as xr
 from scipy import ndimage
 from tqdm.auto import tqdm
 
+from .._checks import positive
 from .._safeio import check_memory
 from ..core import DataModelError
 from ._common import apply_ufunc, check_activity, check_time_chunk, phase_derivatives
@@ -164,12 +165,7 @@ def optical_flow(
     if on not in ("phase", "amplitude"):
         raise ValueError(f"on must be 'phase' or 'amplitude', got {on!r}")
     if not (isinstance(alpha, str) and alpha == "auto"):
-        try:
-            alpha = float(alpha)
-        except (TypeError, ValueError):
-            raise ValueError(f"alpha must be a positive number or 'auto', got {alpha!r}") from None
-        if not np.isfinite(alpha) or alpha <= 0:
-            raise ValueError(f"alpha must be a positive number or 'auto', got {alpha!r}")
+        alpha = positive("alpha", alpha, " or 'auto'")
     if smooth is None:
         smooth = 3.0 if on == "phase" else 0.0
     smooth = float(smooth)
