@@ -5,8 +5,7 @@ and :mod:`wavescope.analysis` (phase, gradients, wave detection, spectra, decodi
 meet in the data model of :mod:`wavescope.core`.
 """
 
-from importlib import import_module
-
+from ._lazy import lazy_attributes
 from .core import (
     DataModelError,
     WavescopeWarning,
@@ -59,15 +58,4 @@ _LAZY = {
 _SUBMODULES = {"analysis", "datasets", "drums", "plotting", "simulate", "training", "io", "cli",
                "quickstart", "readers", "imaging"}
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(import_module(module), attr)
-    if name in _SUBMODULES:
-        return import_module(f"wavescope.{name}")
-    raise AttributeError(f"module 'wavescope' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, _SUBMODULES, globals())

@@ -7,8 +7,9 @@ Public names (loaded on first use, so importing the package stays light):
 ``models`` and ``data``.
 """
 
-from importlib import import_module
 from importlib.util import find_spec
+
+from .._lazy import lazy_attributes
 
 
 def _torch_installed() -> bool:
@@ -49,15 +50,4 @@ _LAZY = {
 _SUBMODULES = {"models", "data", "metrics", "tasks", "config", "trainer", "export", "sweeps",
                "tasks_image", "tasks_seq", "distributed"}
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(import_module(module), attr)
-    if name in _SUBMODULES:
-        return import_module(f"wavescope.training.{name}")
-    raise AttributeError(f"module 'wavescope.training' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, _SUBMODULES, globals())
