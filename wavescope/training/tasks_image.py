@@ -88,6 +88,12 @@ class SegmentationTask(Task):
         return {k: v for k, v in self.config.task_kwargs.items()
                 if k not in ("sizes", *exclude)}
 
+    def _generated(self, make, root) -> dict:
+        """The splits of a seeded generator ``make(folder, sizes, **task_kwargs)``, cached
+        in ``root/<task name>``, as datasets."""
+        splits = make(Path(root) / self.name, self._sizes(), **self._data_kwargs())
+        return {s: ImageMaskDataset(d["images"], d["masks"]) for s, d in splits.items()}
+
 
 @register_task
 class TetrominoesTask(SegmentationTask):
@@ -98,8 +104,7 @@ class TetrominoesTask(SegmentationTask):
     n_classes = 6
 
     def datasets(self, root):
-        splits = tetrominoes(Path(root) / "tetrominoes", self._sizes(), **self._data_kwargs())
-        return {s: ImageMaskDataset(d["images"], d["masks"]) for s, d in splits.items()}
+        return self._generated(tetrominoes, root)
 
 
 @register_task
@@ -111,8 +116,7 @@ class PolygonsTask(SegmentationTask):
     n_classes = 7
 
     def datasets(self, root):
-        splits = polygons(Path(root) / "polygons", self._sizes(), **self._data_kwargs())
-        return {s: ImageMaskDataset(d["images"], d["masks"]) for s, d in splits.items()}
+        return self._generated(polygons, root)
 
 
 class _DigitsTask(SegmentationTask):
