@@ -434,7 +434,9 @@ def _check_space(da: xr.DataArray) -> None:
             raise DataModelError("a grid with 'y' needs 'x' too (a line uses 'x' alone)")
 
 
-def _report_dead_sites(da: xr.DataArray) -> None:
+def _report_dead_sites(da: xr.DataArray, stacklevel: int = 3) -> None:
+    """Warn when some sites hold only NaN (besides the known bad ones), scanning in blocks
+    and never forcing a lazy array."""
     dims = space_dims(da)
     if not dims or da.size == 0 or not np.issubdtype(da.dtype, np.inexact):
         return
@@ -463,7 +465,7 @@ def _report_dead_sites(da: xr.DataArray) -> None:
         warnings.warn(
             f"{n} of {dead.size} sites hold only NaN and will be skipped by the analysis",
             WavescopeWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 

@@ -10,9 +10,7 @@ import xarray as xr
 
 from ..core import (
     DataModelError,
-    WavescopeWarning,
-    _bad_mask,
-    _bad_names,
+    _report_dead_sites,
     exclude_bads,
     space_dims,
     validate,
@@ -47,7 +45,7 @@ def check_activity(da, *, need_space: bool = True, name: str = "da", bads=None
         pass  # validated once, by the public call that made or received these data
     elif streaming:
         validate(da.copy(deep=False, data=np.broadcast_to(np.int8(0), da.shape)))
-        _report_dead_sites(da)
+        _report_dead_sites(da, stacklevel=4)
     else:
         validate(da)
     if need_space and not space_dims(da):
@@ -58,32 +56,6 @@ def check_activity(da, *, need_space: bool = True, name: str = "da", bads=None
     if need_space or bads is not None:
         da = exclude_bads(da, bads, stacklevel=4)
     return da
-
-
-def _report_dead_sites(da: xr.DataArray) -> None:
-    dims = space_dims(da)
-    if not dims or da.size == 0:
-        return
-    other = [da.get_axis_num(d) for d in da.dims if d not in dims]
-    values = da.values
-    alive = np.zeros([da.sizes[d] for d in dims], dtype=bool)
-    if not other:
-        alive = ~np.isnan(values)
-    else:  # slice the longest non-space axis, so each block is a view
-        axis = max(other, key=lambda a: values.shape[a])
-        per_slice = values.size // values.shape[axis]
-        for sl in frame_blocks(values.shape[axis], per_slice):
-            index = [slice(None)] * values.ndim
-            index[axis] = sl
-            alive |= ~np.isnan(values[tuple(index)]).all(axis=tuple(other))
-    alive |= _bad_mask(da, _bad_names(da), [d for d in da.dims if d in dims])
-    if not alive.all():  # known bad sites are reported by exclude_bads
-        warnings.warn(
-            f"{int((~alive).sum())} of {alive.size} sites hold only NaN and will be skipped "
-            "by the analysis",
-            WavescopeWarning,
-            stacklevel=4,
-        )
 
 
 def check_time_chunk(da: xr.DataArray) -> None:
