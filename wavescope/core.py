@@ -256,9 +256,22 @@ def positions(da: xr.DataArray) -> np.ndarray:
      [0.  0.5]
      [0.5 0.5]]
     """
-    flat = as_channels(da)
-    y = flat["y"].values if "y" in flat.coords else np.zeros(flat.sizes["channel"])
-    return np.column_stack([flat["x"].values, y]).astype(float)
+    validate(da, require_time=False)
+    if not space_dims(da):
+        raise DataModelError(f"no spatial dims in {da.dims}; nothing to turn into channels")
+    return _site_positions(da)
+
+
+def _site_positions(da: xr.DataArray) -> np.ndarray:
+    """:func:`positions` from the coordinates alone (no check, no copy of the data)."""
+    if space_dims(da) == ("channel",):
+        y = da["y"].values if "y" in da.coords else np.zeros(da.sizes["channel"])
+        return np.column_stack([da["x"].values, y]).astype(float)
+    x = np.asarray(da["x"].values, dtype=float)
+    if "y" not in da.dims:
+        return np.column_stack([x, np.zeros_like(x)])
+    yy, xx = np.meshgrid(np.asarray(da["y"].values, dtype=float), x, indexing="ij")
+    return np.column_stack([xx.ravel(), yy.ravel()])
 
 
 def provenance(da: xr.DataArray | xr.Dataset) -> dict:

@@ -11,6 +11,7 @@ import xarray as xr
 from ..core import (
     DataModelError,
     _report_dead_sites,
+    _site_positions,
     exclude_bads,
     space_dims,
     validate,
@@ -183,16 +184,9 @@ def grid_coords(da: xr.DataArray) -> tuple[np.ndarray | None, np.ndarray]:
 
 
 def site_xy(da: xr.DataArray) -> np.ndarray:
-    """(n_sites, 2) x, y positions in the order of the flattened space dims of ``da``."""
-    dims = space_dims(da)
-    if dims == ("channel",):
-        y = da["y"].values if "y" in da.coords else np.zeros(da.sizes["channel"])
-        return np.column_stack([da["x"].values, y]).astype(float)
-    y, x = grid_coords(da)
-    if y is None:
-        return np.column_stack([x, np.zeros_like(x)])
-    yy, xx = np.meshgrid(y, x, indexing="ij")
-    return np.column_stack([xx.ravel(), yy.ravel()])
+    """(n_sites, 2) x, y positions in the order of the flattened space dims of ``da``
+    (:func:`wavescope.positions` without its check: the data were checked once)."""
+    return _site_positions(da)
 
 
 def space_units_per_time(da: xr.DataArray) -> str:
