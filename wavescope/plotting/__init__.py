@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 from matplotlib import colors
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
@@ -747,9 +748,11 @@ def _animate(da, path, *, fps=10, step=1, cmap=None, dpi=80, progress=True, titl
         bar.set_ticks(PHASE_TICKS, labels=PHASE_TICKLABELS)
     overlays = []  # drawn over the data on every frame
     if outline is not None:
-        overlays.append(ax.contour(movie["x"].values, movie["y"].values,
-                                   np.asarray(outline, dtype=float), levels=[0.5],
-                                   colors="white", linewidths=1.2))
+        contour = ax.contour(movie["x"].values, movie["y"].values,
+                             np.asarray(outline, dtype=float), levels=[0.5],
+                             colors="white", linewidths=1.2)
+        # a contour set is an artist from matplotlib 3.8; before, its collections are
+        overlays += [contour] if isinstance(contour, Artist) else list(contour.collections)
         if outline_label:
             ax.plot([], [], color="white", lw=1.2, label=outline_label)
             ax.set_facecolor("0.5")  # so that the white line shows in the legend
