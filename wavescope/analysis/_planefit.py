@@ -33,7 +33,12 @@ Gaussian random fields planar. So the covariance is a spatial HAC (Conley 1999) 
 The bandwidth comes from the frame's residuals: ``rho``, the correlation of ``sin(e)``
 between sites closer than 1.5 spacings, less one of its standard errors
 ``1 / sqrt(pairs)``, gives the exponential correlation length ``l = -d / log(rho)``
-(``d`` the pairs' mean distance) and ``h = 4 l``, at most the array's extent; ``h = 0``
+(``d`` the pairs' mean distance) and ``h = 4 l``, at most the array's extent (on grids,
+where neighbours correlate more than 1/e, ``l`` is instead where the correlation along
+the axes, read at lags of 1, 2, 4, ... spacings, first falls below 1/e: smooth noise
+correlates almost fully between neighbours, and the exponential through that implied
+lengths of 6-12 x its own, so a plane wave in noise smoothed over 3 of 64 pixels came out
+synchronous in every frame); ``h = 0``
 (``K`` the identity, White's covariance, ~ the independent one) where ``rho <= 0``, as on
 independent noise. The Wald test of a zero gradient uses ``F(q, n_eff - q - 1)`` with the
 effective number of sites ``n_eff = n**2 / sum_jl K_jl``. Grids: both kernel sums by FFT
@@ -152,10 +157,18 @@ class SpatialHAC:
         return meat, ksum
 
     def bandwidth(self, resid, valid, n) -> np.ndarray:
-        """Kernel bandwidth per frame (space units): twice the length of the exponential
-        correlation that matches the residuals' correlation between neighbours (less
-        two of its standard errors), at most the array's extent; 0 where it is not
-        positive."""
+        """Kernel bandwidth per frame (space units): ``_BANDWIDTH`` times the residuals'
+        correlation length, at most the array's extent; 0 where the neighbours' residual
+        correlation (less one standard error) is not positive.
+
+        Grids: the length is where the residuals' correlation along the axes (at lags
+        of 1, 2, 4, ... spacings, less one standard error each) first falls below 1/e,
+        interpolated between lags, so smooth (Gaussian-like) correlations, whose
+        neighbours correlate almost fully, get their own length and not the far longer
+        one an exponential through the neighbours' correlation implies. Other layouts,
+        and grids whose neighbours correlate less than 1/e: the length of the
+        exponential correlation that matches the neighbours' (sites within 1.5
+        spacings)."""
         prod = np.zeros(len(resid))
         count = np.zeros(len(resid))
         dist = np.zeros(len(resid))
@@ -181,8 +194,47 @@ class SpatialHAC:
             var = np.einsum("ij,ij->i", resid, resid) / n
             rho = prod / count / var - _RHO_SE / np.sqrt(count)
             length = -(dist / count) / np.log(np.clip(rho, 1e-300, 1 - 1e-12))
+            if self.lattice:
+                smooth = rho >= np.exp(-1.0)
+                if smooth.any():
+                    length[smooth] = self._efold(r[smooth], v[smooth], var[smooth])
             h = np.minimum(_BANDWIDTH * length, self.extent)
         return np.where(rho > 0, h, 0.0)
+
+    def _efold(self, r, v, var) -> np.ndarray:
+        """Distance (space units) at which the residuals ``r`` (frames, ny, nx; 0 at
+        gaps ``~v``) correlate 1/e along the grid's axes: the first of the lags 1, 2,
+        4, ... spacings whose correlation (less one standard error) is below 1/e,
+        linearly interpolated from the lag before; the extent where none is."""
+        ny, nx = r.shape[1:]
+        (hy, hx) = self.hac_steps
+        step = min(hx, hy) if ny > 1 else hx
+        lags = [1]
+        while 2 * lags[-1] < max(nx, ny):
+            lags.append(2 * lags[-1])
+        rhos = []
+        for lag in lags:
+            prod = np.zeros(len(r))
+            count = np.zeros(len(r))
+            for axis, size in ((2, nx), (1, ny)):
+                if lag >= size:
+                    continue
+                a = [slice(None)] * 3
+                b = [slice(None)] * 3
+                a[axis], b[axis] = slice(0, size - lag), slice(lag, size)
+                prod += np.einsum("fij,fij->f", r[tuple(a)], r[tuple(b)])
+                count += (v[tuple(a)] & v[tuple(b)]).sum(axis=(1, 2))
+            rhos.append(prod / count / var - _RHO_SE / np.sqrt(count))
+        rho = np.nan_to_num(np.column_stack(rhos), nan=-1.0)  # (frames, lags)
+        dist = np.asarray(lags, float) * step
+        below = rho < np.exp(-1.0)
+        first = np.argmax(below, axis=1)  # lag 0 is never below for these frames
+        out = np.full(len(r), self.extent)
+        ok = below.any(axis=1) & (first > 0)
+        f, m = np.flatnonzero(ok), first[ok]
+        r0, r1 = rho[f, m - 1], rho[f, m]
+        out[f] = dist[m - 1] + (r0 - np.exp(-1.0)) / (r0 - r1) * (dist[m] - dist[m - 1])
+        return out
 
     def _kernel_sums(self, wx, wy, valid, h) -> tuple[np.ndarray, np.ndarray]:
         """Kernel-weighted score products ``sum_jl w_j w_l' K(r_j - r_l)`` (xx, xy, yy)
