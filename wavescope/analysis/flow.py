@@ -29,6 +29,7 @@ from .._safeio import check_memory
 from ..core import DataModelError
 from ._common import apply_ufunc, check_activity, check_time_chunk, phase_derivatives
 from ._contract import public
+from ._geometry import axis_derivative
 from ._torch import optical_flow_core, resolve
 
 __all__ = ["optical_flow", "divergence", "curl", "critical_points"]
@@ -548,9 +549,9 @@ def _spatial_derivative(da: xr.DataArray, dim: str, periodic: bool) -> xr.DataAr
     """d(da)/d(dim) in physical units: central differences, one-sided at edges and NaN.
     Lazy for a dask ``da`` (``dim`` whole in each chunk)."""
     c = np.asarray(da[dim].values, dtype=float)
-    step = c[1] - c[0]
     out = apply_ufunc(
-        lambda a: _site_derivative(np.asarray(a, dtype=float), -1, False, periodic) / step,
+        lambda a: axis_derivative(np.asarray(a, dtype=float), -1, c, periodic=periodic,
+                                  is_phase=False),
         da, input_core_dims=[[dim]], output_core_dims=[[dim]], dask="parallelized",
         output_dtypes=[float])
     return out.transpose(*da.dims)
