@@ -569,7 +569,7 @@ def _flow_derivatives(frames, phase: bool, periodic: bool, smooth: float):
 
 
 def _central(a, axis: int, periodic: bool):
-    """Twin of ``flow._site_derivative(..., phase=False, one_sided=False)``."""
+    """Twin of ``flow._central_difference``."""
     torch = _torch()
     a = a.movedim(axis, -1)
     if periodic:

@@ -347,35 +347,19 @@ def _grid_spacing(obj, what: str) -> tuple[float, float]:
     return spacing[0], spacing[1]
 
 
-def _mean_of_sides(back: np.ndarray, fwd: np.ndarray) -> np.ndarray:
-    """Mean of the backward and forward differences; one-sided where one is missing."""
-    has_b, has_f = np.isfinite(back), np.isfinite(fwd)
-    total = np.where(has_b, back, 0.0) + np.where(has_f, fwd, 0.0)
-    count = has_b.astype(float) + has_f
-    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-
-
-def _site_derivative(
-    a: np.ndarray, axis: int, phase: bool, periodic: bool, one_sided: bool = True
-) -> np.ndarray:
-    """Derivative per grid step along ``axis``: central inside; at edges and beside NaN
-    one-sided, or NaN when ``one_sided`` is False.
-
-    For phase (unit phasors) each difference is ``angle(a[i+1] conj a[i])``, so the
-    derivative is right whatever the wrapping, up to pi radians per step.
-    """
+def _central_difference(a: np.ndarray, axis: int, periodic: bool) -> np.ndarray:
+    """Central difference per grid step along ``axis``; NaN at the edges of a non-periodic
+    grid (the torch twin is ``_torch._central``)."""
     a = np.moveaxis(a, axis, -1)
     if periodic:
-        nxt = np.roll(a, -1, axis=-1)
-        fwd = np.angle(nxt * np.conj(a)) if phase else nxt - a
+        fwd = np.roll(a, -1, axis=-1) - a
         back = np.roll(fwd, 1, axis=-1)
     else:
-        d = np.angle(a[..., 1:] * np.conj(a[..., :-1])) if phase else np.diff(a, axis=-1)
+        d = np.diff(a, axis=-1)
         gap = np.full((*d.shape[:-1], 1), np.nan)
         fwd = np.concatenate([d, gap], axis=-1)
         back = np.concatenate([gap, d], axis=-1)
-    mean = _mean_of_sides(back, fwd) if one_sided else (back + fwd) / 2
-    return np.moveaxis(mean, -1, axis)
+    return np.moveaxis((back + fwd) / 2, -1, axis)
 
 
 def _derivatives(frames: np.ndarray, phase: bool, periodic: bool, smooth: float):
@@ -393,8 +377,8 @@ def _derivatives(frames: np.ndarray, phase: bool, periodic: bool, smooth: float)
     if phase:
         return phase_derivatives(frames, periodic, smooth,
                                  lambda p: _window(p, smooth, periodic))
-    gx = _site_derivative(frames, -1, False, periodic, one_sided=False)
-    gy = _site_derivative(frames, -2, False, periodic, one_sided=False)
+    gx = _central_difference(frames, -1, periodic)
+    gy = _central_difference(frames, -2, periodic)
     gx = (gx[:-1] + gx[1:]) / 2
     gy = (gy[:-1] + gy[1:]) / 2
     gt = frames[1:] - frames[:-1]
