@@ -72,9 +72,11 @@ def test_bundled_eeg_alpha_waves():
 
     Alpha frames split over planar, rotating and radial patterns; a measurable gradient
     makes a frame planar however nearly in phase it is, so few frames stay synchronous.
-    The plane fit's slope test allows for residuals correlated across sites (volume
-    conduction), so about an eighth of the frames are planar (half with independent-site
-    SEs); the radial and rotational tests still assume independent sites. The planar
+    The plane fit's and the radial slope's tests allow for residuals correlated across
+    sites (volume conduction), so about an eighth of the frames are planar (half with
+    independent-site SEs), and a rotating or radial label needs that model to describe
+    the phase at least as well as the plane does (13 % planar, 24 % rotating, 5 % sinks,
+    12 % synchronous, 46 % none of the first 20 s). The planar
     frames whose local gradients align (PGD >= 0.85, the old planar rule) travel from
     front to back (direction near -90 degrees: -y is posterior in the scalp projection)
     at a few metres per second.
@@ -89,9 +91,10 @@ def test_bundled_eeg_alpha_waves():
     assert ((p > 0) & (p <= 1)).all() and (q >= p).all()
     assert (np.diff(q[np.argsort(p)]) >= 0).all()  # BH keeps the order of the p-values
     frames = ev["frame_pattern"].values
-    for label in ("planar", "rotating-cw", "rotating-ccw", "sink"):
+    for label in ("planar", "rotating-cw", "rotating-ccw"):
         assert np.mean(frames == label) > 0.05
-    assert np.mean(frames == "planar") > 0.08 and np.mean(frames == "synchronous") < 0.1
+    assert np.mean(frames == "sink") > 0.03
+    assert np.mean(frames == "planar") > 0.08 and np.mean(frames == "synchronous") < 0.15
     planar = (ev["frame_pattern"] == "planar") & (ev["frame_pgd"] >= 0.85)
     d = ev["frame_direction"].where(planar).values
     d = d[np.isfinite(d)]

@@ -1063,8 +1063,12 @@ def _label_kernel(sync, pgd_, strength, gradient_p, radial, radial_p, radial_r, 
 
     rad_abs = np.where(below(radial_p), np.nan_to_num(np.abs(radial), nan=-1.0), -1.0)
     rot_abs = np.where(below(rotation_p), np.nan_to_num(np.abs(rotation), nan=-1.0), -1.0)
-    radial_wins = (rad_abs >= rot_abs) & (rad_abs >= t_rad)
-    rotation_wins = (rot_abs > rad_abs) & (rot_abs >= t_rot)
+    # a radial or rotating label only where that model describes the phase at least as
+    # well as the plane does (a plane wave in smooth noise has a plane's R, not a
+    # rotation's, whether or not its own slope test passes)
+    plane_r = np.nan_to_num(np.asarray(strength, dtype=float), nan=-np.inf)
+    radial_wins = (rad_abs >= rot_abs) & (rad_abs >= t_rad) & at_least(radial_r, plane_r)
+    rotation_wins = (rot_abs > rad_abs) & (rot_abs >= t_rot) & at_least(rotation_r, plane_r)
     # a plane describes part of a rotating (or radial) map too: planar only where no
     # qualifying radial or rotating model describes the phase better
     rival = np.where(radial_wins, np.asarray(radial_r, dtype=float),
