@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _notes import write_table
 
 import wavescope as ws
 from wavescope.analysis import classify_patterns
@@ -125,19 +126,8 @@ def table(result: dict) -> str:
 
 
 def write(result: dict) -> None:
-    md = NOTES / "calibration.md"
-    text = md.read_text()
-    if START not in text:
-        text += f"\n{START}\n{END}\n"
-    before, rest = text.split(START, 1)
-    after = rest.split(END, 1)[1]
-    for path, content in ((md, before + START + "\n" + table(result) + "\n" + END + after),
-                          (NOTES / "calibration_frames.json",
-                           json.dumps(result, indent=1) + "\n")):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(content)
-        tmp.replace(path)  # written whole or not at all
-    print(f"-> {md}, {NOTES / 'calibration_frames.json'}")
+    write_table(NOTES / "calibration.md", START, END, table(result),
+                NOTES / "calibration_frames.json", result, "Calibration of the nulls")
 
 
 def main() -> None:

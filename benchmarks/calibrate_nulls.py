@@ -37,6 +37,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _notes import write_table
 from scipy.ndimage import gaussian_filter
 from scipy.stats import binomtest
 
@@ -223,18 +224,8 @@ def write(result: dict) -> None:
         result["rows"] = sorted(kept + result["rows"],
                                 key=lambda r: order.get((r["data"], r["null"]), 99))
         result["seconds"] += json.loads(old.read_text()).get("seconds", 0.0)
-    md = NOTES / "calibration.md"
-    text = md.read_text() if md.exists() else f"# Calibration of the nulls\n\n{START}\n{END}\n"
-    if START not in text:
-        text += f"\n{START}\n{END}\n"
-    before, rest = text.split(START, 1)
-    after = rest.split(END, 1)[1]
-    for path, content in ((md, before + START + "\n" + table(result) + "\n" + END + after),
-                          (NOTES / "calibration.json", json.dumps(result, indent=1) + "\n")):
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(content)
-        tmp.replace(path)  # written whole or not at all
-    print(f"-> {md}, {NOTES / 'calibration.json'}")
+    write_table(NOTES / "calibration.md", START, END, table(result), old, result,
+                "Calibration of the nulls")
 
 
 def main() -> None:
