@@ -45,6 +45,12 @@ def figure(size: str | Sequence[float] = "map") -> Figure:
     ----------
     size : str or (float, float)
         A key of :data:`FIGSIZE`, or (width, height) in inches.
+
+    Examples
+    --------
+    >>> fig = figure("line")
+    >>> [float(v) for v in fig.get_size_inches()]
+    [5.6, 3.8]
     """
     fig = Figure(figsize=FIGSIZE[size] if isinstance(size, str) else tuple(size),
                  layout="constrained")
@@ -54,18 +60,45 @@ def figure(size: str | Sequence[float] = "map") -> Figure:
 
 def label(name: str, units: str | None = None) -> str:
     """``"name (units)"`` for an axis or colour bar; a variable's name (``kw_power``) is
-    written for people (``kw power``)."""
+    written for people (``kw power``).
+
+    Examples
+    --------
+    >>> label("kw_power", "a.u.^2")
+    'kw power (a.u.^2)'
+    """
     name = str(name).replace("_", " ")
     return f"{name} ({units})" if units else name
 
 
 def colorbar(fig: Figure, mappable, ax: Axes, name: str, units: str | None = None):
-    """A colour bar beside ``ax`` labelled ``name (units)``; returns it."""
+    """A colour bar beside ``ax`` labelled ``name (units)``; returns it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = figure()
+    >>> ax = fig.add_subplot()
+    >>> bar = colorbar(fig, ax.imshow(np.eye(3), cmap=POWER_CMAP), ax, "power", "V^2/Hz")
+    >>> bar.ax.get_ylabel()
+    'power (V^2/Hz)'
+    """
     return fig.colorbar(mappable, ax=ax, label=label(name, units))
 
 
 def phase_colorbar(fig: Figure, mappable, ax: Axes):
-    """A phase colour bar: ticks at multiples of pi/2, labelled "phase (rad)"."""
+    """A phase colour bar: ticks at multiples of pi/2, labelled "phase (rad)".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = figure()
+    >>> ax = fig.add_subplot()
+    >>> art = ax.imshow(np.zeros((3, 3)), cmap=PHASE_CMAP, vmin=-np.pi, vmax=np.pi)
+    >>> bar = phase_colorbar(fig, art, ax)
+    >>> bar.ax.get_ylabel(), [t.get_text() for t in bar.ax.get_yticklabels()][0]
+    ('phase (rad)', '−π')
+    """
     bar = fig.colorbar(mappable, ax=ax, ticks=PHASE_TICKS)
     bar.ax.set_yticklabels(PHASE_TICKLABELS)
     bar.set_label("phase (rad)")
@@ -108,13 +141,30 @@ def describe(*, item: str | None = None, feature=None, band=None, window=None, t
 
 def title(ax: Axes, what: str, detail: str = "", *, loc: str = "left"):
     """Title ``ax`` with what is drawn, then (second line) which data: ``detail`` from
-    :func:`describe`. Returns the title's Text."""
+    :func:`describe`. Returns the title's Text.
+
+    Examples
+    --------
+    >>> ax = figure().add_subplot()
+    >>> print(title(ax, "phase map", describe(feature=0, band=(8, 13))).get_text())
+    phase map
+    feature 0, 8-13 Hz
+    """
     text = f"{what}\n{detail}" if detail else what
     return ax.set_title(text, loc=loc, fontsize=TITLE_SIZE, wrap=True)  # wrapped at the edge
 
 
 def subtitle(ax: Axes, detail: str):
-    """Add ``detail`` (which data) as a second line under the left title of ``ax``."""
+    """Add ``detail`` (which data) as a second line under the left title of ``ax``.
+
+    Examples
+    --------
+    >>> ax = figure().add_subplot()
+    >>> _ = ax.set_title("PGD", loc="left")
+    >>> print(subtitle(ax, "first 10 s").get_text())
+    PGD
+    first 10 s
+    """
     return title(ax, ax.get_title(loc="left"), detail)
 
 
@@ -122,7 +172,16 @@ def legend(target: Axes | Figure, handles=None, labels=None, *, ncols: int = 1):
     """A legend outside the data: right of an axes (the layout makes room), or below the
     panels of a figure, gathering the labelled artists of all its axes (it replaces an
     earlier figure legend, so a figure keeps one). Returns it (None when there is nothing
-    to label)."""
+    to label).
+
+    Examples
+    --------
+    >>> fig = figure("wide")
+    >>> ax = fig.add_subplot()
+    >>> _ = ax.plot([0, 1], [0, 1], label="data")
+    >>> [t.get_text() for t in legend(fig).get_texts()], legend(fig.add_subplot()) is None
+    (['data'], True)
+    """
     if isinstance(target, Figure):
         if handles is None:
             handles, labels = [], []
