@@ -58,16 +58,22 @@ def layout(name: str, rng) -> tuple[np.ndarray, callable]:
     return xy, grid
 
 
-def noise(xy, family: str, share: float, n_frames: int, rng) -> np.ndarray:
-    g = (rng.standard_normal((n_frames, len(xy)))
-         + 1j * rng.standard_normal((n_frames, len(xy)))) / np.sqrt(2)
+def mixing(xy, family: str, share: float) -> np.ndarray | None:
+    """A matrix that gives independent site noise the correlation ``family`` at length
+    ``share`` of the extent (None: independent); one eigendecomposition per cell."""
     if family == "independent":
-        return g
+        return None
     d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
     ell = share * np.ptp(xy[:, 0])
     corr = np.exp(-((d / ell) ** 2)) if family == "gauss" else np.exp(-d / ell)
     w, v = np.linalg.eigh(corr)
-    return g @ (v * np.sqrt(np.clip(w, 0.0, None))).T
+    return (v * np.sqrt(np.clip(w, 0.0, None))).T
+
+
+def noise(mix, n_sites: int, n_frames: int, rng) -> np.ndarray:
+    g = (rng.standard_normal((n_frames, n_sites))
+         + 1j * rng.standard_normal((n_frames, n_sites))) / np.sqrt(2)
+    return g if mix is None else g @ mix
 
 
 def shares(da) -> tuple[float, float, float]:
@@ -89,13 +95,14 @@ def run(quick: bool) -> dict:
         k = 2 * np.pi / extent * np.array([np.cos(0.6), np.sin(0.6)])
         for family, share in FIELDS:
             row = {"layout": name, "field": family, "length": share}
+            mix = mixing(xy, family, share)
             for sync in (0.0, 2.0):
-                z = noise(xy, family, share, n_frames, rng)
+                z = noise(mix, len(xy), n_frames, rng)
                 z += sync * np.exp(2j * np.pi * rng.random((n_frames, 1)))
                 (row[f"planar_sync{sync:g}"], row[f"travelling_sync{sync:g}"],
                  row[f"synchronous_sync{sync:g}"]) = shares(make(z))
             phase = 2 * np.pi * rng.random((n_frames, 1)) - xy @ k
-            wave = 3.0 * np.exp(1j * phase) + noise(xy, family, share, n_frames, rng)
+            wave = 3.0 * np.exp(1j * phase) + noise(mix, len(xy), n_frames, rng)
             row["power_planar"] = shares(make(wave))[0]
             rows.append(row)
             print(json.dumps(row), flush=True)

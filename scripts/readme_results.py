@@ -47,6 +47,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 from reproduce import git_commit  # noqa: E402
 
 from wavescope._safeio import write_text  # noqa: E402
+from wavescope.analysis.spectral import TRAVELLING_DIRECTIONALITY  # noqa: E402
 
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results"
@@ -72,7 +73,7 @@ def _kw_cell(model: dict) -> str:
     speed, one_sided = model.get("kw_speed"), model.get("kw_directionality")
     if one_sided is None:  # a run from before the directionality was measured
         return f"{_f(speed)} pixel per unit time"
-    if one_sided >= 0.5:
+    if one_sided >= TRAVELLING_DIRECTIONALITY:
         return f"**{_f(speed)}** pixel per unit time (directionality {_f(one_sided)})"
     return (f"phase velocity {_f(speed)} pixel per unit time, directionality "
             f"{_f(one_sided)}: power symmetric in ±k (standing modes), **no travel "

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis.spectral import TRAVELLING_DIRECTIONALITY
+
 
 def json_default(value):
     """``json.dumps`` ``default=`` for NumPy scalars and arrays."""
@@ -107,7 +109,7 @@ def kw_phrase(model: dict, units: str) -> str:
     speed, one_sided = model.get("kw_speed"), model.get("kw_directionality")
     if speed is None or not np.isfinite(speed):
         return "k-omega ridge: no single phase velocity."
-    if one_sided is not None and one_sided >= 0.5:
+    if one_sided is not None and one_sided >= TRAVELLING_DIRECTIONALITY:
         return (f"k-omega ridge speed {speed:.2f} {units} (directionality {one_sided:.2f}: "
                 "travelling; time in steps x dt).")
     return (f"k-omega ridge phase velocity {speed:.2f} {units}, but directionality "

@@ -207,33 +207,37 @@ class SpatialHAC:
         4, ... spacings whose correlation (less one standard error) is below 1/e,
         linearly interpolated from the lag before; the extent where none is."""
         ny, nx = r.shape[1:]
-        (hy, hx) = self.hac_steps
-        step = min(hx, hy) if ny > 1 else hx
+        hy, hx = self.hac_steps
         lags = [1]
         while 2 * lags[-1] < max(nx, ny):
             lags.append(2 * lags[-1])
-        rhos = []
+        rhos, dists = [], []
         for lag in lags:
             prod = np.zeros(len(r))
             count = np.zeros(len(r))
-            for axis, size in ((2, nx), (1, ny)):
+            dist = np.zeros(len(r))  # the pairs' summed distance (axes may differ in step)
+            for axis, size, step in ((2, nx, hx), (1, ny, hy)):
                 if lag >= size:
                     continue
                 a = [slice(None)] * 3
                 b = [slice(None)] * 3
                 a[axis], b[axis] = slice(0, size - lag), slice(lag, size)
                 prod += np.einsum("fij,fij->f", r[tuple(a)], r[tuple(b)])
-                count += (v[tuple(a)] & v[tuple(b)]).sum(axis=(1, 2))
+                cnt = (v[tuple(a)] & v[tuple(b)]).sum(axis=(1, 2))
+                count += cnt
+                dist += cnt * lag * step
             rhos.append(prod / count / var - _RHO_SE / np.sqrt(count))
+            dists.append(dist / count)
         rho = np.nan_to_num(np.column_stack(rhos), nan=-1.0)  # (frames, lags)
-        dist = np.asarray(lags, float) * step
+        dist = np.column_stack(dists)
         below = rho < np.exp(-1.0)
         first = np.argmax(below, axis=1)  # lag 0 is never below for these frames
         out = np.full(len(r), self.extent)
         ok = below.any(axis=1) & (first > 0)
         f, m = np.flatnonzero(ok), first[ok]
         r0, r1 = rho[f, m - 1], rho[f, m]
-        out[f] = dist[m - 1] + (r0 - np.exp(-1.0)) / (r0 - r1) * (dist[m] - dist[m - 1])
+        d0, d1 = dist[f, m - 1], dist[f, m]
+        out[f] = d0 + (r0 - np.exp(-1.0)) / (r0 - r1) * (d1 - d0)
         return out
 
     def _kernel_sums(self, wx, wy, valid, h) -> tuple[np.ndarray, np.ndarray]:
@@ -295,12 +299,10 @@ class PlaneFitter:
         if geom.kind != "irregular":  # grid axes, centred like rc
             self.xs = geom.x - self.centre[0]
             self.ys = None if geom.y is None else geom.y - self.centre[1]
-        self.extent = extent = max(float(np.ptp(geom.xy[:, 0])),
-                                   float(np.ptp(geom.xy[:, 1])), 1e-300)
-        self.fft = geom.kind in ("grid", "line") and _uniform(geom.x) and (
-            geom.y is None or _uniform(geom.y))
         self.k_max = float(k_max) if k_max is not None else None
         self.hac = SpatialHAC(geom)
+        self.extent = extent = self.hac.extent
+        self.fft = self.hac.lattice  # uniform grid axes: FFT search and FFT kernel sums
         if self.fft:
             hx = float(np.diff(geom.x).mean()) if geom.x.size > 1 else 1.0
             self.px = sfft.next_fast_len(int(np.ceil(oversample * geom.x.size)))

@@ -43,6 +43,11 @@ from ._psd import (  # noqa: F401 (documented here)
 
 __all__ = ["spectrum", "dominant_frequency", "band_power", "kw_spectrum", "kw_speed"]
 
+#: ``kw_speed``'s directionality from which its speed is read as a travel speed: three
+#: times more power along k than against it (below, a phase velocity of a pattern
+#: symmetric in k; used by the quickstart's summary and the README's table).
+TRAVELLING_DIRECTIONALITY = 0.5
+
 # --------------------------------------------------------------------------- helpers
 
 
