@@ -473,15 +473,18 @@ def _kind_of(surrogate: str, family: str) -> str:
 _MASS_FLOOR = 1e-3
 
 
-def _event_mass(scores: np.ndarray, family: str, settings: dict) -> float:
+def _mass_thresholds(settings: dict) -> dict:
+    """Each pattern family's threshold, from which :func:`_event_mass` counts."""
+    return {"pgd": _DEFAULTS["strength_threshold"].default,
+            "synchrony": settings["synchrony_threshold"],
+            "radial": settings["radial_threshold"], "rotation": settings["rotation_threshold"]}
+
+
+def _event_mass(scores: np.ndarray, threshold: float) -> float:
     """An event's mass: the sum over its frames of the deciding score's excess over the
     family's threshold (at least :data:`_MASS_FLOOR` per frame). Strong frames weigh
     more than many weak ones, so a brief, strong wave outweighs the long, weak ones
     that phase-randomised surrogates of a recording with strong waves hold."""
-    threshold = {"pgd": _DEFAULTS["strength_threshold"].default,
-                 "synchrony": settings["synchrony_threshold"],
-                 "radial": settings["radial_threshold"],
-                 "rotation": settings["rotation_threshold"]}[family]
     return float(np.nansum(np.clip(scores - threshold, _MASS_FLOOR, None)))
 
 
@@ -523,7 +526,8 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
         return np.full(len(first), np.nan), info
     score = fr["score"].values
     family = np.array([_SCORE_OF[p] for p in events["pattern"]])
-    mass = np.array([_event_mass(score[a:b], f, settings)
+    thresholds = _mass_thresholds(settings)
+    mass = np.array([_event_mass(score[a:b], thresholds[f])
                      for a, b, f in zip(first, last, family, strict=True)])
     null = {f: [] for f in np.unique(family)}  # per family: per surrogate (masses, weights)
     rng = np.random.default_rng(seed)
@@ -536,7 +540,7 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
             f = _SCORE_OF[labels[a]]
             if f not in found or (window and (a == 0 or b == width)):
                 continue
-            found[f][0].append(_event_mass(scores[a:b], f, settings))
+            found[f][0].append(_event_mass(scores[a:b], thresholds[f]))
             found[f][1].append((n_t - (b - a) + 1) / (width - (b - a) - 1) if window else 1.0)
         for f, (masses, weights) in found.items():
             null[f].append((np.asarray(masses), np.asarray(weights)))
