@@ -1,5 +1,6 @@
 import hashlib
 import http.server
+import os
 import socket
 import threading
 from functools import partial
@@ -75,9 +76,30 @@ def test_fetch_file_url_and_cache_hit(tmp_path):
 def test_fetch_checksum_mismatch_keeps_nothing(tmp_path):
     src, _ = payload(tmp_path)
     cache = tmp_path / "cache"
-    with pytest.raises(datasets.ChecksumError, match="blob.bin has SHA-256"):
+    with pytest.raises(datasets.ChecksumError,
+                       match=r"blob.bin\) does not match the known hash: expected "
+                             r"sha256:f{64}.*Nothing was kept"):
         datasets.fetch(src.as_uri(), "f" * 64, cache, progress=False)
     assert list(cache.iterdir()) == []
+
+
+def test_fetch_gives_downloads_the_usual_mode(tmp_path):
+    src, digest = payload(tmp_path)
+    got = datasets.fetch(src.as_uri(), digest, tmp_path / "cache", progress=False)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert got.stat().st_mode & 0o777 == 0o666 & ~mask  # not the temporary's owner-only 600
+
+
+def test_fetch_offline_uses_a_file_placed_by_hand(tmp_path):
+    src, digest = payload(tmp_path)
+    cache = tmp_path / "cache"
+    unreachable = "http://127.0.0.1:9/blob.bin"  # the discard port: nothing answers
+    with pytest.raises(OSError, match=r"cannot download blob.bin from .*Check the network "
+                                      r".*copy the file to .*cache/blob.bin by hand"):
+        datasets.fetch(unreachable, digest, cache, progress=False, timeout=2)
+    (cache / "blob.bin").write_bytes(src.read_bytes())
+    assert datasets.fetch(unreachable, digest, cache, progress=False) == cache / "blob.bin"
 
 
 def test_fetch_replaces_corrupt_cached_file(tmp_path):

@@ -1,55 +1,25 @@
 """Real recordings: one bundled with the package, and a fetcher for bigger ones.
 
 Every loader states its licence, citation and provenance, and checks a SHA-256 digest
-before reading, so a damaged or substituted file is never analysed silently.
+before reading, so a damaged or substituted file is never analysed silently. Downloads go
+through pooch (``wavescope._download``, shared with the MNIST and CIFAR-10 fetchers of
+``wavescope.training.data``), which checks the hash and keeps the cache.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import urllib.parse
-import urllib.request
 from importlib import resources
 from pathlib import Path
 
 import xarray as xr
 
-from ._safeio import safe_write
+from ._download import ChecksumError, retrieve
 
 __all__ = ["eeg_eyes_closed", "fetch", "ChecksumError", "EEG_EYES_CLOSED_SHA256",
            "default_cache_dir"]
 
 EEG_EYES_CLOSED_SHA256 = "31a95e0a880e6c3d89960d9d62c144f24cc4e9f5d7e93c7f864ef61cd49e847e"
-_CHUNK = 1 << 16
-
-
-class ChecksumError(OSError):
-    """A file's SHA-256 digest is not the expected one.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from wavescope import datasets
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     src = Path(tmp) / "recording.bin"
-    ...     _ = src.write_bytes(b"wave")
-    ...     try:
-    ...         datasets.fetch(src.as_uri(), "0" * 64, Path(tmp) / "cache", progress=False)
-    ...     except datasets.ChecksumError as err:
-    ...         print(type(err).__name__)
-    ...
-    ChecksumError
-    """
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def eeg_eyes_closed() -> xr.DataArray:
@@ -108,12 +78,13 @@ def eeg_eyes_closed() -> xr.DataArray:
     ('time', 'channel') 64 160.0 V
     """
     import mne
+    import pooch
 
     from .io import from_mne
 
     ref = resources.files("wavescope") / "data" / "S001R02.edf"
     with resources.as_file(ref) as path:
-        digest = _sha256(path)
+        digest = pooch.file_hash(str(path))
         if digest != EEG_EYES_CLOSED_SHA256:
             raise ChecksumError(
                 f"{path} has SHA-256 {digest}, expected {EEG_EYES_CLOSED_SHA256}: the bundled "
@@ -178,8 +149,9 @@ def fetch(
 ) -> Path:
     """Download ``url`` into a cache once, check its SHA-256 and return the local path.
 
-    A file already in the cache with the right digest is returned without a download. A
-    download goes to a temporary file in the cache folder and is moved into place only
+    The download is :func:`pooch.retrieve`'s: a file already in the cache with the right
+    digest is returned without a network (so a file copied there by hand works offline);
+    a download goes to a temporary file in the cache folder and is moved into place only
     when complete and verified, so an interrupted or corrupt download never sits in the
     cache under the real name.
 
@@ -207,8 +179,8 @@ def fetch(
     ChecksumError
         When the downloaded file's digest differs (nothing is kept).
     OSError
-        When the download fails (``urllib.error.URLError`` is an OSError); the message
-        names the URL.
+        When the download fails (no network, a missing file, an HTTP error); the message
+        names the file and the URL and says where to put the file by hand.
 
     Examples
     --------
@@ -228,37 +200,6 @@ def fetch(
     sha256 = str(sha256).lower()
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ValueError(f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
-    scheme = urllib.parse.urlparse(url).scheme
-    if scheme not in ("http", "https", "file"):
-        raise ValueError(f"cannot fetch {url!r}: use an http, https or file URL")
-    name = fname or Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
-    if not name:
-        raise ValueError(f"cannot tell a file name from {url!r}; pass fname=")
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    if target.exists() and _sha256(target) == sha256:
-        return target
-    from tqdm.auto import tqdm
-
-    digest = hashlib.sha256()
-    with safe_write(target, "wb") as out:  # a failed or corrupt download keeps nothing
-        try:
-            response = urllib.request.urlopen(url, timeout=timeout)
-        except OSError as err:
-            raise OSError(f"cannot download {url}: {err}") from err
-        with response:
-            total = response.headers.get("Content-Length")
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                      desc=name, disable=not progress, leave=False) as bar:
-                for block in iter(lambda: response.read(_CHUNK), b""):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
-        if digest.hexdigest() != sha256:
-            raise ChecksumError(
-                f"{url} has SHA-256 {digest.hexdigest()}, expected {sha256}; the download was "
-                "corrupted or the file changed upstream (nothing was kept; try again, or "
-                "check the expected digest)"
-            )
-    return target
+    folder = cache_dir if cache_dir is not None else default_cache_dir()
+    return retrieve(url, f"sha256:{sha256}", folder, fname=fname, timeout=timeout,
+                    progress=progress)

@@ -1,10 +1,12 @@
 import gzip
+import hashlib
 import json
 
 import numpy as np
 import pytest
 import torch
 
+from wavescope.datasets import ChecksumError
 from wavescope.training.data import (
     ImageMaskDataset,
     assert_disjoint,
@@ -150,6 +152,33 @@ def test_idx_parsing_of_a_hand_written_file(tmp_path):
 def test_missing_files_name_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
         load_mnist(tmp_path)
+
+
+def test_mnist_download_through_pooch_md5_checked(tmp_path, monkeypatch):
+    from wavescope.training.data import mnist
+
+    mirror = tmp_path / "mirror"
+    truth = _fake_mnist(mirror)
+    md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in mirror.iterdir()}
+    monkeypatch.setattr(mnist, "MNIST_URL", mirror.as_uri() + "/")
+    monkeypatch.setattr(mnist, "MNIST_MD5", md5)
+    arrays = load_mnist(tmp_path / "data", download=True)
+    np.testing.assert_array_equal(arrays["test_images"], truth["t10k"][0])
+    # A damaged mirror file fails its MD5 and leaves nothing under the real name.
+    name = "t10k-labels-idx1-ubyte.gz"
+    (mirror / name).write_bytes(b"damaged")
+    with pytest.raises(ChecksumError, match=f"{name}.*does not match the known hash"):
+        mnist.download_mnist(tmp_path / "other")
+    assert not (tmp_path / "other" / name).exists()
+
+
+def test_mnist_download_failure_names_the_file_and_the_fix(tmp_path, monkeypatch):
+    from wavescope.training.data import mnist
+
+    monkeypatch.setattr(mnist, "MNIST_URL", (tmp_path / "nowhere").as_uri() + "/")
+    with pytest.raises(OSError, match=r"cannot download train-images-idx3-ubyte.gz .*Put the "
+                                      r"four MNIST files in .* dataset-fashion-mnist"):
+        load_mnist(tmp_path / "data", download=True)
 
 
 def test_mnist_segmentation_items_and_splits(tmp_path):

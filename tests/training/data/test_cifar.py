@@ -2,10 +2,12 @@
 
 import hashlib
 import pickle
+import tarfile
 
 import numpy as np
 import pytest
 
+from wavescope.datasets import ChecksumError
 from wavescope.training.data import cifar
 from wavescope.training.data.cifar import load_cifar10
 
@@ -55,7 +57,23 @@ def test_refuses_pickles_that_would_run_code(tmp_path):
         load_cifar10(tmp_path)
 
 
-def test_md5_helper(tmp_path):
-    path = tmp_path / "blob"
-    path.write_bytes(b"wavescope" * 1000)
-    assert cifar._md5(path) == hashlib.md5(b"wavescope" * 1000).hexdigest()
+def test_fetch_extracts_an_md5_checked_archive(tmp_path, monkeypatch):
+    written = _write_batches(tmp_path / "src" / "cifar-10-batches-py")
+    archive = tmp_path / "src" / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    monkeypatch.setattr(cifar, "CIFAR10_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
+    folder = cifar.fetch_cifar10(tmp_path / "data", url=archive.as_uri())
+    assert folder == tmp_path / "data" / "cifar-10-batches-py"
+    test_images, _ = load_cifar10(folder)["test"]
+    assert np.array_equal(test_images.reshape(4, -1), written["test_batch"][0])
+    archive.unlink()  # extracted once: a second call needs no download
+    assert cifar.fetch_cifar10(tmp_path / "data", url=archive.as_uri()) == folder
+
+
+def test_fetch_refuses_an_archive_with_the_wrong_md5(tmp_path):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(b"not CIFAR-10")
+    with pytest.raises(ChecksumError, match="does not match the known hash"):
+        cifar.fetch_cifar10(tmp_path / "data", url=archive.as_uri())
+    assert not (tmp_path / "data" / "cifar-10-python.tar.gz").exists()

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..._download import retrieve
 from ..._safeio import write_bytes
 from .cache import cached
 
@@ -161,18 +161,17 @@ def find_mnist(root) -> dict[str, Path]:
 
 
 def download_mnist(root) -> Path:
-    """Download the MNIST files into ``root`` (MD5-checked; skipped when present)."""
+    """Download the four MNIST files into ``root`` (pooch, MD5-checked; kept when present).
+
+    A file already in ``root`` with the right MD5 is used without a network. Where no
+    mirror can be reached, the error names the file and what to do: copy the files there
+    by hand, or use Debian's Fashion-MNIST (:data:`FASHION_MNIST_DIR`).
+    """
     root = Path(root).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    advice = (f"Put the four MNIST files in {root} by hand, or for Fashion-MNIST "
+              f"`apt-get install dataset-fashion-mnist` and read {FASHION_MNIST_DIR}.")
     for name, md5 in MNIST_MD5.items():
-        dest = root / name
-        if dest.exists() and hashlib.md5(dest.read_bytes()).hexdigest() == md5:
-            continue
-        with urllib.request.urlopen(MNIST_URL + name, timeout=60) as resp:
-            raw = resp.read()
-        if hashlib.md5(raw).hexdigest() != md5:
-            raise OSError(f"{name} from {MNIST_URL} failed its MD5 check")
-        write_bytes(dest, raw)
+        retrieve(MNIST_URL + name, f"md5:{md5}", root, advice=advice)
     return root
 
 
