@@ -18,7 +18,9 @@ and is rendered from ``docs/results/NAME.json``, which is one of
 * a side-by-side benchmark written by ``benchmarks/bench_nwm.py`` or
   ``benchmarks/bench_wavernn.py`` (``"kind": "bench"``, as ``bench_nwm.json`` /
   ``bench_wavernn.json``): per case both sides' medians and ranges, the ratios against
-  their goals, rounds, load average, the seed code's commit.
+  their goals, rounds, load average, the seed code's commit;
+* a timed example written by ``scripts/time_train_example.py`` (``"kind": "timing"``): the
+  command shown to users, its wall and CPU time and peak memory.
 
 Each rendered table names its command and commit. ``tests/test_readme_numbers.py`` fails
 when the README differs from what this script renders, so a README number cannot drift
@@ -303,8 +305,29 @@ def render_bench(record: dict) -> str:
     return "\n".join(lines)
 
 
+def _clock(seconds: float) -> str:
+    minutes, sec = divmod(round(seconds), 60)
+    return f"{minutes} min {sec:02d} s" if minutes else f"{sec} s"
+
+
+def render_timing(record: dict) -> str:
+    """A timed example (``"kind": "timing"``, written by ``scripts/time_train_example.py``):
+    the command as shown to users, then what it cost."""
+    example = record["example"]
+    for flag in (" --model-kwargs", " --epochs"):  # three lines, as a user would type it
+        example = example.replace(flag, " \\\n   " + flag, 1)
+    start, end = record["load_average_start"], record["load_average_end"]
+    return "\n".join([
+        "```bash", example, "```", "",
+        f"{record['title']} took {_clock(record['wall_s'])} wall and "
+        f"{_clock(record['cpu_s'])} of CPU, {record['peak_gib']:.2f} GiB peak "
+        f"({record['measured_with']}, {record['machine']}, load average "
+        f"{start[0]:.1f} at the start and {end[0]:.1f} at the end, {record['date']}).",
+        "", _provenance(record)])
+
+
 RENDERERS = {"quickstart": render_quickstart, "reproduce": render_reproduce,
-             "recorded": render_recorded, "bench": render_bench}
+             "recorded": render_recorded, "bench": render_bench, "timing": render_timing}
 
 
 def render(name: str, results: Path = RESULTS) -> str:
