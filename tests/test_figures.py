@@ -208,8 +208,8 @@ def test_gif_is_readable_by_everyone_and_outlines_the_polygon(run, tmp_path):
     z = hidden.model_phase(polygon_export()["hidden"].isel(trial=0, feature=0))
     outline = np.zeros((SIDE, SIDE), bool)
     outline[4:10, 4:10] = True
-    plain = wp._animate(z, tmp_path / "plain.gif", progress=False)
-    drawn = wp._animate(z, tmp_path / "drawn.gif", progress=False, outline=outline)
+    plain = wp.animate(z, tmp_path / "plain.gif", progress=False)
+    drawn = wp.animate(z, tmp_path / "drawn.gif", progress=False, outline=outline)
     with Image.open(plain) as a, Image.open(drawn) as b:
         a.seek(5)
         b.seek(5)

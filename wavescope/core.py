@@ -36,6 +36,17 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from ._model import (
+    DataModelError,
+    WavescopeWarning,
+    bad_mask,
+    bad_names,
+    report_dead_sites,
+    site_names,
+    site_positions,
+    space_dims,
+)
+
 __all__ = [
     "DataModelError",
     "WavescopeWarning",
@@ -53,40 +64,6 @@ __all__ = [
 KNOWN_DIMS = ("trial", "time", "freq", "feature", "channel", "y", "x")
 SPACE_UNITS = ("m", "cm", "mm", "um", "pixel")
 SOURCES = ("recording", "model")
-
-
-class DataModelError(ValueError):
-    """An array does not follow the wavescope data model; the message says what to fix.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import wavescope as ws
-    >>> try:
-    ...     ws.from_array(np.zeros((10, 3)), ("time", "electrode"), sfreq=100.0)
-    ... except ws.DataModelError as err:
-    ...     print(type(err).__name__)
-    ...
-    DataModelError
-    """
-
-
-class WavescopeWarning(UserWarning):
-    """Something in the data deserves attention but does not stop the analysis.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> import numpy as np
-    >>> import wavescope as ws
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     da = ws.from_array(np.zeros((5, 2)), ("time", "channel"), sfreq=10.0,
-    ...                        positions=np.array([[0.0, 0.0], [1.0, 0.0]]))
-    ...
-    >>> print(caught[0].category.__name__, da.attrs["space_units"])
-    WavescopeWarning pixel
-    """
 
 
 def from_array(
@@ -227,21 +204,6 @@ def from_array(
     return validate(da)
 
 
-def space_dims(da: xr.DataArray) -> tuple[str, ...]:
-    """The spatial dimensions of ``da``: ("channel",), ("y", "x") or ("x",).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import wavescope as ws
-    >>> ws.space_dims(ws.from_array(np.zeros((10, 2, 3)), ("time", "y", "x"), sfreq=10.0))
-    ('y', 'x')
-    """
-    if "channel" in da.dims:
-        return ("channel",)
-    return tuple(d for d in ("y", "x") if d in da.dims)
-
-
 def positions(da: xr.DataArray) -> np.ndarray:
     """Site positions as an (n_sites, 2) array of (x, y), in the order of ``as_channels``.
 
@@ -259,19 +221,7 @@ def positions(da: xr.DataArray) -> np.ndarray:
     validate(da, require_time=False)
     if not space_dims(da):
         raise DataModelError(f"no spatial dims in {da.dims}; nothing to turn into channels")
-    return _site_positions(da)
-
-
-def _site_positions(da: xr.DataArray) -> np.ndarray:
-    """:func:`positions` from the coordinates alone (no check, no copy of the data)."""
-    if space_dims(da) == ("channel",):
-        y = da["y"].values if "y" in da.coords else np.zeros(da.sizes["channel"])
-        return np.column_stack([da["x"].values, y]).astype(float)
-    x = np.asarray(da["x"].values, dtype=float)
-    if "y" not in da.dims:
-        return np.column_stack([x, np.zeros_like(x)])
-    yy, xx = np.meshgrid(np.asarray(da["y"].values, dtype=float), x, indexing="ij")
-    return np.column_stack([xx.ravel(), yy.ravel()])
+    return site_positions(da)
 
 
 def provenance(da: xr.DataArray | xr.Dataset) -> dict:
@@ -328,7 +278,7 @@ def validate(da, *, require_time: bool = True) -> xr.DataArray:
             raise DataModelError(f"attribute '{key}' is missing; set it to one of {allowed}")
         if value not in allowed:
             raise DataModelError(f"attribute '{key}' is {value!r}; expected one of {allowed}")
-    _report_dead_sites(da)
+    report_dead_sites(da)
     return da
 
 
@@ -390,24 +340,7 @@ def _check_attr_types(da: xr.DataArray) -> None:
             f"attribute 'periodic' is {type(periodic).__name__} {periodic!r}; it must be 0 or "
             "1 (or a bool): 1 for a ring or torus"
         )
-    _bad_names(da)
-
-
-def _bad_names(da) -> list[str]:
-    """The names in ``attrs["bads"]`` (a JSON list of strings, as from_mne writes)."""
-    raw = da.attrs.get("bads")
-    if raw is None:
-        return []
-    try:
-        names = json.loads(raw) if isinstance(raw, str) else None
-    except json.JSONDecodeError:
-        names = None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise DataModelError(
-            f"attribute 'bads' is {raw!r}; it must be a JSON list of site names, e.g. "
-            "da.assign_attrs(bads=json.dumps(['e12', 'e40']))"
-        )
-    return names
+    bad_names(da)
 
 
 def _check_space(da: xr.DataArray) -> None:
@@ -445,41 +378,6 @@ def _check_space(da: xr.DataArray) -> None:
                     )
         if "y" in da.dims and "x" not in da.dims:
             raise DataModelError("a grid with 'y' needs 'x' too (a line uses 'x' alone)")
-
-
-def _report_dead_sites(da: xr.DataArray, stacklevel: int = 3) -> None:
-    """Warn when some sites hold only NaN (besides the known bad ones), scanning in blocks
-    and never forcing a lazy array."""
-    dims = space_dims(da)
-    if not dims or da.size == 0 or not np.issubdtype(da.dtype, np.inexact):
-        return
-    if hasattr(da.data, "dask"):  # never force a lazy array just to report
-        return
-    values = da.values
-    other = tuple(da.get_axis_num([d for d in da.dims if d not in dims]))
-    if not other:
-        dead = np.isnan(values)
-    else:
-        # Scan in blocks along one non-spatial axis, so the check needs memory for a block,
-        # not for a boolean copy of a long recording; stop once every site has a value.
-        axis = other[0]
-        block = max(1, 2**22 // max(1, values.size // values.shape[axis]))
-        dead = np.ones([n for i, n in enumerate(values.shape) if i not in other], dtype=bool)
-        for start in range(0, values.shape[axis], block):
-            index = [slice(None)] * values.ndim
-            index[axis] = slice(start, start + block)
-            dead &= np.isnan(values[tuple(index)]).all(axis=other)
-            if not dead.any():
-                return
-    bad = _bad_mask(da, _bad_names(da), [d for d in da.dims if d in dims])
-    dead &= ~bad  # known bad sites are reported by the analysis that leaves them out
-    if dead.any():
-        n = int(dead.sum())
-        warnings.warn(
-            f"{n} of {dead.size} sites hold only NaN and will be skipped by the analysis",
-            WavescopeWarning,
-            stacklevel=stacklevel,
-        )
 
 
 def as_channels(da: xr.DataArray) -> xr.DataArray:
@@ -561,7 +459,7 @@ def as_grid(da: xr.DataArray, *, fill=None) -> xr.DataArray:
         return da
     grid_dims = tuple(da.attrs.get("grid_dims", "y x").split())
     attrs = {k: v for k, v in da.attrs.items() if k != "grid_dims"}
-    bads = set(_bad_names(da))
+    bads = set(bad_names(da))
     if grid_dims == ("x",):
         names = [str(c) for c in da["channel"].values]
         out = da.drop_vars(["channel", "y"], errors="ignore").swap_dims(channel="x")
@@ -624,26 +522,6 @@ def _levels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------- bad sites
 
 
-def _site_names(da: xr.DataArray) -> np.ndarray:
-    """Site names in the order of ``as_channels``: channel names, or "y{i}x{j}" / "x{j}"."""
-    dims = space_dims(da)
-    if dims == ("channel",):
-        return np.asarray([str(c) for c in da["channel"].values])
-    if dims == ("x",):
-        return np.asarray([f"x{j}" for j in range(da.sizes["x"])])
-    return np.asarray([f"y{i}x{j}" for i in range(da.sizes["y"]) for j in range(da.sizes["x"])])
-
-
-def _bad_mask(da: xr.DataArray, names, order) -> np.ndarray:
-    """Boolean mask over the space dims (in ``order``) of the sites in ``names``."""
-    dims = space_dims(da)
-    shape = [da.sizes[d] for d in dims]
-    if not names:
-        return np.zeros([da.sizes[d] for d in order], dtype=bool)
-    mask = np.isin(_site_names(da), list(names)).reshape(shape)
-    return np.transpose(mask, [dims.index(d) for d in order])
-
-
 def bad_sites(da: xr.DataArray, bads=None) -> xr.DataArray:
     """Which sites of ``da`` are bad: those in ``attrs["bads"]`` and in ``bads``.
 
@@ -679,9 +557,9 @@ def bad_sites(da: xr.DataArray, bads=None) -> xr.DataArray:
     if not dims:
         raise DataModelError(f"dims {da.dims} have no space dims, so no site can be bad")
     template = da.isel({d: 0 for d in da.dims if d not in dims}, drop=True)
-    names = _site_names(da)
+    names = site_names(da)
     shape = tuple(da.sizes[d] for d in dims)
-    mask = _bad_mask(da, _bad_names(da), dims)
+    mask = bad_mask(da, bad_names(da), dims)
     if bads is not None:
         if isinstance(bads, str):
             bads = [bads]
@@ -749,15 +627,15 @@ def exclude_bads(da: xr.DataArray, bads=None, *, warn: bool = True,
     """
     if not space_dims(da):
         return da
-    if bads is None and not _bad_names(da):
+    if bads is None and not bad_names(da):
         return da
     mask = bad_sites(da, bads)
     dims = space_dims(da)
     flat = mask.transpose(*dims).values.ravel()
-    all_names = sorted(set(_bad_names(da)) | set(_site_names(da)[flat]))
+    all_names = sorted(set(bad_names(da)) | set(site_names(da)[flat]))
     if not flat.any():
         return da if bads is None else da.assign_attrs(bads=json.dumps(all_names))
-    left_out = list(_site_names(da)[flat])
+    left_out = list(site_names(da)[flat])
     if dims == ("channel",):
         out = da.isel(channel=np.flatnonzero(~flat))
     else:

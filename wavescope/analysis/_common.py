@@ -8,14 +8,8 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from ..core import (
-    DataModelError,
-    _report_dead_sites,
-    _site_positions,
-    exclude_bads,
-    space_dims,
-    validate,
-)
+from .._model import report_dead_sites, site_positions
+from ..core import DataModelError, exclude_bads, space_dims, validate
 from ._contract import nested
 
 #: Values (frames x sites) the streaming kernels process together: small enough that a
@@ -46,7 +40,7 @@ def check_activity(da, *, need_space: bool = True, name: str = "da", bads=None
         pass  # validated once, by the public call that made or received these data
     elif streaming:
         validate(da.copy(deep=False, data=np.broadcast_to(np.int8(0), da.shape)))
-        _report_dead_sites(da, stacklevel=4)
+        report_dead_sites(da, stacklevel=4)
     else:
         validate(da)
     if need_space and not space_dims(da):
@@ -170,6 +164,24 @@ def parabolic_offset(a, b, c, xp=np):
     return xp.clip(xp.nan_to_num(off), -0.5, 0.5)
 
 
+# Horn-Schunck (optical_flow, NumPy and torch): tolerances (grid steps per frame) at or
+# above this iterate in float32, smaller ones in float64: float32 resolves about 1e-7 of a
+# speed, so 1e-5 leaves a wide margin.
+HS_FLOAT32_TOL = 1e-5
+
+
+def hs_neighbour_sum(a: np.ndarray, periodic: bool) -> np.ndarray:
+    """Horn–Schunck neighbour sum: weight 2 for the 4 edge neighbours, 1 for the diagonals.
+
+    Outside the grid counts as 0 unless ``periodic``. ``a`` has shape (..., ny, nx).
+    """
+    p = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)],
+               mode="wrap" if periodic else "constant")
+    edges = p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]
+    corners = p[..., :-2, :-2] + p[..., :-2, 2:] + p[..., 2:, :-2] + p[..., 2:, 2:]
+    return 2 * edges + corners
+
+
 def frame_blocks(n_frames: int, values_per_frame: int, block_values: int = BLOCK_VALUES):
     """Slices over frames holding about ``block_values`` values each."""
     step = max(1, block_values // max(1, values_per_frame))
@@ -186,7 +198,7 @@ def grid_coords(da: xr.DataArray) -> tuple[np.ndarray | None, np.ndarray]:
 def site_xy(da: xr.DataArray) -> np.ndarray:
     """(n_sites, 2) x, y positions in the order of the flattened space dims of ``da``
     (:func:`wavescope.positions` without its check: the data were checked once)."""
-    return _site_positions(da)
+    return site_positions(da)
 
 
 def space_units_per_time(da: xr.DataArray) -> str:

@@ -35,7 +35,13 @@ import functools
 import numpy as np
 
 from ..core import DataModelError
-from ._common import frame_means, parabolic_offset, phase_derivatives
+from ._common import (
+    HS_FLOAT32_TOL,
+    frame_means,
+    hs_neighbour_sum,
+    parabolic_offset,
+    phase_derivatives,
+)
 
 #: Bytes of working data per block on the CPU: the temporaries stay near the cache.
 _CPU_BLOCK_BYTES = 1 << 24
@@ -601,19 +607,16 @@ def _neighbour_sum(a, periodic: bool):
 
 def _horn_schunck(gx, gy, gt, alpha, max_iter: int, tol: float, periodic: bool):
     """Twin of ``flow._horn_schunck``: Jacobi iterations, each pair stopping on its own."""
-    from .flow import _FLOAT32_TOL
-    from .flow import _neighbour_sum as np_neighbour_sum
-
     torch = _torch()
     dev = gx.device
     n, ny, nx = gx.shape
     out = torch.zeros((n, 2, ny, nx), dtype=_double(dev), device=dev)
     n_out = torch.full((n,), max_iter, dtype=torch.int64, device=dev)
     active = torch.arange(n, device=dev)
-    w = _to(1.0 / np_neighbour_sum(np.ones((1, ny, nx)), periodic), dev, gx.dtype)
+    w = _to(1.0 / hs_neighbour_sum(np.ones((1, ny, nx)), periodic), dev, gx.dtype)
     a2 = alpha**2
     denom = a2 + gx**2 + gy**2
-    dtype = torch.float32 if tol >= _FLOAT32_TOL else torch.float64
+    dtype = torch.float32 if tol >= HS_FLOAT32_TOL else torch.float64
     if dev.type == "mps":
         dtype = torch.float32
     diag = (torch.stack([a2 + gy**2, a2 + gx**2], dim=1) * (w / denom)[:, None]).to(dtype)

@@ -33,7 +33,7 @@ import xarray as xr
 from scipy import signal
 from scipy.interpolate import PchipInterpolator
 
-from ..core import DataModelError, WavescopeWarning, _bad_mask, _bad_names, space_dims
+from .._model import DataModelError, WavescopeWarning, bad_mask, bad_names, space_dims
 from ._circular import TWO_PI, unit_phasor, wrap
 from ._common import (
     apply_ufunc,
@@ -471,7 +471,7 @@ def _warn_dead(z: xr.DataArray) -> None:
     dead = np.isnan(z.values).all(axis=z.get_axis_num("time"))
     if space_dims(z) and dead.ndim == len(z.dims) - 1:  # known bad sites are reported apart
         rest = [d for d in z.dims if d != "time"]
-        bad = _bad_mask(z, _bad_names(z), [d for d in rest if d in space_dims(z)])
+        bad = bad_mask(z, bad_names(z), [d for d in rest if d in space_dims(z)])
         dead &= ~bad.reshape([z.sizes[d] if d in space_dims(z) else 1 for d in rest])
     if dead.any():
         warnings.warn(

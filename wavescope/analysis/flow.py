@@ -27,7 +27,14 @@ from tqdm.auto import tqdm
 from .._checks import positive
 from .._safeio import check_memory
 from ..core import DataModelError
-from ._common import apply_ufunc, check_activity, check_time_chunk, phase_derivatives
+from ._common import (
+    HS_FLOAT32_TOL,
+    apply_ufunc,
+    check_activity,
+    check_time_chunk,
+    hs_neighbour_sum,
+    phase_derivatives,
+)
 from ._contract import public
 from ._geometry import axis_derivative
 from ._torch import optical_flow_core, resolve
@@ -37,9 +44,6 @@ __all__ = ["optical_flow", "divergence", "curl", "critical_points"]
 # Sites per block of frame pairs in optical_flow: the working arrays of a block stay in
 # the CPU cache (a few MB), while each NumPy call is still long enough to be efficient.
 _SITES_PER_BLOCK = 1 << 15
-# Tolerances (grid steps per frame) at or above this iterate in float32, smaller ones in
-# float64: float32 resolves about 1e-7 of a speed, so 1e-5 leaves a wide margin.
-_FLOAT32_TOL = 1e-5
 
 
 # --------------------------------------------------------------------------- optical flow
@@ -402,18 +406,6 @@ def _auto_alpha(gx: np.ndarray, gy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.where(rms > 0, rms, 1.0)
 
 
-def _neighbour_sum(a: np.ndarray, periodic: bool) -> np.ndarray:
-    """Horn–Schunck neighbour sum: weight 2 for the 4 edge neighbours, 1 for the diagonals.
-
-    Outside the grid counts as 0 unless ``periodic``. ``a`` has shape (..., ny, nx).
-    """
-    p = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)],
-               mode="wrap" if periodic else "constant")
-    edges = p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]
-    corners = p[..., :-2, :-2] + p[..., :-2, 2:] + p[..., 2:, :-2] + p[..., 2:, 2:]
-    return 2 * edges + corners
-
-
 class _Padded:
     """Fields stored with a one-site border, so neighbour sums are shifts of a flat array.
 
@@ -473,12 +465,12 @@ def _horn_schunck(gx, gy, gt, alpha, max_iter, tol, periodic):
     out = np.zeros((n, 2, ny, nx))
     n_out = np.full(n, max_iter, dtype=np.int64)
     active = np.arange(n)
-    w = 1.0 / _neighbour_sum(np.ones((1, ny, nx)), periodic)
+    w = 1.0 / hs_neighbour_sum(np.ones((1, ny, nx)), periodic)
     denom = alpha**2 + gx**2 + gy**2
     # float32 halves the memory traffic; its resolution (1e-7 relative) is far below the
     # usual tolerance, and a tighter tolerance gets float64. Padding with 0 keeps the
     # border of every iterate at 0 (periodic grids refill it by wrapping).
-    dtype = np.float32 if tol >= _FLOAT32_TOL else np.float64
+    dtype = np.float32 if tol >= HS_FLOAT32_TOL else np.float64
     diag = grid.pad(np.stack([alpha**2 + gy**2, alpha**2 + gx**2], axis=1) * (w / denom)[:, None])
     off = grid.pad(-gx * gy * w / denom)[:, None].astype(dtype)
     diag = diag.astype(dtype)

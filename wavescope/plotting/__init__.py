@@ -652,7 +652,7 @@ def _zoomed(edges: np.ndarray, weight: np.ndarray, fraction: float | None) -> tu
 
 def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str | None = None,
             dpi: int = 80, progress: bool = True, title: str | None = None,
-            **indexers) -> Path:
+            outline=None, outline_label: str | None = None, **indexers) -> Path:
     """Write the frames of an activity as an animated GIF (or MP4 with ffmpeg).
 
     Complex data are drawn as phase (cyclic colours), real data as values on one fixed
@@ -678,6 +678,10 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
     title : str, optional
         What the movie shows (e.g. "test image 3, feature 0"): each frame is titled
         "TITLE, t = ..."; default: the labels given as ``indexers``.
+    outline : array of bool, optional
+        A region (y by x, on the grid) drawn as a white contour on every frame.
+    outline_label : str, optional
+        The outline's name, in a legend below the map.
     **indexers
         Labels of other dims (``trial=...``).
 
@@ -704,14 +708,6 @@ def animate(da: xr.DataArray, path, *, fps: float = 10, step: int = 1, cmap: str
     ...
     .gif True
     """
-    return _animate(da, path, fps=fps, step=step, cmap=cmap, dpi=dpi, progress=progress,
-                    title=title, **indexers)
-
-
-def _animate(da, path, *, fps=10, step=1, cmap=None, dpi=80, progress=True, title=None,
-             outline=None, outline_label=None, **indexers) -> Path:
-    """:func:`animate`, with an ``outline`` (bool, y by x on the grid) drawn as a white
-    contour on every frame and named ``outline_label`` in a legend below the map."""
     validate(da)
     path = Path(path)
     suffix = path.suffix.lower()

@@ -491,7 +491,7 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
     from ..analysis.hidden import centre_crop, centre_on_masks, model_phase
     from ..analysis.summaries import clearest_frame
     from ..drums import drum_of_masks
-    from . import _animate, plot_space_time
+    from . import animate, plot_space_time
 
     trial, frame = clearest_frame(events)
     masks = ds["label"].values > 0
@@ -516,7 +516,7 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
     if decoding:
         out["decoding"] = decoding_figure(decoding)
     if gif is not None:
-        out["gif"] = _animate(z, gif, fps=8, progress=progress, title=what, outline=outline,
+        out["gif"] = animate(z, gif, fps=8, progress=progress, title=what, outline=outline,
                               outline_label=f"{shape} outline")
     return {**out, "trial": trial, "frame": frame}
 
