@@ -1,5 +1,6 @@
 import json
 import os
+import warnings
 
 import mne
 import numpy as np
@@ -146,6 +147,60 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path, monkeypatch):
     monkeypatch.undo()
     xr.testing.assert_identical(ws.load(path), old)
     assert os.listdir(tmp_path) == ["keep.nc"]  # no temporary file left behind
+
+
+def _old_export(n_times=12, dt=0.2):
+    """A hidden-state export as earlier wavescope versions wrote it: time (step + 1) * dt,
+    sfreq 1 / dt, time_units "step", no dt attribute, written by xarray itself."""
+    hidden = sim.plane_wave((4, 4), n_times=n_times, sfreq=1 / dt, frequency=0.5, speed=1.0)
+    attrs = {**hidden.attrs, "time_units": "step", "units": "a.u.",
+             "provenance": json.dumps({"generator": "wavescope.training.export"})}
+    attrs.pop("dt", None)
+    time = (np.arange(n_times) + 1) * dt
+    hidden = hidden.assign_coords(time=("time", time, {"units": "step"})).assign_attrs(attrs)
+    speed = xr.DataArray(np.full(n_times, 1.0), dims="time",
+                         attrs={"units": "pixel/step", "time_units": "step", "sfreq": 1 / dt})
+    return xr.Dataset({"hidden": hidden, "speed": speed}, attrs={"source": "model"})
+
+
+def test_old_step_time_units_read_as_time_unit(tmp_path):
+    old = _old_export()
+    old.to_netcdf(tmp_path / "old.nc", engine="netcdf4")
+    with pytest.warns(ws.WavescopeWarning, match=r"old.nc was written by an earlier wavescope "
+                                                  r"with time_units 'step'.*dt = 0.2"):
+        ds = ws.load(tmp_path / "old.nc")
+    hidden = ds["hidden"]
+    assert hidden.attrs["time_units"] == "time unit" and hidden.attrs["sfreq"] == 5.0
+    assert hidden.attrs["dt"] == pytest.approx(0.2)
+    assert hidden["time"].attrs["units"] == "time unit"
+    assert ds["speed"].attrs["units"] == "pixel/time unit"
+    np.testing.assert_array_equal(hidden["time"].values, old["time"].values)  # values kept
+    np.testing.assert_array_equal(hidden.values, old["hidden"].values)
+    step = ws.provenance(hidden)["steps"][-1]["wavescope.io.load"]
+    assert "'step'" in step["time_units"] and "time unit" in step["time_units"]
+    assert ws.provenance(hidden)["generator"] == "wavescope.training.export"
+    ws.validate(hidden)
+    # Saved again, the file says today's names and loads without a warning.
+    ws.save(ds, tmp_path / "new.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = ws.load(tmp_path / "new.nc")
+    assert again["hidden"].attrs["time_units"] == "time unit"
+
+
+def test_old_step_dataarray_through_save(tmp_path):
+    da = _old_export()["hidden"]
+    ws.save(da, tmp_path / "old.nc")
+    with pytest.warns(ws.WavescopeWarning, match="time_units 'step'"):
+        back = ws.load(tmp_path / "old.nc")
+    assert back.attrs["time_units"] == "time unit" and back.attrs["dt"] == pytest.approx(0.2)
+    assert back["time"].attrs["units"] == "time unit"
+    # Files in today's terms (and recordings in seconds) are read exactly as written.
+    today = sim.plane_wave((4, 4), n_times=12)
+    ws.save(today, tmp_path / "today.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xr.testing.assert_identical(ws.load(tmp_path / "today.nc"), today)
 
 
 def test_save_rejects_unstorable_attrs(tmp_path):

@@ -1,6 +1,6 @@
-"""The data model's errors and its sites, shared by ``wavescope.core`` and the analysis
-(private: ``DataModelError``, ``WavescopeWarning`` and ``space_dims`` are public as
-``wavescope.core``'s, which imports them from here).
+"""The data model's errors, sites and provenance steps, shared by ``wavescope.core``,
+``wavescope.io`` and the analysis (private: ``DataModelError``, ``WavescopeWarning`` and
+``space_dims`` are public as ``wavescope.core``'s, which imports them from here).
 
 Site helpers read the coordinates and attributes only, with no check: ``core`` checks the
 data and the analysis calls these on checked data.
@@ -146,3 +146,10 @@ def report_dead_sites(da: xr.DataArray, stacklevel: int = 3) -> None:
             WavescopeWarning,
             stacklevel=stacklevel,
         )
+
+
+def append_step(provenance: str | None, step: str, params: dict) -> str:
+    """A provenance JSON string with ``{step: params}`` appended to its ``steps``."""
+    history = json.loads(provenance or "{}")
+    steps = [*history.get("steps", []), {step: params}]
+    return json.dumps({**history, "steps": steps})

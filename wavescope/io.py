@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ._model import append_step
 from ._safeio import MemoryLimitError, check_memory, safe_write
 from .core import DataModelError, WavescopeWarning, from_array, validate
 
@@ -202,6 +204,14 @@ def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
         When ``chunks`` is None and the arrays would not fit in memory (see
         :func:`wavescope._safeio.check_memory`).
 
+    Warns
+    -----
+    WavescopeWarning
+        For a model export written by an earlier wavescope with ``time_units="step"``:
+        it is read with today's names (``time_units="time unit"``, ``dt = 1 / sfreq``,
+        "step" in ``units`` strings as "time unit", a provenance step saying so); the
+        values are unchanged.
+
     Examples
     --------
     >>> import tempfile
@@ -247,11 +257,50 @@ def load(path: str | os.PathLike, *, chunks=None) -> xr.DataArray | xr.Dataset:
         name = json.loads(ds.attrs[_NAME_ATTR])
         da = ds[_DA_VAR].rename(name)
         da.attrs = _plain_attrs(da.attrs)
-        return da
+        return _read_old_step_unit(da, path)
     ds.attrs = _plain_attrs({k: v for k, v in ds.attrs.items() if k != _KIND_ATTR})
     for var in ds.variables.values():
         var.attrs = _plain_attrs(var.attrs)
-    return ds
+    return _read_old_step_unit(ds, path)
+
+
+_OLD_TIME_UNIT = re.compile(r"\bstep\b")
+
+
+def _read_old_step_unit(obj, path: Path):
+    """Model exports written by earlier wavescope versions, read in today's terms.
+
+    They said ``time_units="step"`` where the time was already steps x dt in the time
+    unit of the dynamics (sfreq = 1 / dt, so dt = 0.2 gave "5 per step"). Such a file is
+    read with ``time_units="time unit"``, ``dt = 1 / sfreq`` beside it, "step" in every
+    ``units`` string (the time coordinate's, "pixel/step", "cycles/step") read as "time
+    unit", and a provenance step saying so; the values are unchanged. A warning names the
+    file, once per load.
+    """
+    holders = [obj] + list(obj.variables.values() if isinstance(obj, xr.Dataset)
+                           else obj.coords.values())
+    old = [h for h in holders if h.attrs.get("time_units") == "step"]
+    if not old:
+        return obj
+    for h in holders:
+        if isinstance(h.attrs.get("units"), str):
+            h.attrs["units"] = _OLD_TIME_UNIT.sub("time unit", h.attrs["units"])
+    for h in old:
+        h.attrs["time_units"] = "time unit"
+        sfreq = h.attrs.get("sfreq")
+        if "dt" not in h.attrs and isinstance(sfreq, int | float) and sfreq > 0:
+            h.attrs["dt"] = 1.0 / sfreq
+        if "provenance" in h.attrs or h is obj:
+            h.attrs["provenance"] = append_step(h.attrs.get("provenance"), "wavescope.io.load", {
+                "time_units": "read 'step' (the name earlier versions wrote) as 'time unit', "
+                              "dt = 1 / sfreq"})
+    dt = obj.attrs.get("dt", old[0].attrs.get("dt"))
+    warnings.warn(
+        f"{path} was written by an earlier wavescope with time_units 'step'; read as "
+        f"'time unit' (the time unit of the model's dynamics) with dt = {dt} beside it; the "
+        "values are unchanged (save it again to write today's names)",
+        WavescopeWarning, stacklevel=3)
+    return obj
 
 
 def _time_chunks(ds: xr.Dataset):

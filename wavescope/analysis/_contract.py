@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-import json
 
 import numpy as np
 import xarray as xr
+
+from .._model import append_step
 
 #: Attributes of the data model that a result inherits from its input.
 INHERITED = ("sfreq", "dt", "time_units", "space_units", "source", "periodic")
@@ -81,13 +82,6 @@ def finish(out, source, step: str, params: dict):
             out[name].attrs["units"] = unit
     out.attrs["provenance"] = append_step(given.get("provenance"), step, params)
     return out
-
-
-def append_step(provenance: str | None, step: str, params: dict) -> str:
-    """A provenance JSON string with ``{step: params}`` appended to its ``steps``."""
-    history = json.loads(provenance or "{}")
-    steps = [*history.get("steps", []), {step: params}]
-    return json.dumps({**history, "steps": steps})
 
 
 def _jsonable(value):
