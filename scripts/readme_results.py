@@ -319,7 +319,7 @@ def render_timing(record: dict) -> str:
     start, end = record["load_average_start"], record["load_average_end"]
     return "\n".join([
         "```bash", example, "```", "",
-        f"{record['title']} took {_clock(record['wall_s'])} wall and "
+        f"It took {_clock(record['wall_s'])} wall and "
         f"{_clock(record['cpu_s'])} of CPU, {record['peak_gib']:.2f} GiB peak "
         f"({record['measured_with']}, {record['machine']}, load average "
         f"{start[0]:.1f} at the start and {end[0]:.1f} at the end, {record['date']}).",

@@ -4,6 +4,7 @@
 import importlib.util
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,19 @@ def test_a_benchmark_writes_the_table_the_readme_shows(tmp_path):
     met = "met" if ratio["median"] <= 1 else "missed"
     assert f"{ratio['median']:.2f}×" in block and f"(≤ 1: {met})" in block
     assert "1 alternating round of" in block and "command: `" in block
+
+
+def test_the_readme_shows_the_training_example_that_was_timed():
+    """The README's training command is rendered from the file its timing wrote, so the
+    command shown is the one measured; /usr/bin/time's report is read in seconds."""
+    rr, te = _script(), _script("scripts/time_train_example.py")
+    record = json.loads((ROOT / "docs" / "results" / "train_example.json").read_text())
+    assert record["example"] == te.command_line()
+    block = rr.render("train_example")
+    shown = block.split("```bash\n")[1].split("\n```")[0].replace(" \\\n   ", "")
+    assert shlex.split(shown) == ["wavescope", *te.ARGS]
+    report = ("\tUser time (seconds): 124.00\n\tSystem time (seconds): 6.58\n"
+              "\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:02:15.32\n"
+              "\tMaximum resident set size (kbytes): 1048576\n")
+    assert te._gnu_time(report) == pytest.approx(
+        {"wall_s": 3735.32, "cpu_s": 130.58, "peak_gib": 1.0})
