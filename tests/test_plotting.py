@@ -390,3 +390,42 @@ def test_phase_map_leaves_bad_sites_blank():
     assert not cells(plot_phase_map(z, 1.0)).any()
     blank = cells(plot_phase_map(z.assign_attrs(bads=json.dumps(["y2x3"])), 1.0))
     assert blank.sum() == 1 and blank.reshape(6, 6)[2, 3]
+
+
+def _drawn_boxes(fig):
+    """(image axes, colour bar axes) positions once drawn (aspect and layout applied)."""
+    fig.canvas.draw()
+    image, bar = fig.axes[0], fig.axes[1]
+    return image.get_position(), bar.get_position()
+
+
+@pytest.mark.parametrize("shape", [(8, 24), (24, 8), (16, 16)])
+def test_colour_bar_is_as_tall_as_the_equal_aspect_map(shape):
+    # An equal-aspect map of a wide grid is drawn much lower than the space the layout
+    # gives it (and a tall grid's much narrower): the bar follows the map, not the space.
+    fig = wp.plot_phase_map(analytic(sim.plane_wave(shape, speed=40.0, **COMMON)), time=0.1)
+    image, bar = _drawn_boxes(fig)
+    assert bar.height == pytest.approx(image.height, abs=1e-9)
+    assert bar.y0 == pytest.approx(image.y0, abs=1e-9)
+    gap = (bar.x0 - image.x1) * fig.get_figwidth()
+    assert gap == pytest.approx(wp.style.COLORBAR_PAD, abs=1e-6)  # just right of the map
+    assert fig.axes[1].get_ylabel() == "phase (rad)"
+
+
+def test_colour_bar_of_a_space_time_image_spans_its_axes():
+    fig = wp.plot_space_time(sim.plane_wave((16, 16), speed=40.0, **COMMON), row=0)
+    image, bar = _drawn_boxes(fig)
+    assert (bar.height, bar.y0) == pytest.approx((image.height, image.y0), abs=1e-9)
+
+
+def test_colour_bar_of_a_map_drawn_as_values_on_a_given_axes():
+    fig = wp.style.figure("wide")
+    ax = fig.add_subplot()
+    art = ax.pcolormesh(np.random.default_rng(0).random((6, 30)))
+    ax.set_aspect("equal")
+    bar = wp.style.colorbar(fig, art, ax, "power", "V^2/Hz")
+    fig.canvas.draw()
+    assert bar.ax.get_position().height == pytest.approx(ax.get_position().height, abs=1e-9)
+    assert bar.ax.get_ylabel() == "power (V^2/Hz)"
+    renderer = fig.canvas.get_renderer()
+    assert bar.ax.get_tightbbox(renderer).x1 <= fig.bbox.x1  # its labels inside the figure

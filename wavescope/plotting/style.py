@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 __all__ = ["PHASE_CMAP", "POWER_CMAP", "SIGNED_CMAP", "FIGSIZE", "TITLE_SIZE",
            "LEGEND_SIZE", "NOTE_SIZE", "PHASE_TICKS", "PHASE_TICKLABELS", "figure", "label",
@@ -72,7 +73,8 @@ def label(name: str, units: str | None = None) -> str:
 
 
 def colorbar(fig: Figure, mappable, ax: Axes, name: str, units: str | None = None):
-    """A colour bar beside ``ax`` labelled ``name (units)``; returns it.
+    """A colour bar beside ``ax``, as tall as ``ax`` is drawn (an equal-aspect map too),
+    labelled ``name (units)``; returns it.
 
     Examples
     --------
@@ -83,11 +85,36 @@ def colorbar(fig: Figure, mappable, ax: Axes, name: str, units: str | None = Non
     >>> bar.ax.get_ylabel()
     'power (V^2/Hz)'
     """
-    return fig.colorbar(mappable, ax=ax, label=label(name, units))
+    bar = fig.colorbar(mappable, ax=ax, label=label(name, units))
+    bar.ax.set_axes_locator(_beside(ax))
+    return bar
+
+
+#: Gap between an axes and its colour bar, inches.
+COLORBAR_PAD = 0.1
+
+
+def _beside(ax: Axes):
+    """An axes locator that puts a colour bar just right of ``ax`` as drawn and as tall.
+
+    The layout gives the bar the height of the space ``ax`` was given; an equal-aspect map
+    is drawn smaller than that space (:meth:`~matplotlib.axes.Axes.apply_aspect`), so the
+    bar is moved at draw time to the map's own height and right edge (its width stays the
+    layout's, whose room for the bar's labels is then never exceeded).
+    """
+    def locate(cax, renderer):
+        ax.apply_aspect()
+        box = ax.get_position()
+        pad = COLORBAR_PAD * ax.figure.dpi / ax.figure.bbox.width
+        return Bbox.from_bounds(box.x1 + pad, box.y0, cax.get_position(original=True).width,
+                                box.height)
+
+    return locate
 
 
 def phase_colorbar(fig: Figure, mappable, ax: Axes):
-    """A phase colour bar: ticks at multiples of pi/2, labelled "phase (rad)".
+    """A phase colour bar beside ``ax`` and as tall: ticks at multiples of pi/2, labelled
+    "phase (rad)".
 
     Examples
     --------
@@ -100,6 +127,7 @@ def phase_colorbar(fig: Figure, mappable, ax: Axes):
     ('phase (rad)', '−π')
     """
     bar = fig.colorbar(mappable, ax=ax, ticks=PHASE_TICKS)
+    bar.ax.set_axes_locator(_beside(ax))
     bar.ax.set_yticklabels(PHASE_TICKLABELS)
     bar.set_label("phase (rad)")
     return bar
