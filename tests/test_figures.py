@@ -110,6 +110,48 @@ def test_hidden_phase_flow_names_the_trial_and_every_marker(run):
     assert_legends_outside_the_data(fig)
 
 
+def test_hidden_phase_map_blanks_the_strip_the_encoder_padding_reaches(run):
+    ds, figs = run
+    ax = figs["hidden_phase_flow"].axes[0]
+    shown = np.isfinite(np.asarray(ax.collections[0].get_array(), float).reshape(12, 12))
+    # Trial 4's block (centre y 8, x 6) puts the crop at grid rows 2-13 and columns 0-11:
+    # the grid's columns 0-2 and rows 2 and 13 lie within 3 sites of the image's edge.
+    rows, cols = np.arange(2, 14), np.arange(0, 12)
+    near = lambda v: (v < hidden.ENCODER_BORDER) | (v >= SIDE - hidden.ENCODER_BORDER)  # noqa: E731
+    expected = ~(near(rows)[:, None] | near(cols)[None, :])
+    np.testing.assert_array_equal(shown, expected)
+    masks = ds["label"].values > 0
+    np.testing.assert_array_equal(hidden.border_sites(masks, roll=False)[CLEAREST], ~expected)
+    # No critical point is found in the strip left out.
+    for c in ax.collections[1:]:
+        if type(c).__name__ == "PathCollection" and not c.get_label().startswith("_"):
+            for x, y in np.asarray(c.get_offsets()):
+                assert shown[int(round(y)), int(round(x))], (c.get_label(), x, y)
+
+
+def test_encoder_border_is_how_far_the_zero_padding_reaches():
+    torch = pytest.importorskip("torch")
+    from wavescope.training.models.nwm import NeuralWaveMachine
+
+    torch.manual_seed(0)
+    model = NeuralWaveMachine(in_channels=1, channels=2, n_classes=7, steps=2)
+    image = torch.zeros(1, 1, 20, 20)
+    image[0, 0, 3:12, 0:9] = 1.0  # touching the left edge
+    pad = 8  # the same image inside a larger black frame: no padding reaches it
+    with torch.no_grad():
+        small = model.encode(image)
+        large = [e[..., pad:-pad, pad:-pad]
+                 for e in model.encode(torch.nn.functional.pad(image, (pad,) * 4))]
+    dist = np.minimum.outer(*(2 * [np.minimum(np.arange(20), np.arange(20)[::-1])]))
+    y0_diff = (small[2] - large[2]).abs().amax(dim=(0, 1)).numpy()
+    scale = float(small[2].abs().max())  # float32 rounding aside, untouched beyond the strip
+    assert y0_diff[dist >= hidden.ENCODER_BORDER].max() < 1e-6 * scale
+    assert y0_diff[dist == hidden.ENCODER_BORDER - 1].max() > 1e-3 * scale  # its inner edge
+    for a, b in zip(small[:2], large[:2], strict=True):  # omega and alpha reach less far
+        diff = (a - b).abs().amax(dim=(0, 1)).numpy()
+        assert diff[dist >= hidden.ENCODER_BORDER - 1].max() < 1e-6 * max(float(a.abs().max()), 1)
+
+
 def test_hidden_kw_shows_the_ridge_the_summary_speed_is_read_from(run):
     ds, figs = run
     fig, trial = figs["hidden_kw"], figs["trial"]

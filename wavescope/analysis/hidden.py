@@ -17,15 +17,23 @@ import xarray as xr
 
 from ..core import from_array, space_dims, validate
 
-__all__ = ["SHAPES", "RATIOS", "with_shape_labels", "centre_crop", "centre_on_masks",
-           "model_phase", "local_order", "hidden_waves", "shape_spectra", "relative_spectrum",
-           "decode_shape_and_area"]
+__all__ = ["SHAPES", "RATIOS", "ENCODER_BORDER", "with_shape_labels", "centre_crop",
+           "centre_on_masks", "border_sites", "model_phase", "local_order", "hidden_waves",
+           "shape_spectra", "relative_spectrum", "decode_shape_and_area"]
 
 #: Names of the polygon classes of :mod:`wavescope.training.data.polygons` (class = sides - 2).
 SHAPES = ("triangle", "square", "pentagon", "hexagon", "heptagon", "octagon")
 
 #: Frequencies of :func:`relative_spectrum`, as multiples of each series' peak frequency.
 RATIOS = np.geomspace(0.5, 6.0, 80)
+
+#: Sites of the NWM's grid this close to the image's edge see its encoders' zero padding:
+#: the medium there (omega, alpha, y0) differs from what the same image inside a larger
+#: black frame would give, and the states show a strip along the border (see
+#: :func:`border_sites`). The first 3x3 convolution sees the padding's zeros as black;
+#: each later one sees zeros where black would give its own non-zero response, one site
+#: further in: 3 sites for the y0 encoder's four convolutions (2 for omega and alpha).
+ENCODER_BORDER = 3
 
 
 def with_shape_labels(ds: xr.Dataset) -> xr.Dataset:
@@ -159,6 +167,50 @@ def centre_on_masks(hidden: xr.DataArray, masks: np.ndarray, keep: float = 0.75,
                       space_units=hidden.attrs.get("space_units"),
                       source=hidden.attrs.get("source", "model"), periodic=False,
                       name=hidden.name)
+
+
+def border_sites(masks: np.ndarray, keep: float = 0.75, *, roll: bool = True,
+                 border: int = ENCODER_BORDER) -> np.ndarray:
+    """Per trial, the sites of its centred crop that lie within ``border`` sites of the
+    image's edge, where a zero-padded encoder's receptive field reaches past the image.
+
+    The NWM's encoders pad the image with zeros (as the model prescribes), so their output
+    within ``border`` sites of the edge differs from the interior's, and so do the hidden
+    states there: an object near the edge shows a strip along it (rolled crops, a seam).
+    Leaving these sites out (for example ``wavescope.exclude_bads(z, mask)``) keeps the
+    strip out of phase maps, flow and critical points.
+
+    Parameters
+    ----------
+    masks : numpy.ndarray of bool
+        (trial, y, x): the object of each trial, as given to :func:`centre_crop`.
+    keep, roll
+        As for :func:`centre_crop` (the crop the mask is for).
+    border : int
+        Width of the strip in sites (default :data:`ENCODER_BORDER`).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        (trial, round(keep * ny), round(keep * nx)): True where the crop's site lies within
+        ``border`` sites of the grid's edge.
+
+    Examples
+    --------
+    >>> masks = np.zeros((1, 8, 8), bool); masks[0, 1, 1] = True  # near the top-left corner
+    >>> border_sites(masks, 0.5, roll=False, border=1).astype(int)
+    array([[[1, 1, 1, 1],
+            [1, 0, 0, 0],
+            [1, 0, 0, 0],
+            [1, 0, 0, 0]]])
+    """
+    masks = np.asarray(masks, bool)
+    if int(border) != border or border < 0:
+        raise ValueError(f"border must be a non-negative number of sites, got {border!r}")
+    ny, nx = masks.shape[1:]
+    near = np.ones((ny, nx), bool)
+    near[border:ny - border, border:nx - border] = False
+    return centre_crop(np.broadcast_to(near, masks.shape), masks, keep, roll=roll)
 
 
 def model_phase(hidden: xr.DataArray, *, common: bool = True) -> xr.DataArray:

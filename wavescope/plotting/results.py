@@ -325,6 +325,8 @@ def flow_outline_figure(pair: xr.DataArray, outline: np.ndarray, *, name: str = 
     matplotlib.figure.Figure
         :func:`~wavescope.plotting.plot_flow` with the outline and
         :func:`~wavescope.plotting.plot_critical_points` on it, on a grey background.
+        Sites without data (NaN in ``pair``: bad sites left out) get no arrows and no
+        critical points.
 
     Examples
     --------
@@ -341,7 +343,10 @@ def flow_outline_figure(pair: xr.DataArray, outline: np.ndarray, *, name: str = 
     from ..analysis import critical_points, optical_flow
     from . import plot_critical_points, plot_flow
 
+    # Horn-Schunck fills the flow in at sites without data (left-out bad sites) from their
+    # neighbours: not a measurement, so no arrows and no critical points there.
     flow = optical_flow(pair)
+    flow = flow.where(np.isfinite(pair).all("time"))
     fig = plot_flow(flow, pair)
     ax = fig.axes[0]
     ax.contour(pair["x"], pair["y"], np.asarray(outline, dtype=float), levels=[0.5],
@@ -434,7 +439,11 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
     The trial (and its frame) of highest mean PGD (see
     :func:`~wavescope.analysis.summaries.clearest_frame`) is centred on its polygon
     without rolling, so that the zero-padded border is no seam inside the maps, and drawn
-    without the common mode, which would paint the whole field one colour.
+    without the common mode, which would paint the whole field one colour. The sites that
+    the encoders' zero padding reaches (within
+    :data:`~wavescope.analysis.hidden.ENCODER_BORDER` sites of the image's edge, see
+    :func:`~wavescope.analysis.hidden.border_sites`) are left out as bad sites, so an
+    object near the edge shows no strip along it in the phase maps, flow and animation.
 
     Parameters
     ----------
@@ -488,8 +497,9 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
     >>> print([name for name in figs if name not in ("trial", "frame")])
     ['hidden_phase_flow', 'hidden_space_time', 'hidden_spectra', 'relative_spectra', 'hidden_kw']
     """
-    from ..analysis.hidden import centre_crop, centre_on_masks, model_phase
+    from ..analysis.hidden import border_sites, centre_crop, centre_on_masks, model_phase
     from ..analysis.summaries import clearest_frame
+    from ..core import exclude_bads
     from ..drums import drum_of_masks
     from . import animate, plot_space_time
 
@@ -497,6 +507,8 @@ def polygon_run_figures(ds: xr.Dataset, events: xr.Dataset, spectra: xr.DataArra
     masks = ds["label"].values > 0
     z = model_phase(centre_on_masks(ds["hidden"].isel(feature=0), masks, roll=False)
                     .isel(trial=trial), common=False)
+    # Sites that see the encoders' zero padding show a strip along the image's edge: blank.
+    z = exclude_bads(z, border_sites(masks, roll=False)[trial], warn=False)
     shape = str(ds["shape_name"].values[trial]) if "shape_name" in ds else "polygon"
     what = f"test image {trial} ({shape}), feature 0"
     outline = centre_crop(masks, masks, roll=False)[trial]
