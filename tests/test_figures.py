@@ -16,8 +16,8 @@ from wavescope.analysis import hidden
 from wavescope.analysis.spectral import kw_speed
 from wavescope.plotting import style
 
-SIDE, STEPS, SFREQ = 16, 40, 5.0  # 40 samples at 5 per step: 8 steps, resolution 1/8
-FREQ = {cls: 0.5 + 0.05 * cls for cls in range(1, 7)}  # cycles/step, one per shape
+SIDE, STEPS, SFREQ = 16, 40, 5.0  # 40 samples at 5 per time unit: 8 units, resolution 1/8
+FREQ = {cls: 0.5 + 0.05 * cls for cls in range(1, 7)}  # cycles/time unit, one per shape
 CLEAREST = 4  # the trial given the highest PGD
 
 
@@ -37,7 +37,7 @@ def polygon_export() -> xr.Dataset:
         states[i, :, 0] = wave + common
         states[i, :, 1] = 0.5 * wave
     da = ws.from_array(states, ("trial", "time", "feature", "y", "x"), sfreq=SFREQ,
-                       time_units="step", space_units="pixel", source="model", periodic=True)
+                       time_units="time unit", space_units="pixel", source="model", periodic=True)
     return hidden.with_shape_labels(xr.Dataset({"hidden": da, "label": (("trial", "y", "x"),
                                                                        labels)}))
 
@@ -108,6 +108,11 @@ def test_hidden_phase_flow_names_the_trial_and_every_marker(run):
     assert np.asarray(mesh.get_array()).size == 12 * 12  # flat before matplotlib 3.8
     assert ax.get_xlim()[0] <= -0.5 and ax.get_xlim()[1] >= 11.5
     assert_legends_outside_the_data(fig)
+    # the flow's key ("... pixel/time unit") and the x label sit side by side, not on each other
+    renderer = fig.canvas.get_renderer()
+    key = next(c for c in ax.get_children() if type(c).__name__ == "QuiverKey")
+    assert not key.text.get_window_extent(renderer).overlaps(
+        ax.xaxis.label.get_window_extent(renderer))
 
 
 def test_hidden_phase_map_blanks_the_strip_the_encoder_padding_reaches(run):
@@ -157,7 +162,7 @@ def test_hidden_kw_shows_the_ridge_the_summary_speed_is_read_from(run):
     fig, trial = figs["hidden_kw"], figs["trial"]
     ax = fig.axes[0]
     assert ax.get_xlabel() == "wavenumber |k| (cycles/pixel)"
-    assert ax.get_ylabel() == "frequency (cycles/step)"
+    assert ax.get_ylabel() == "frequency (cycles/time unit)"
     label = colorbar_label(fig)
     assert label.startswith("power (") and "_" not in label  # not the variable's name
     title = ax.get_title(loc="left")
@@ -167,9 +172,9 @@ def test_hidden_kw_shows_the_ridge_the_summary_speed_is_read_from(run):
     fit = kw_speed(ds["hidden"].isel(trial=trial, feature=0), method="ridge")
     own, one_sided = float(fit["speed"]), float(fit["directionality"])
     assert texts == ["peak frequency of each |k| (ridge)",
-                     f"ridge fit of this image: {own:.2f} pixel/step, directionality "
+                     f"ridge fit of this image: {own:.2f} pixel/time unit, directionality "
                      f"{one_sided:.2f} (1 travelling, 0 symmetric in ±k)",
-                     "median over 12 images: 1.70 pixel/step"]
+                     "median over 12 images: 1.70 pixel/time unit"]
     ridge, fit, median = ax.get_lines()
     np.testing.assert_allclose(np.diff(median.get_ydata()) / np.diff(median.get_xdata()), 1.7)
     np.testing.assert_allclose(np.diff(fit.get_ydata()) / np.diff(fit.get_xdata()), own)
@@ -201,10 +206,10 @@ def test_hidden_spectra_curves_differ_and_the_peak_is_between_bins(run):
     freqs = hidden.shape_spectra(ds)["freq"].values
     assert peak > freqs[1]  # not the first bin above DC
     assert min(FREQ.values()) - 0.05 < peak < max(FREQ.values()) + 0.05
-    assert peak_line[0].get_label() == f"peak {peak:.3g} cycles/step"
-    assert "resolution 0.125 cycles/step (zero-padded 4-fold)" in top.get_title(loc="left")
+    assert peak_line[0].get_label() == f"peak {peak:.3g} cycles/time unit"
+    assert "resolution 0.125 cycles/time unit (zero-padded 4-fold)" in top.get_title(loc="left")
     assert top.get_ylabel().startswith("power (") and bottom.get_xlabel() == \
-        "frequency (cycles/step)"
+        "frequency (cycles/time unit)"
     assert_legends_outside_the_data(fig)
 
 
@@ -214,7 +219,7 @@ def test_hidden_space_time_names_the_trial_and_row(run):
     title = ax.get_title(loc="left")
     assert title.startswith("phase along the row y = ") and \
         f"test image {figs['trial']}" in title and "feature 0" in title
-    assert (ax.get_xlabel(), ax.get_ylabel()) == ("time (step)", "x (pixel)")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("time (time unit)", "x (pixel)")
     lo, hi = ax.get_xlim()
     assert lo <= 0 and hi >= (STEPS - 1) / SFREQ  # the whole roll-out
 

@@ -320,9 +320,10 @@ def plot_flow(flow: xr.Dataset, z: xr.DataArray | None = None, time=None, *,
     units = flow["u"].attrs.get("units", f"{flow.attrs.get('space_units', 'pixel')}/"
                                          f"{_time_units(flow)}")
     # The key sits below the axes at the right, level with the x label (the layout, which
-    # does not see a key, makes room for that), clear of the title at the top.
+    # does not see a key, makes room for that), clear of the title at the top; the x label
+    # moves to the left so that a long key ("0.5 pixel/time unit") never covers it.
     ax.quiverkey(q, 1.0, -0.1, ref, f"{ref:g} {units}", labelpos="W", coordinates="axes")
-    ax.set_xlabel(_space_label(flow, "x"))
+    ax.set_xlabel(_space_label(flow, "x"), loc="left")
     ax.set_ylabel(_space_label(flow, "y"))
     ax.set_aspect("equal")
     ax.set_title("")  # the phase map's centred title gives way to the key
@@ -384,8 +385,9 @@ def plot_critical_points(points: xr.Dataset, ax: Axes | None = None, *, time=Non
         if sel.any():
             ax.scatter(points["x"].values[sel], points["y"].values[sel], marker=marker, s=110,
                        c=colour, edgecolors="white", linewidths=1.0, label=label, zorder=5)
-    ax.set_xlabel(_space_label(points, "x"))
-    ax.set_ylabel(_space_label(points, "y"))
+    if not ax.get_xlabel():  # drawn over a map (plot_flow), its labels stay as they are
+        ax.set_xlabel(_space_label(points, "x"))
+        ax.set_ylabel(_space_label(points, "y"))
     if ax.get_aspect() != 1.0:
         ax.set_aspect("equal", adjustable="datalim")
     if legend and kinds.size:

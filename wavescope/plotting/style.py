@@ -152,8 +152,8 @@ def describe(*, item: str | None = None, feature=None, band=None, window=None, t
 
     Examples
     --------
-    >>> describe(item="test image 3", feature=0, time=0.5, time_units="step")
-    'test image 3, feature 0, t = 0.5 step'
+    >>> describe(item="test image 3", feature=0, time=0.5, time_units="time unit")
+    'test image 3, feature 0, t = 0.5 time unit'
     """
     parts = [item] if item else []
     if feature is not None:
