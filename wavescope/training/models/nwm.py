@@ -106,15 +106,22 @@ class _WeightGrad:
         return out
 
 
-def _step(y, z, omega, alpha, weight, dt):
-    """One update, in place on ``y`` and ``z``; returns tanh(W ⋆ y_old).
+def _velocity_step(y, z, omega, alpha, weight, dt, drive=None):
+    """The velocity update, in place on ``z``; returns tanh(W ⋆ y) (or uses ``drive``).
 
     The order of operations is fixed: the backward pass replays it to recompute velocities.
     """
-    drive = torch.tanh_(_coupling(y, weight))
+    if drive is None:
+        drive = torch.tanh_(_coupling(y, weight))
     accel = drive - omega * y
     accel.sub_(alpha * z)
     z.add_(accel.mul_(dt))
+    return drive
+
+
+def _step(y, z, omega, alpha, weight, dt):
+    """One update, in place on ``y`` and ``z``; returns tanh(W ⋆ y_old)."""
+    drive = _velocity_step(y, z, omega, alpha, weight, dt)
     y.add_(z * dt)
     return drive
 
@@ -144,7 +151,8 @@ class _Rollout(torch.autograd.Function):
     def backward(ctx, grad_seq):
         y0, omega, alpha, weight, seq = ctx.saved_tensors
         steps, dt, segment = ctx.steps, ctx.dt, ctx.segment
-        grad_seq = grad_seq.contiguous() if grad_seq is not None else torch.zeros_like(seq)
+        if grad_seq is None:  # (any strides will do: it is read one step at a time)
+            grad_seq = torch.zeros_like(seq)
         lam_y = torch.zeros_like(y0)
         lam_z = torch.zeros_like(y0)
         g_omega = torch.zeros_like(omega)
@@ -173,14 +181,8 @@ class _Rollout(torch.autograd.Function):
                 zs, drives = [], []
                 for t in range(start, stop):
                     zs.append(z.clone())
-                    if ctx.keep_drives:  # the velocity update of _step, in its order
-                        drive = ctx.drives[t]
-                        accel = drive - omega * position(t)
-                        accel.sub_(alpha * z)
-                        z.add_(accel.mul_(dt))
-                    else:
-                        drive = _step(position(t).clone(), z, omega, alpha, weight, dt)
-                    drives.append(drive)
+                    drives.append(_velocity_step(position(t), z, omega, alpha, weight, dt,
+                                                 ctx.drives[t] if ctx.keep_drives else None))
             for t in reversed(range(start, stop)):
                 y_t, z_t, drive = position(t), zs[t - start], drives[t - start]
                 lam_y.add_(grad_seq[:, t])
@@ -281,8 +283,8 @@ class NeuralWaveMachine(nn.Module):
         sqrt(T) above.
     keep_drives : bool or None
         Keep the roll-out's tanh terms for the backward pass; None: while the sequence is
-        at most 64 MB (the Tetrominoes model at batch 16 keeps them, the Multi-MNIST model
-        recomputes them).
+        at most 16 MB, i.e. while velocities are kept too (the Tetrominoes model at batch 16,
+        a 52 MB sequence, recomputes them: 0.1 s per step for a third less memory).
 
     Attributes
     ----------
@@ -327,12 +329,12 @@ class NeuralWaveMachine(nn.Module):
 
     def _memory_plan(self, y0: torch.Tensor) -> tuple[int, bool]:
         """(segment, keep_drives) of the roll-out: keep everything while the sequence is
-        small, recompute velocities (above 16 MB) and drives too (above 64 MB)."""
+        small, recompute velocities and drives above 16 MB."""
         size = y0.numel() * y0.element_size() * self.steps
         sqrt_t = max(1, round(math.sqrt(self.steps)))
         segment = self.segment if self.segment is not None else (
             1 if size <= 16 * 2**20 else sqrt_t)
-        keep = self.keep_drives if self.keep_drives is not None else size <= 64 * 2**20
+        keep = self.keep_drives if self.keep_drives is not None else size <= 16 * 2**20
         return int(segment), bool(keep)
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
