@@ -70,16 +70,17 @@ def test_trials_min_duration_and_pattern_choice():
 def test_bundled_eeg_alpha_waves():
     """Documented behaviour on the bundled eyes-closed EEG (first 20 s, alpha 8-13 Hz).
 
-    Alpha frames split over planar, rotating and radial patterns; a measurable gradient
-    makes a frame planar however nearly in phase it is, so few frames stay synchronous.
-    The plane fit's and the radial slope's tests allow for residuals correlated across
-    sites (volume conduction), so about an eighth of the frames are planar (half with
-    independent-site SEs), and a rotating or radial label needs that model to describe
-    the phase at least as well as the plane does (13 % planar, 24 % rotating, 5 % sinks,
-    12 % synchronous, 46 % none of the first 20 s). The planar
-    frames whose local gradients align (PGD >= 0.85, the old planar rule) travel from
-    front to back (direction near -90 degrees: -y is posterior in the scalp projection)
-    at a few metres per second.
+    Alpha frames split over rotating, radial and synchronous patterns, with few planar
+    ones. The plane fit's slope test allows for residuals correlated across sites
+    (volume conduction) and is pooled over frames: the alpha's phase gradients scatter
+    from frame to frame about 8 times as far as one frame's independent-site SE says
+    (the pooled scale is about 60 in variance), so a gradient must stand out of that
+    scatter to be planar (1.3 % planar, 8 % rotating-cw, 16 % rotating-ccw, 5 % sinks,
+    15 % synchronous, 55 % none of the first 20 s; 13 % planar with the single-frame
+    test). A rotating or radial label needs that model to describe the phase at least as
+    well as the plane does. The planar frames whose local gradients align (PGD >= 0.85,
+    the old planar rule) travel from front to back (direction near -90 degrees: -y is
+    posterior in the scalp projection) at a few metres per second.
     The p-values are against the multivariate null (cross-spectra, so volume conduction,
     kept), with Benjamini-Hochberg q-values over the events.
     """
@@ -91,16 +92,17 @@ def test_bundled_eeg_alpha_waves():
     assert ((p > 0) & (p <= 1)).all() and (q >= p).all()
     assert (np.diff(q[np.argsort(p)]) >= 0).all()  # BH keeps the order of the p-values
     frames = ev["frame_pattern"].values
-    for label in ("planar", "rotating-cw", "rotating-ccw"):
+    for label in ("rotating-cw", "rotating-ccw"):
         assert np.mean(frames == label) > 0.05
     assert np.mean(frames == "sink") > 0.03
-    assert np.mean(frames == "planar") > 0.08 and np.mean(frames == "synchronous") < 0.15
+    assert 0.005 < np.mean(frames == "planar") < 0.05 and np.mean(frames == "synchronous") < 0.2
+    assert float(ev["frame_pool_scale"].median()) > 10  # slopes scatter beyond one frame's SE
     planar = (ev["frame_pattern"] == "planar") & (ev["frame_pgd"] >= 0.85)
     d = ev["frame_direction"].where(planar).values
     d = d[np.isfinite(d)]
     mean_dir = np.degrees(np.angle(np.exp(1j * d).mean()))
     assert abs(mean_dir + 90) < 30
-    speed = float(ev["speed"].where(ev["pattern"] == "planar").median())
+    speed = float(ev["frame_speed"].where(planar).median())
     assert 2.0 < speed < 20.0
     assert ev["speed"].attrs["units"] == "m/s"
 

@@ -57,18 +57,28 @@ a few sites and the test is strict, so a plane wave in smooth noise needs an SNR
 about 6 (noise 0.15 of the wave: 85-89 % planar frames). Fields correlated over more
 than the array cannot be told from a plane within one frame; surrogates test events.
 
-The frame test is not calibrated for every kind of correlated noise
-(benchmarks/calibrate_frames.py, the frame table of docs/notes/calibration.md): a
-residual-based HAC misses the part of the noise that the fitted slope absorbs, and one
-frame cannot show how far the correlation reaches. Smooth (Gaussian-correlated) noise
-gives few false planar frames and little power; rough but long-reaching (exponential)
-noise under an in-phase oscillation gives 12-24 % planar frames at ``alpha`` = 0.01.
-Frame labels describe; the event p-values of ``detect_waves`` are the calibrated test.
-Intervals use Student's t with ``n_eff - q - 1`` degrees of freedom (at least 1), as
-the Wald test does, so they widen where few effective sites remain.
+One frame cannot show the part of the noise that the fitted slope absorbs, nor how
+far the noise correlation reaches, so the HAC alone called 12-24 % of wave-free frames
+of rough, long-reaching noise under an in-phase oscillation planar at ``alpha`` = 0.01
+and made long waves in noise smooth over a third of the array synchronous
+(benchmarks/calibrate_frames.py, docs/notes/calibration.md). Time shows both: a plane
+wave's gradient stays from frame to frame, noise-driven slopes scatter.
+:func:`pooled_scale` measures that scatter (frames paired over the slopes'
+decorrelation lag, so a real wave's slow changes cancel) relative to the frames'
+independent-site covariances, in running windows, and fit_plane_wave /
+classify_patterns use ``scale`` times the independent-site covariance, with the
+scatter's degrees of freedom, where the scale and the HAC's own inflation disagree
+(beyond the central 98 % of ``chi2_nu / nu``); elsewhere, and on series too short to
+pool (fewer than 32 usable frames, or fewer than 8 independent pairs per window), the
+HAC stands. The scale is never below 1 (the independent-site covariance).
+Intervals use Student's t with the covariance's degrees of freedom (``n_eff - q - 1``,
+at least 1, or the scatter's where pooled), as the Wald test does, so they widen where
+few effective sites or frames remain.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from scipy import fft as sfft
@@ -81,10 +91,11 @@ from ._geometry import Geometry
 #: Fitted quantities per frame, in this order: the wave vector (= the phase gradient),
 #: the phase at the origin, R, the circular correlation of measured and fitted phase, the
 #: covariance of the wave vector (xx, xy, yy), the synchrony (R of a flat phase), the
-#: number of valid sites, the p-value of the Wald test of a zero gradient, and the
-#: effective number of sites of the spatial HAC.
+#: number of valid sites, the p-value of the Wald test of a zero gradient, the
+#: effective number of sites of the spatial HAC, and the independent-site covariance
+#: (xx, xy, yy; the slope test pooled over frames scales it, ``pooled_scale``).
 FIELDS = ("dphi_dx", "dphi_dy", "offset", "strength", "rho", "cov_xx", "cov_xy", "cov_yy",
-          "flat", "n_valid", "gradient_p", "n_eff")
+          "flat", "n_valid", "gradient_p", "n_eff", "wcov_xx", "wcov_xy", "wcov_yy")
 #: Lattice points from the centre to k_max at most, on irregular positions: (2 m + 1)^2
 #: candidates, times the sites, complex values in memory.
 _MAX_HALF_LATTICE = 64
@@ -357,8 +368,9 @@ class PlaneFitter:
             # and exp(i k . (r - centre)) = u conj(c) at every valid site: no new exps
             fitted = u * np.conj(c) * (f / np.abs(f))[:, None]
         out[:, 4] = circ_corr_phasors(u, fitted)
-        cov, n_eff = self._covariance(c, f, valid, n_valid)
+        cov, n_eff, white = self._covariance(c, f, valid, n_valid)
         out[:, 5:8] = cov
+        out[:, 12:15] = white
         with np.errstate(invalid="ignore", divide="ignore"):
             out[:, 8] = np.abs(u.sum(axis=1)) / n_valid
         out[:, 9] = n_valid
@@ -368,25 +380,28 @@ class PlaneFitter:
         out[:, 10] = _wald_p(k, cov, np.maximum(n_eff - q - 1, 1.0), line=q == 1)
         out[:, 11] = n_eff
         out[dof < 1, 5:8] = np.nan
-        out[dof < 1, 10:12] = np.nan
+        out[dof < 1, 10:15] = np.nan
         out[n_valid < 3, :9] = np.nan
+        out[n_valid < 3, 12:15] = np.nan
         return out
 
-    def _covariance(self, c, f, valid, n_valid) -> tuple[np.ndarray, np.ndarray]:
-        """Covariance (xx, xy, yy) of the fitted wave vector, (frames, 3), and the
-        effective number of sites; the spatial HAC sandwich of the module docstring."""
+    def _covariance(self, c, f, valid, n_valid) -> tuple[np.ndarray, ...]:
+        """Covariance (xx, xy, yy) of the fitted wave vector, (frames, 3), the
+        effective number of sites, and the independent-site covariance; the spatial
+        HAC sandwich of the module docstring."""
         with np.errstate(invalid="ignore", divide="ignore"):
             resid = (c * np.conj(f / np.abs(f))[:, None]).imag  # sin(e_j); 0 at gaps
-            return self.covariance(resid, valid, np.abs(f) / n_valid)
+            return self.covariance(resid, valid, np.abs(f) / n_valid, white=True)
 
-    def covariance(self, resid: np.ndarray, valid: np.ndarray, strength: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def covariance(self, resid: np.ndarray, valid: np.ndarray, strength: np.ndarray,
+                   white: bool = False) -> tuple[np.ndarray, ...]:
         """Spatial HAC covariance of the wave vector from the residuals ``sin(e_j)``
         (frames, n_sites; 0 at missing sites), the valid-site mask and R per frame.
 
         Returns ``(cov, n_eff)``: (frames, 3) with xx, xy, yy in (rad / space unit)^2,
         and the effective number of sites ``n^2 / sum_jl K_jl`` (n where the residuals
-        are uncorrelated). See the module docstring for the estimator.
+        are uncorrelated). See the module docstring for the estimator. ``white``: also
+        the independent-site (White) covariance, the same sandwich without the kernel.
         """
         line = self.geom.kind == "line"
         q = 1 if line else 2
@@ -394,34 +409,19 @@ class PlaneFitter:
         with np.errstate(invalid="ignore", divide="ignore"):
             m = valid.astype(float) @ self.moments  # sums of x, y, x^2, xy, y^2
             mx, my = m[:, 0] / n, m[:, 1] / n
-            sxx = m[:, 2] - m[:, 0] * mx
-            sxy = m[:, 3] - m[:, 0] * my
-            syy = m[:, 4] - m[:, 1] * my
+            scatter = np.column_stack([m[:, 2] - m[:, 0] * mx, m[:, 3] - m[:, 0] * my,
+                                       m[:, 4] - m[:, 1] * my])
             # scores of the centred regression: w = (r - mean r) e, 0 at gaps
             wx = (self.rc[:, 0] - mx[:, None]) * resid
             wy = (self.rc[:, 1] - my[:, None]) * resid
             meat, ksum = self.hac.sums(wx, wy, resid, valid, n)
-            # HC1-style small-sample factor n / (n - q - 1), and a floor of MIN_SCATTER
-            # residual scatter (exact fits: the Newton tolerance, not a measurement)
-            meat *= (n / (n - q - 1))[:, None]
-            meat += MIN_SCATTER**2 * np.column_stack([sxx, sxy, syy])
-            r2 = strength**2
-            n_eff = n * n / ksum
-            if line:
-                zero = np.zeros_like(sxx)
-                return np.column_stack([meat[:, 0] / (sxx**2 * r2), zero, zero]), n_eff
-            det = sxx * syy - sxy**2
-            # sites on a line (a one-row grid) do not constrain the slope across it: NaN
-            det = np.where(det > 1e-12 * (sxx + syy) ** 2, det, np.nan)
-            # inv(S) M inv(S), with inv(S) = [[syy, -sxy], [-sxy, sxx]] / det
-            axx, axy, ayy = syy / det, -sxy / det, sxx / det
-            bxx = axx * meat[:, 0] + axy * meat[:, 1]
-            bxy = axx * meat[:, 1] + axy * meat[:, 2]
-            byx = axy * meat[:, 0] + ayy * meat[:, 1]
-            byy = axy * meat[:, 1] + ayy * meat[:, 2]
-            cov = np.column_stack([bxx * axx + bxy * axy, bxx * axy + bxy * ayy,
-                                   byx * axy + byy * ayy]) / r2[:, None]
-            return cov, n_eff
+            cov = _sandwich(meat, scatter, n, strength, q)
+            if not white:
+                return cov, n * n / ksum
+            iid = np.column_stack([np.einsum("ij,ij->i", wx, wx),
+                                   np.einsum("ij,ij->i", wx, wy),
+                                   np.einsum("ij,ij->i", wy, wy)])
+            return cov, n * n / ksum, _sandwich(iid, scatter, n, strength, q)
 
     def _factors(self, k: np.ndarray) -> np.ndarray:
         """exp(-i k . (r - centre)) for frames k (m, 2) -> (m, n_sites)."""
@@ -541,6 +541,31 @@ def newton_ascent(u, k, factors, moments, radius, active, tol: float, max_iter: 
     return k, c
 
 
+def _sandwich(meat, scatter, n, strength, q) -> np.ndarray:
+    """``inv(S) M inv(S) n / (n - q - 1) / R**2`` (xx, xy, yy per frame) from the score
+    products ``meat`` and the positions' scatter ``S`` (xx, xy, yy), with a floor of
+    MIN_SCATTER residual scatter (exact fits: the Newton tolerance, not a
+    measurement)."""
+    sxx, sxy, syy = scatter.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        meat = meat * (n / (n - q - 1))[:, None] + MIN_SCATTER**2 * scatter
+        r2 = strength**2
+        if q == 1:
+            zero = np.zeros_like(sxx)
+            return np.column_stack([meat[:, 0] / (sxx**2 * r2), zero, zero])
+        det = sxx * syy - sxy**2
+        # sites on a line (a one-row grid) do not constrain the slope across it: NaN
+        det = np.where(det > 1e-12 * (sxx + syy) ** 2, det, np.nan)
+        # inv(S) M inv(S), with inv(S) = [[syy, -sxy], [-sxy, sxx]] / det
+        axx, axy, ayy = syy / det, -sxy / det, sxx / det
+        bxx = axx * meat[:, 0] + axy * meat[:, 1]
+        bxy = axx * meat[:, 1] + axy * meat[:, 2]
+        byx = axy * meat[:, 0] + ayy * meat[:, 1]
+        byy = axy * meat[:, 1] + ayy * meat[:, 2]
+        return np.column_stack([bxx * axx + bxy * axy, bxx * axy + bxy * ayy,
+                                byx * axy + byy * ayy]) / r2[:, None]
+
+
 def _wald_p(k: np.ndarray, cov: np.ndarray, dof: np.ndarray, line: bool) -> np.ndarray:
     """p-value of ``k = 0``: Wald statistic ``W = k' inv(cov) k`` against ``F(q, dof)``
     (q = 2 slopes, 1 on a line), as the residual scatter in ``cov`` is estimated."""
@@ -611,3 +636,162 @@ def plane_fit_kernel(z: np.ndarray, *, fitter: PlaneFitter) -> tuple:
     for sl in frame_blocks(flat.shape[0], flat.shape[1], 1 << 16):
         out[sl] = fitter.fit(phasors(flat[sl]))
     return tuple(out[:, i].reshape(lead) for i in range(len(FIELDS)))
+
+
+# --- slope uncertainty pooled over frames -------------------------------------------------
+
+#: Frames in a pooling window: this many correlation times of the slopes, at least
+#: _POOL_MIN_WINDOW frames (at most the series).
+_POOL_TAUS = 80.0
+#: Variogram ratio g(2 l) / g(l) below which the slopes' noise has decorrelated.
+_PLATEAU = 1.1
+#: Shortest pooling window (frames).
+_POOL_MIN_WINDOW = 64
+#: Fewest usable frames (finite fit, allowed in the pool) in a series for a pool.
+_POOL_MIN_USABLE = 32
+#: Fewest effective independent frames (about the pooled scale's degrees of freedom)
+#: for a pooled estimate; with fewer the single-frame HAC covariance stands.
+_POOL_MIN_FRAMES = 8.0
+#: Window centres per window length (the scale is evaluated at these and held between).
+_POOL_CENTRES = 16
+#: Share of the smallest deviations a window's scale is the mean of, and that mean's
+#: degrees of freedom per independent frame (chi-square with q = 1 or 2 slopes; measured
+#: by simulation, 100 frames: the full mean has 1 and 2, the median 0.36 and 0.97).
+_POOL_KEEP = 0.8
+_POOL_EFFICIENCY = {1: 0.62, 2: 1.44}
+
+
+def pooled_scale(gx, gy, cxx, cxy, cyy, use, line: bool, ratio=None
+                 ) -> tuple[np.ndarray, ...]:
+    """Scale of the slope covariance, its degrees of freedom and the window's typical
+    ``ratio`` (per frame, time last; ``use``: the frames the pool may draw on).
+
+    A plane wave's gradient stays from frame to frame while noise-driven slopes
+    scatter, so the frames' scatter measures the slope's sampling error, including the
+    part of the noise the fitted slope absorbs, which no residual-based covariance
+    sees. Each usable frame is paired with the last usable frame at least ``lag``
+    frames before it (the lag over which the slopes' noise decorrelates, from their
+    variogram, :func:`_decorrelation`), so slow changes of a real wave cancel; the
+    pair's Mahalanobis deviation ``d = dk' inv(C_a + C_b) dk`` under the frames'
+    covariances ``C`` (the independent-site ones: their scale follows each frame's
+    noise and R, without the HAC's own noise) is ``chi2_q`` times the scale. Per
+    running window of ``_POOL_TAUS`` correlation times (at least ``_POOL_MIN_WINDOW``
+    frames) the scale is the mean of the smallest ``_POOL_KEEP`` of the deviations over
+    its ``chi2_q`` value (robust to a wave's changes), with ``_POOL_EFFICIENCY`` degrees
+    of freedom per independent pair, one per ``lag`` of the window's span. NaN where a
+    series has fewer than ``_POOL_MIN_USABLE`` usable frames or a window fewer than
+    ``_POOL_MIN_FRAMES`` independent pairs (the single-frame covariance then stands).
+    """
+    shape = np.shape(gx)
+    arrays = [np.asarray(a, dtype=float).reshape(-1, shape[-1])
+              for a in (gx, gy, cxx, cxy, cyy)]
+    use = np.broadcast_to(np.asarray(use, bool), shape).reshape(-1, shape[-1])
+    ratio = np.ones(shape) if ratio is None else np.asarray(ratio, dtype=float)
+    ratio = ratio.reshape(-1, shape[-1])
+    scale = np.full(arrays[0].shape, np.nan)
+    dof = np.full(arrays[0].shape, np.nan)
+    typical = np.full(arrays[0].shape, np.nan)
+    for i in range(len(scale)):
+        scale[i], dof[i], typical[i] = _pool_series(*(a[i] for a in arrays), use[i],
+                                                    ratio[i], line)
+    return scale.reshape(shape), dof.reshape(shape), typical.reshape(shape)
+
+
+def _pool_series(gx, gy, cxx, cxy, cyy, use, ratio, line):
+    n_t = len(gx)
+    nan = np.full(n_t, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: NaN
+        det = cxx if line else cxx * cyy - cxy**2
+        ok = use & np.isfinite(gx) & np.isfinite(gy) & (det > 0) & np.isfinite(det)
+        if ok.sum() < _POOL_MIN_USABLE:  # too few to see the slopes' scatter
+            return nan, nan, nan
+        frames = np.flatnonzero(ok)
+        lag, tau = _decorrelation(gx, gy, cxx, cyy, frames, line)
+        if not lag:
+            return nan, nan, nan
+        # each frame against the last usable frame at least ``lag`` before it: slow
+        # changes of a real wave cancel in the difference, noise does not
+        a, b = _pairs(frames, lag)
+        if len(b) < _POOL_MIN_USABLE // 2:
+            return nan, nan, nan
+        dx = gx[b] - gx[a]
+        sxx, syy, sxy = cxx[b] + cxx[a], cyy[b] + cyy[a], cxy[b] + cxy[a]
+        q = 1 if line else 2
+        if line:
+            d = dx * dx / sxx
+        else:
+            dy = gy[b] - gy[a]
+            d = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / (sxx * syy - sxy**2)
+        mid = (a + b) / 2.0  # the time of each pair
+        # windows of _POOL_TAUS correlation times (at least _POOL_MIN_WINDOW frames),
+        # as pairs: fixed counts, centred on the centres' times
+        span = max(_POOL_MIN_WINDOW, np.ceil(_POOL_TAUS * tau))
+        width = int(min(len(d), max(_POOL_MIN_USABLE // 2,
+                                    np.ceil(span * len(d) / (mid[-1] - mid[0] + 1)))))
+        step = max(1, int(span) // _POOL_CENTRES)
+        centres = np.arange(0, n_t, step)
+        starts = np.clip(np.searchsorted(mid, centres) - width // 2, 0, len(d) - width)
+        idx = starts[:, None] + np.arange(width)[None, :]  # (centres, width)
+        # the mean of the smallest _POOL_KEEP of the deviations, over its chi2_q value:
+        # robust to the largest (a wave that changes, an event's start) and twice as
+        # efficient as their median
+        keep = max(1, int(round(_POOL_KEEP * width)))
+        low = np.partition(d[idx], keep - 1, axis=1)[:, :keep]
+        sc = low.mean(axis=1) / (q * stats.chi2.cdf(stats.chi2.ppf(_POOL_KEEP, q), q + 2)
+                                 / _POOL_KEEP)
+        # independent pairs: one per decorrelation lag of the window's time span
+        # (consecutive frames share their noise; the deviations' integrated
+        # autocorrelation time, counted instead, made the scale's spread between
+        # 2-s recordings 3-5 times what its degrees of freedom said)
+        indep = np.minimum(width, (mid[idx[:, -1]] - mid[idx[:, 0]] + 1) / lag)
+        nu = _POOL_EFFICIENCY[q] * indep
+        typical = np.median((ratio[a] + ratio[b])[idx] / 2, axis=1)
+    enough = indep >= _POOL_MIN_FRAMES
+    sc, nu = np.where(enough, sc, np.nan), np.where(enough, nu, np.nan)
+    nearest = np.minimum(np.rint(np.arange(n_t) / step).astype(int), len(centres) - 1)
+    return sc[nearest], nu[nearest], typical[nearest]
+
+
+def _pairs(frames, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(a, b)`` of usable ``frames``: each frame ``b`` and the last usable frame
+    ``a`` at least ``lag`` frames before it."""
+    before = np.searchsorted(frames, frames - lag, side="right") - 1
+    return frames[before[before >= 0]], frames[before >= 0]
+
+
+def _decorrelation(gx, gy, cxx, cyy, frames, line) -> tuple[int, float]:
+    """The lag (frames) over which noise-driven slopes decorrelate, and their
+    correlation time, from the variogram of the standardised slopes: ``g(l)``, the
+    median squared difference of frames ``l`` apart, at ``l`` = 1, 2, 4, ... rises while
+    the noise decorrelates and levels off at twice its variance, then rises again only
+    as a real wave changes. The plateau starts at the first ``l`` with ``g(2 l) <
+    _PLATEAU g(l)`` (else where that ratio is least); the lag is ``2 l``, and the
+    correlation time is where ``g`` reaches ``1 - 1/e`` of ``g(2 l)`` (interpolated).
+    Returns ``(0, nan)`` where no lag fits in a quarter of the frames' span."""
+    comps = [(gx, cxx)] if line else [(gx, cxx), (gy, cyy)]
+    span = frames[-1] - frames[0] + 1
+    lags, gam = [], []
+    lag = 1
+    while lag <= span // 2:
+        a, b = _pairs(frames, lag)
+        if len(a) < _POOL_MIN_USABLE // 2:
+            break
+        gam.append(np.mean([np.median((g[b] - g[a]) ** 2 / (c[a] + c[b]))
+                            for g, c in comps]))
+        lags.append(lag)
+        lag *= 2
+    if len(gam) < 2:
+        return 0, np.nan
+    gam = np.asarray(gam)
+    ratio = gam[1:] / gam[:-1]
+    flat = np.flatnonzero(ratio < _PLATEAU)
+    m = int(flat[0]) if flat.size else int(np.argmin(ratio))
+    sill = gam[m + 1]
+    target = (1 - np.exp(-1.0)) * sill
+    g = np.concatenate([[0.0], gam[: m + 2]])
+    ls = np.concatenate([[0.0], lags[: m + 2]])
+    above = int(np.argmax(g >= target))  # g[0] = 0 < target, g[m + 1] = sill >= target
+    tau = ls[above - 1] + (target - g[above - 1]) / (g[above] - g[above - 1]) * (
+        ls[above] - ls[above - 1])
+    return int(lags[m + 1]), float(tau)

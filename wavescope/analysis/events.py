@@ -26,6 +26,7 @@ from .waves import (
     PATTERNS,
     _centre_kernel,
     _label_kernel,
+    _pool_kernel,
     _wave_intervals,
     classify_patterns,
     fit_plane_wave,
@@ -266,8 +267,8 @@ def _frames(z: xr.DataArray, settings: dict) -> xr.Dataset:
     c = classify_patterns(z, **settings).compute()
     keep = ["pattern", "score", "pgd", "synchrony", "strength", "explained", "gradient_p",
             "radial", "radial_p", "rotation", "rotation_p", *_WAVE, "dphi_dx", "dphi_dy",
-            "dphi_dx_se", "dphi_dy_se", "dphi_corr", "n_eff", "radial_slope",
-            "radial_slope_se", "radial_n_eff", "omega", "omega_se"]
+            "dphi_dx_se", "dphi_dy_se", "dphi_corr", "n_eff", "dof", "pool_scale",
+            "radial_slope", "radial_slope_se", "radial_n_eff", "omega", "omega_se"]
     out = c[keep]
     out["omega_sign"] = xr.where(c["omega"] < 0, -1.0, 1.0)
     return out
@@ -286,10 +287,10 @@ def _event_wave(fr: xr.Dataset, sl: slice, pattern: str) -> dict:
     of band-passed data share their noise, so the frames are not independent samples:
     the event's standard errors are the mean of its frames' (as if fully correlated),
     so the event interval is as wide as a typical frame's, centred on the event mean,
-    with the t quantile of the frames' mean effective number of sites.
+    with the t quantile of the frames' mean degrees of freedom (``dof``).
     """
     v = {k: fr[k].values[sl] for k in ("dphi_dx", "dphi_dy", "dphi_dx_se", "dphi_dy_se",
-                                       "dphi_corr", "n_eff", "radial_slope",
+                                       "dphi_corr", "dof", "radial_slope",
                                        "radial_slope_se", "radial_n_eff", "omega",
                                        "omega_se", "omega_sign")}
     omega, omega_se = _mean(np.abs(v["omega"])), _mean(v["omega_se"])
@@ -299,7 +300,7 @@ def _event_wave(fr: xr.Dataset, sl: slice, pattern: str) -> dict:
         cxx, cyy = _mean(v["dphi_dx_se"] ** 2), _mean(v["dphi_dy_se"] ** 2)
         cxy = _mean(v["dphi_corr"] * v["dphi_dx_se"] * v["dphi_dy_se"])
         out = _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, 1.0, _confidence(fr),
-                              dof=_mean(v["n_eff"]) - 3)
+                              dof=_mean(v["dof"]))
     elif pattern in ("source", "sink"):
         out = _wave_intervals(_mean(np.abs(v["radial_slope"])), 0.0,
                               _mean(v["radial_slope_se"] ** 2), 0.0, 0.0, omega, omega_se,
@@ -412,9 +413,18 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
     gradient_p = nan.copy()
     rows = np.flatnonzero(steep | (np.nan_to_num(pgd_, nan=-np.inf)
                                    >= settings["pgd_threshold"]))
-    if rows.size:
-        gradient_p[rows] = plane_fit_kernel(values[rows], fitter=fitter)[
-            FIELDS.index("gradient_p")]
+    if rows.size:  # the slope test pooled over the candidate frames, as classify_patterns'
+        fields = np.full((len(FIELDS), n), np.nan)
+        fields[:, rows] = plane_fit_kernel(values[rows], fitter=fitter)
+        f = dict(zip(FIELDS, fields.reshape(len(FIELDS), *zs.shape[:2]), strict=True))
+        use = np.zeros(n, bool)
+        use[rows] = True
+        line = geom.kind == "line"
+        gradient_p = _pool_kernel(
+            *(f[k] for k in ("dphi_dx", "dphi_dy", "cov_xx", "cov_xy", "cov_yy", "wcov_xx",
+                             "wcov_xy", "wcov_yy")),
+            f["n_eff"] - (2 if line else 3), f["gradient_p"], use.reshape(zs.shape[:2]),
+            line=line)[4].ravel()
     fit = np.nan_to_num(gradient_p, nan=np.inf) < alpha  # could be planar
     sync = nan
     if "synchrony" in families:

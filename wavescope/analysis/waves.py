@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
+from scipy import stats
 from scipy.special import ndtri, stdtrit
 
 from ..core import DataModelError, space_dims
@@ -41,7 +42,7 @@ from ._contract import public
 from ._fastgrid import GridStats
 from ._geometry import Geometry, derivative, geometry_of
 from ._patterns import PatternFinder
-from ._planefit import FIELDS, PlaneFitter, phasors, plane_fit_kernel
+from ._planefit import FIELDS, PlaneFitter, _wald_p, phasors, plane_fit_kernel, pooled_scale
 from ._torch import twin
 from .gradient import fast_grid, float_dtype_of, phases_of_block
 
@@ -494,6 +495,7 @@ def fit_plane_wave(
     oversample: float = 2.0,
     max_iter: int = 20,
     confidence: float = 0.95,
+    pool_frames: bool = True,
     bads=None,
     device=None,
 ) -> xr.Dataset:
@@ -512,6 +514,13 @@ def fit_plane_wave(
     whose bandwidth follows the residuals' correlation between neighbours; the
     independent-site ``s2 / R**2 * inv(S)`` where they are uncorrelated; see
     ``wavescope.analysis._planefit``), so spatially correlated residuals widen it.
+    One frame cannot show the noise that the fitted slope absorbs, so with
+    ``pool_frames`` the slopes' scatter across frames (a plane wave's gradient stays,
+    noise-driven slopes change) checks the HAC in running windows of the series, and
+    replaces it where the two disagree (``pool_scale``; see
+    ``wavescope.analysis._planefit.pooled_scale``): series shorter than 32 usable
+    frames, and windows with fewer than 8 independent frame pairs, keep the
+    single-frame covariance.
     Speed, direction and wavelength intervals follow by the delta method; they are
     symmetric in the spatial frequency (and in the slowness ``|k| / |omega|``, whose
     error adds that of ``omega``), so on speed and wavelength they are asymmetric, and
@@ -532,6 +541,10 @@ def fit_plane_wave(
         Newton iterations at most.
     confidence : float
         Coverage of the ``*_low`` / ``*_high`` intervals, in (0, 1).
+    pool_frames : bool
+        Check (and where they disagree replace) each frame's slope covariance by the
+        slopes' scatter across nearby frames of the same series along ``time`` (per
+        trial); False: the single-frame spatial HAC only (the behaviour before).
     bads : str, sequence of str or boolean array, optional
         Bad sites to leave out, besides those in ``attrs["bads"]`` (see
         :func:`wavescope.exclude_bads`: channels dropped, grid sites set to NaN).
@@ -555,9 +568,12 @@ def fit_plane_wave(
           (1 - R0)`` with ``R0`` the synchrony, the R of a flat phase: the share of the
           phase scatter about the common phase that the gradient removes; 0 for a
           synchronous field, 1 for a noiseless plane wave at any wavelength);
-        - ``gradient_p``: p-value of the Wald test of a zero gradient (``F(2, n_eff - 3)``,
-          ``n_eff`` the effective number of sites);
+        - ``gradient_p``: p-value of the Wald test of a zero gradient (``F(2, dof)``);
           small where a gradient is measured, even for waves much longer than the array;
+          ``n_eff`` (the HAC's effective number of sites), ``dof`` (of the slope
+          covariance: ``n_eff - 3``, or the frames' scatter's where pooled) and
+          ``pool_scale`` (the slope variance over the independent-site one, from the
+          frames' scatter, where it replaced the HAC; else NaN);
         - ``dphi_dx``, ``dphi_dy`` (rad per space unit, ``= -k``), their standard errors
           ``dphi_dx_se``, ``dphi_dy_se`` and correlation ``dphi_corr``; ``omega`` and
           ``omega_se`` (rad per time unit, the frame's temporal frequency and its SE);
@@ -584,17 +600,91 @@ def fit_plane_wave(
     if oversample < 2:
         raise ValueError(f"oversample must be >= 2, got {oversample}")
     _check_confidence(confidence)
+    parts = _plane_parts(z, k_max, oversample, max_iter, device)
+    if pool_frames:
+        parts = _pooled(parts, True)
+    return _plane_dataset(z, parts, confidence)
+
+
+def _plane_parts(z: xr.DataArray, k_max=None, oversample=2.0, max_iter=20,
+                 device=None) -> dict:
+    """The plane fit's FIELDS per frame (single-frame HAC covariance), with the
+    temporal frequency ``omega`` and its SE, ``dof`` (of the covariance: ``n_eff - q -
+    1``) and ``pool_scale`` (NaN: not pooled), on checked input."""
     geom = geometry_of(z)
     fitter = PlaneFitter(geom, k_max, oversample, max_iter)
     parts = dict(zip(FIELDS, _per_frame(z, twin(plane_fit_kernel, device), len(FIELDS),
                                         {"fitter": fitter}), strict=True))
-    omega, omega_se = _frame_omega(z, with_se=True)
+    parts["omega"], parts["omega_se"] = _frame_omega(z, with_se=True)
+    parts["line"] = geom.kind == "line"
+    parts["dof"] = parts["n_eff"] - (2 if parts["line"] else 3)
+    parts["pool_scale"] = xr.full_like(parts["strength"], np.nan)
+    return parts
+
+
+def _pooled(parts: dict, use) -> dict:
+    """``parts`` with the slope covariance, its degrees of freedom and the slope test
+    pooled over frames (``_planefit.pooled_scale``; ``use``: the frames the pool may
+    draw on, True for all), where enough frames are; elsewhere as they were."""
+    names = ("dphi_dx", "dphi_dy", "cov_xx", "cov_xy", "cov_yy", "wcov_xx", "wcov_xy",
+             "wcov_yy", "dof", "gradient_p")
+    use = xr.ones_like(parts["strength"], dtype=bool) if use is True else use
+    order = parts["strength"].dims
+    out = apply_ufunc(
+        _pool_kernel, *(parts[k] for k in names), use, input_core_dims=[["time"]] * 11,
+        output_core_dims=[["time"]] * 6, kwargs={"line": parts["line"]},
+        dask="parallelized", output_dtypes=[float] * 6)
+    new = dict(parts)
+    for key, value in zip(("cov_xx", "cov_xy", "cov_yy", "dof", "gradient_p",
+                           "pool_scale"), out, strict=True):
+        new[key] = value.transpose(*order)
+    return new
+
+
+#: Tail of chi2_nu / nu on each side beyond which the frames' scatter and the HAC
+#: disagree (the pooled slope test; see _pool_kernel).
+_AGREE = 0.01
+
+
+def _pool_kernel(gx, gy, cxx, cxy, cyy, wxx, wxy, wyy, dof, p, use, *, line):
+    """The slope covariance (xx, xy, yy), its degrees of freedom and the slope test's
+    p-value pooled over frames (time last), and the pooled scale; see
+    :func:`_pooled`."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # the HAC covariance over the independent-site one (trace of inv(W) C / q)
+        ratio = cxx / wxx if line else (wyy * cxx - 2 * wxy * cxy + wxx * cyy) / (
+            wxx * wyy - wxy**2) / 2
+    scale, nu, typical = pooled_scale(gx, gy, wxx, wxy, wyy, use, line, ratio)
+    # never below the independent-site covariance: slopes steadier than their noise
+    # (a radial wave's plane fit misfits the same way in every frame) say nothing of
+    # other frames in the window
+    scale = np.maximum(scale, 1.0)
+    pooled = np.isfinite(scale)
+    # the frames' scatter replaces the HAC where the two disagree: their ratio outside
+    # the central 98 % of chi2_nu / nu (the HAC misses noise the slope absorbs, or
+    # allows for more correlation than the slopes show); elsewhere the HAC stands
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = scale / typical
+        nu_ok = np.where(pooled, nu, 1.0)
+        agree = (r >= stats.chi2.ppf(_AGREE, nu_ok) / nu_ok) & (
+            r <= stats.chi2.isf(_AGREE, nu_ok) / nu_ok) & (dof >= 1)
+        pooled &= ~agree
+        cov = [np.where(pooled, scale * w, c) for c, w in ((cxx, wxx), (cxy, wxy), (cyy, wyy))]
+        dof = np.where(pooled, nu, dof)
+    k = np.stack([np.ravel(gx), np.ravel(gy)], axis=1)
+    p_pooled = _wald_p(k, np.stack([np.ravel(c) for c in cov], axis=1), np.ravel(dof),
+                       line).reshape(np.shape(gx))
+    return (*cov, dof, np.where(pooled, p_pooled, p), np.where(pooled, scale, np.nan))
+
+
+def _plane_dataset(z: xr.DataArray, parts: dict, confidence: float) -> xr.Dataset:
+    """fit_plane_wave's Dataset from the (pooled or single-frame) ``parts``."""
+    omega, omega_se = parts["omega"], parts["omega_se"]
     sign = _travel_sign(omega)
     su = z.attrs.get("space_units")
-    n_slopes = 1 if geom.kind == "line" else 2
     wave = _wave_intervals(parts["dphi_dx"], parts["dphi_dy"], parts["cov_xx"],
                            parts["cov_xy"], parts["cov_yy"], omega, omega_se, sign,
-                           confidence, dof=parts["n_eff"] - n_slopes - 1)
+                           confidence, dof=parts["dof"])
     speed_units = space_units_per_time(z)
     with np.errstate(divide="ignore", invalid="ignore"):
         flat = parts["flat"]
@@ -611,6 +701,8 @@ def fit_plane_wave(
             "explained": explained.assign_attrs(units="1"),
             "gradient_p": parts["gradient_p"].assign_attrs(units="1"),
             "n_eff": parts["n_eff"].assign_attrs(units="1"),
+            "pool_scale": parts["pool_scale"].assign_attrs(units="1"),
+            "dof": parts["dof"].assign_attrs(units="1"),
             "dphi_dx": parts["dphi_dx"].assign_attrs(units=f"rad/{su}"),
             "dphi_dy": parts["dphi_dy"].assign_attrs(units=f"rad/{su}"),
             "dphi_dx_se": np.sqrt(parts["cov_xx"]).assign_attrs(units=f"rad/{su}"),
@@ -867,6 +959,7 @@ def classify_patterns(
     strength_threshold: float = 0.7,
     alpha: float = 0.01,
     confidence: float = 0.95,
+    pool_frames: bool = True,
     bads=None,
 ) -> xr.Dataset:
     """Label every frame as one wave pattern, with the scores and tests that decided it.
@@ -881,7 +974,9 @@ def classify_patterns(
     1. ``planar``: the plane fit (:func:`fit_plane_wave`) has ``strength`` (R) >=
        ``strength_threshold`` or the PGD (``pgd_form``) >= ``pgd_threshold`` (the
        field's usual 0.85; local gradients aligned), and its gradient differs from
-       zero: Wald-test ``gradient_p < alpha``;
+       zero: Wald-test ``gradient_p < alpha``, the slope covariance checked against
+       the slopes' scatter over the frames that meet the first condition
+       (``pool_frames``, see :func:`fit_plane_wave`);
     2. otherwise the stronger of the radial and rotational scores, if it reaches its
        threshold and its test passes: ``source`` / ``sink`` from the radial correlation
        (outward travel: ``-sign(omega) rho_radial >= radial_threshold``, radial slope
@@ -909,11 +1004,16 @@ def classify_patterns(
         ``sqrt(log(n) / n)``: 0.3 on 64 sites, 0.45 on 16).
     alpha : float
         Level of the slope tests, in (0, 1). The plane fit's test allows for spatially
-        correlated residuals; the radial and rotational tests assume independent noise
-        across sites (correlated noise makes them liberal); detect_waves' surrogates
-        then test the events.
+        correlated residuals and, pooled over frames, for noise the slope absorbs
+        (wave-free correlated noise: 0-2.5 % planar frames at 0.01,
+        ``docs/notes/calibration.md``); the radial and rotational tests assume
+        independent noise across sites (correlated noise makes them liberal);
+        detect_waves' surrogates then test the events.
     confidence : float
         Coverage of the speed, direction and wavelength intervals.
+    pool_frames : bool
+        Pool the plane fit's slope test over frames (see :func:`fit_plane_wave`);
+        False: the single-frame test.
     bads : str, sequence of str or boolean array, optional
         Bad sites to leave out besides those in ``attrs["bads"]`` (see
         :func:`wavescope.exclude_bads`).
@@ -931,8 +1031,9 @@ def classify_patterns(
         ``centre_x``, ``centre_y`` (of the radial or rotating pattern, else NaN),
         ``radial_slope`` and ``radial_slope_se`` (rad per space unit, of the
         phase-on-distance regression) and its ``radial_n_eff``, ``dphi_dx``,
-        ``dphi_dy``, ``dphi_dx_se``, ``dphi_dy_se``, ``dphi_corr`` and ``n_eff`` (the
-        plane fit's gradient and effective number of sites), ``omega`` and
+        ``dphi_dy``, ``dphi_dx_se``, ``dphi_dy_se``, ``dphi_corr``, ``n_eff``,
+        ``dof`` and ``pool_scale`` (the plane fit's gradient, its SEs, effective number
+        of sites, degrees of freedom and pooled scale), ``omega`` and
         ``omega_se`` (rad per time unit, the frame's temporal frequency). Then the wave
         quantities *of the label*: ``speed``, ``direction``, ``wavelength`` with
         ``*_low`` / ``*_high`` intervals at ``confidence`` (as in
@@ -961,7 +1062,9 @@ def classify_patterns(
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     _check_confidence(confidence)
-    s = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma, confidence=confidence)
+    s = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma, confidence=confidence,
+                        strength_threshold=strength_threshold, pgd_threshold=pgd_threshold,
+                        pool_frames=pool_frames)
     thresholds = (synchrony_threshold, pgd_threshold, strength_threshold, radial_threshold,
                   rotation_threshold, alpha)
     code, score, cx, cy = apply_ufunc(
@@ -1008,7 +1111,8 @@ def classify_patterns(
         "radial_slope_se": s["rad_slope_se"].assign_attrs(units=f"rad/{su}"),
         "radial_n_eff": s["rad_n_eff"].assign_attrs(units="1"),
         **{k: s["plane"][k] for k in ("dphi_dx", "dphi_dy", "dphi_dx_se", "dphi_dy_se",
-                                      "dphi_corr", "n_eff", "omega", "omega_se")},
+                                      "dphi_corr", "n_eff", "pool_scale", "dof", "omega",
+                                      "omega_se")},
         **wave,
     })
     ds.attrs = derived_attrs(
@@ -1020,11 +1124,17 @@ def classify_patterns(
 
 
 def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None,
-                    confidence: float = 0.95) -> dict:
+                    confidence: float = 0.95, strength_threshold: float = 0.7,
+                    pgd_threshold: float = 0.85, pool_frames: bool = True) -> dict:
     """Every per-frame score :func:`classify_patterns` needs (lazy for dask)."""
     geom = geometry_of(z)
-    plane = fit_plane_wave(z, confidence=confidence)
-    out = {"pgd": pgd(z, form=pgd_form), "synchrony": synchrony(z), "plane": plane,
+    pgd_ = pgd(z, form=pgd_form)
+    parts = _plane_parts(z)
+    if pool_frames:  # pooled over the frames a plane could describe (see the rules)
+        parts = _pooled(parts, (parts["strength"] >= strength_threshold)
+                        | (pgd_ >= pgd_threshold))
+    plane = _plane_dataset(z, parts, confidence)
+    out = {"pgd": pgd_, "synchrony": synchrony(z), "plane": plane,
            "strength": plane["strength"], "gradient_p": plane["gradient_p"],
            "omega": plane["omega"], "omega_se": plane["omega_se"]}
     sign = _travel_sign(plane["omega"])
