@@ -382,3 +382,14 @@ def test_local_pgd_leaves_out_a_named_bad_site_once_where_it_lies():
     np.testing.assert_allclose(flagged.values, by_hand.values, rtol=1e-12)
     assert json.loads(flagged.attrs["bads"]) == ["y2x3"]
     assert np.abs(flagged.values - local_pgd(z, tile=8).values).max() > 1e-3  # it counts
+
+
+def test_wave_speed_validates_its_input_once():
+    from unittest import mock
+
+    from wavescope.analysis import waves
+
+    z = analytic_signal(ws.simulate.plane_wave((8, 8), n_times=60, speed=30.0))
+    with mock.patch.object(waves, "check_activity", wraps=waves.check_activity) as check:
+        waves.wave_speed(z)
+    assert check.call_count == 1  # issue 17: once, not again for the gradient

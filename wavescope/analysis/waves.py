@@ -133,8 +133,9 @@ def _means(gx: np.ndarray, gy: np.ndarray, unit: bool) -> np.ndarray:
 
 
 def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False, bads=None,
-                    device=None) -> dict:
-    """Frame means of the gradient from a gradient Dataset or (streaming) from z."""
+                    device=None, checked: bool = False) -> dict:
+    """Frame means of the gradient from a gradient Dataset or (streaming) from z
+    (``checked``: z has passed :func:`_checked` already)."""
     kernel = twin(_stats_kernel, device)  # a bad device fails here, whatever the input
     if isinstance(z_or_gradient, xr.Dataset):
         ds = z_or_gradient
@@ -153,7 +154,7 @@ def _gradient_stats(z_or_gradient, func: str, *, unit: bool = False, bads=None,
             dask="parallelized", output_dtypes=[float] * 5,
         )
         return dict(zip(("gx", "gy", "mag", "ux", "uy"), out, strict=True))
-    z = _checked(z_or_gradient, func, bads)
+    z = z_or_gradient if checked else _checked(z_or_gradient, func, bads)
     geom = geometry_of(z)
     gx, gy, mag, ux, uy = _per_frame(z, kernel, 5, {"geom": geom, "unit": unit})
     return {"gx": gx, "gy": gy, "mag": mag, "ux": ux, "uy": uy}
@@ -443,7 +444,8 @@ def wave_speed(z: xr.DataArray, *, gradient: xr.Dataset | None = None,
         omega = TWO_PI * instantaneous_frequency(z)
         mag = np.hypot(grad["dphi_dx"], grad["dphi_dy"])
     else:
-        s = _gradient_stats(gradient if gradient is not None else z, "wave_speed")
+        s = (_gradient_stats(gradient, "wave_speed") if gradient is not None
+             else _gradient_stats(z, "wave_speed", checked=True))  # z checked above
         omega = _frame_omega(z)
         mag = np.hypot(s["gx"], s["gy"])
     with np.errstate(divide="ignore", invalid="ignore"):
