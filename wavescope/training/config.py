@@ -249,6 +249,26 @@ class TrainConfig:
             raise FileNotFoundError(f"no config at {path}; give a JSON file or a run folder")
         return cls.from_dict(json.loads(path.read_text()))
 
+    @classmethod
+    def coerce(cls, config) -> TrainConfig:
+        """A checked config from a ``TrainConfig``, a dict of fields, or a JSON file or run
+        folder (as :meth:`load`).
+
+        Examples
+        --------
+        >>> from wavescope.training import TrainConfig
+        >>> print(TrainConfig.coerce({"task": "adding", "model": "irnn"}).model)
+        irnn
+        """
+        if isinstance(config, cls):
+            return config.check()
+        if isinstance(config, dict):
+            return cls.from_dict(config)
+        if isinstance(config, (str, os.PathLike)):
+            return cls.load(config)
+        raise TypeError(f"config must be a TrainConfig, dict or path, got "
+                        f"{type(config).__name__}")
+
     # ----------------------------------------------------------------- command line
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -321,13 +341,13 @@ def field_choices() -> dict[str, list[str]]:
     import torch
 
     from .models.readouts import HEADS, READOUTS
-    from .tasks import TASKS, _import_builtin_tasks
+    from .tasks import registered_tasks
     from .tasks_image import MODELS
     from .tasks_seq import SEQUENCE_MODELS
 
-    _import_builtin_tasks()
+    tasks = registered_tasks()
     metrics = set()
-    for name, task in TASKS.items():
+    for name, task in tasks.items():
         try:
             metrics |= set(task(TrainConfig(task=name)).meter().compute())
         except Exception:  # noqa: BLE001,S112 - a meter that needs its data: listed by others
@@ -335,7 +355,7 @@ def field_choices() -> dict[str, list[str]]:
     metrics = {"iou_<class>" if m.startswith("iou_") and m[4:].isdigit() else m
                for m in metrics}
     n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return {"task": sorted(TASKS), "model": sorted({*MODELS, *SEQUENCE_MODELS}),
+    return {"task": sorted(tasks), "model": sorted({*MODELS, *SEQUENCE_MODELS}),
             "readout": sorted(READOUTS), "head": sorted(HEADS),
             "monitor": ["loss"] + sorted(metrics - {"loss"}), "monitor_mode": ["min", "max"],
             "precision": list(_PRECISIONS),

@@ -256,10 +256,11 @@ def launch(config, nproc: int, task_cls=None, start_method: str = "spawn") -> Pa
     Exception
         The first error of any process, re-raised here (its type kept where it can be).
     """
+    from .config import TrainConfig
     from .tasks import get_task
-    from .trainer import _as_config, train
+    from .trainer import train
 
-    config = _as_config(config)
+    config = TrainConfig.coerce(config)
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"nproc must be a positive integer, got {nproc!r}")
     if nproc == 1:

@@ -13,7 +13,7 @@ import importlib
 import torch
 from torch import nn
 
-__all__ = ["Meter", "Task", "register_task", "get_task", "TASKS"]
+__all__ = ["Meter", "Task", "register_task", "get_task", "registered_tasks", "TASKS"]
 
 TASKS: dict[str, type[Task]] = {}
 
@@ -167,17 +167,27 @@ def get_task(name: str) -> type[Task]:
     unknown task 'no-such-task'
     """
     if name not in TASKS:
-        _import_builtin_tasks()
+        registered_tasks()
     try:
         return TASKS[name]
     except KeyError:
         raise ValueError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}") from None
 
 
-def _import_builtin_tasks() -> None:
+def registered_tasks() -> dict[str, type[Task]]:
+    """Every registered task by name, the built-in ones imported first (their modules
+    register themselves on import; one whose optional dependency is missing is left out).
+
+    Examples
+    --------
+    >>> from wavescope.training.tasks import registered_tasks
+    >>> print({"polygons", "adding", "copy"} <= set(registered_tasks()))
+    True
+    """
     for module in BUILTIN_TASK_MODULES:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
             if err.name != module:  # a real missing dependency inside the module
                 raise
+    return TASKS

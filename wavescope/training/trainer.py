@@ -359,7 +359,7 @@ def train(config: TrainConfig | dict | str | os.PathLike,
     ['checkpoint_best.pt', 'checkpoint_last.pt', 'config.json', 'metrics.csv', 'test_metrics.json']
     >>> tmp.cleanup()
     """
-    config = _as_config(config)
+    config = TrainConfig.coerce(config)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     task = _check_setup(config)
@@ -576,16 +576,6 @@ def _train_locked(config: TrainConfig, task: Task, run_dir: Path, callback,
     test = evaluate(run_dir, split="test", checkpoint="best", task=task, splits=splits)
     write_json(run_dir / TEST_FILE, _plain(test, "the test metrics"))
     return run_dir
-
-
-def _as_config(config) -> TrainConfig:
-    if isinstance(config, TrainConfig):
-        return config.check()
-    if isinstance(config, dict):
-        return TrainConfig.from_dict(config)
-    if isinstance(config, (str, os.PathLike)):
-        return TrainConfig.load(config)
-    raise TypeError(f"config must be a TrainConfig, dict or path, got {type(config).__name__}")
 
 
 def _prepare_run_dir(config: TrainConfig, run_dir: Path) -> dict | None:
