@@ -766,7 +766,7 @@ def _decorrelation(gx, gy, cxx, cyy, frames, line) -> tuple[int, float]:
     median squared difference of frames ``l`` apart, at ``l`` = 1, 2, 4, ... rises while
     the noise decorrelates and levels off at twice its variance, then rises again only
     as a real wave changes. The plateau starts at the first ``l`` with ``g(2 l) <
-    _PLATEAU g(l)`` (else where that ratio is least); the lag is ``2 l``, and the
+    _PLATEAU g(l)`` (else where that ratio is least); the lag is that ``l``, and the
     correlation time is where ``g`` reaches ``1 - 1/e`` of ``g(2 l)`` (interpolated).
     Returns ``(0, nan)`` where no lag fits in a quarter of the frames' span."""
     comps = [(gx, cxx)] if line else [(gx, cxx), (gy, cyy)]
@@ -794,4 +794,4 @@ def _decorrelation(gx, gy, cxx, cyy, frames, line) -> tuple[int, float]:
     above = int(np.argmax(g >= target))  # g[0] = 0 < target, g[m + 1] = sill >= target
     tau = ls[above - 1] + (target - g[above - 1]) / (g[above] - g[above - 1]) * (
         ls[above] - ls[above - 1])
-    return int(lags[m + 1]), float(tau)
+    return int(lags[m]), float(tau)
