@@ -4,9 +4,12 @@
 
 1. Phase gradient + PGD on a 64 x 64 grid x N frames against the memory-bandwidth floor:
    ``np.copyto`` of the same array into a buffer faulted in beforehand (a fresh
-   allocation would add its page faults to the floor and flatter the ratio). Both the
-   frame-ordered array (time slowest) and the analytic signal as ``analytic_signal``
-   returns it (time fastest, the real pipeline's layout). Targets: within 5x (stretch 3x).
+   allocation would add its page faults to the floor and flatter the ratio). Inputs: the
+   analytic signal as ``analytic_signal`` returns it (the real pipeline's layout) from a
+   float64 and from a float32 recording, a frame-ordered complex128 array built directly,
+   and its phase. Target: within 5x (stretch 3x). The table (medians with spread, ratios
+   of medians) goes into ``docs/notes/waves_speed.md`` between markers and
+   ``docs/notes/waves_speed.json`` (``--no-notes``: print only).
 2. Peak memory (tracemalloc) of the streaming functions at growing recording lengths:
    it should not grow beyond the output.
 3. ``fit_plane_wave`` against an exhaustive 361-direction x 181-frequency grid search
@@ -18,19 +21,22 @@
    same values laid out (sites, time), equal segments. Target: within 1.2x.
 
 Every ratio is measured in one run; the sides of a ratio are timed in interleaved rounds,
-``--repeat`` times each, best of each.
+``--repeat`` times each (section 1: medians; the others: best of each).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import time
 import tracemalloc
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from _notes import write_table
 
 import wavescope as ws
 from wavescope.analysis import (
@@ -45,6 +51,9 @@ from wavescope.analysis import (
 )
 from wavescope.analysis._geometry import typical_spacing
 
+NOTES = Path(__file__).resolve().parents[1] / "docs" / "notes"
+START, END = "<!-- gradient table: start -->", "<!-- gradient table: end -->"
+
 
 def best_time(func, repeat: int) -> float:
     times = []
@@ -55,14 +64,34 @@ def best_time(func, repeat: int) -> float:
     return min(times)
 
 
-def interleaved(funcs: dict, repeat: int) -> dict:
-    """Best time of each function over ``repeat`` rounds that run each once in turn, so
-    every side sees the same machine load and the same number of tries."""
+def rounds(funcs: dict, repeat: int, prepare: dict | None = None) -> dict:
+    """Wall times of each function over ``repeat`` rounds that run each once in turn,
+    so every side sees the same machine load and the same number of tries; a function
+    in ``prepare`` under the same name runs untimed just before each try."""
     times = {name: [] for name in funcs}
     for _ in range(repeat):
         for name, func in funcs.items():
+            (prepare or {}).get(name, lambda: None)()
             times[name].append(best_time(func, 1))
-    return {name: min(t) for name, t in times.items()}
+    return times
+
+
+def cpu_rounds(funcs: dict, repeat: int, prepare: dict | None = None) -> dict:
+    """As :func:`rounds`, in CPU seconds of this process (time.process_time): free of
+    the time other jobs hold the core, not of their share of caches and memory."""
+    times = {name: [] for name in funcs}
+    for _ in range(repeat):
+        for name, func in funcs.items():
+            (prepare or {}).get(name, lambda: None)()
+            t0 = time.process_time()
+            func()
+            times[name].append(time.process_time() - t0)
+    return times
+
+
+def interleaved(funcs: dict, repeat: int) -> dict:
+    """Best time of each function over interleaved rounds (see :func:`rounds`)."""
+    return {name: min(t) for name, t in rounds(funcs, repeat).items()}
 
 
 def plane_wave_grid(n_frames: int, size: int = 64, seed: int = 0):
@@ -75,35 +104,80 @@ def plane_wave_grid(n_frames: int, size: int = 64, seed: int = 0):
     return ws.from_array(z, ("time", "y", "x"), sfreq=100.0)
 
 
-def bench_gradient(n_frames: int, repeat: int) -> None:
-    print(f"\n[1] phase gradient + PGD, 64 x 64 grid x {n_frames} frames "
-          "(floor: pre-faulted np.copyto of the input)")
+def _layout(da) -> str:
+    strides = da.data.strides
+    step = strides[da.get_axis_num("time")]
+    return ("time fastest" if step == da.dtype.itemsize else
+            "frame-ordered" if step == max(strides) else "mixed")
+
+
+def bench_gradient(n_frames: int, repeat: int) -> dict:
+    print(f"\n[1] phase gradient + PGD, 64 x 64 grid x {n_frames} frames; floor: np.copyto "
+          f"of the input into a pre-faulted buffer; {repeat} interleaved rounds, median "
+          "[min-max]")
     z = plane_wave_grid(n_frames)
-    # the real pipeline: the band-passed analytic signal (0.3 rad/sample = 4.8 Hz)
-    piped = analytic_signal(z.real, band=(3.0, 7.0))
-    strides = piped.data.strides
-    step = strides[piped.get_axis_num("time")]
-    layout = ("time fastest" if step == piped.dtype.itemsize else
-              "frame-ordered, time slowest" if step == max(strides) else "mixed")
-    rows = [("complex128, frame-ordered", z),
-            (f"complex128 as analytic_signal returns it ({layout})", piped),
-            ("float64 phase, frame-ordered", phase(z))]
-    streamed = {}
+    # the real pipeline: the band-passed analytic signal (0.3 rad/sample = 4.8 Hz) of a
+    # float64 recording (complex128) and of a float32 one (complex64)
+    rows = [("complex128 from analytic_signal", analytic_signal(z.real, band=(3.0, 7.0))),
+            ("complex64 from analytic_signal",
+             analytic_signal(z.real.astype(np.float32), band=(3.0, 7.0))),
+            ("complex128 built frame-ordered", z),
+            ("float64 phase", phase(z))]
+    load = [os.getloadavg()[0]]
+    result = {"frames": n_frames, "repeat": repeat, "rows": []}
     for label, activity in rows:
         data = activity.data
         buffer = np.empty_like(data)
-        np.copyto(buffer, data)  # fault the pages in before timing
-        t = interleaved({"copy": lambda d=data, b=buffer: np.copyto(b, d),
-                         "pgd": lambda a=activity: pgd(a).values,
-                         "two": lambda a=activity: pgd(phase_gradient(a)).values}, repeat)
-        streamed[label] = t["pgd"]
-        print(f"  {label} ({data.nbytes / 1e6:.0f} MB): copy floor {t['copy']:.3f} s, "
-              f"pgd (gradient + PGD, streamed) {t['pgd']:.3f} s -> "
-              f"{t['pgd'] / t['copy']:.1f}x the floor; phase_gradient then pgd "
-              f"{t['two']:.3f} s -> {t['two'] / t['copy']:.1f}x")
-    (a, ta), (b, tb) = list(streamed.items())[:2]
-    print(f"  layout: pgd on the analytic_signal output / on the frame-ordered array: "
-          f"{tb / ta:.2f}x")
+        copy = partial(np.copyto, buffer, data)
+        # the floor's buffer is faulted in (again) just before each timed copy: the
+        # kernel's compaction may move its pages between rounds, which the next touch pays
+        t = rounds({"copy": copy, "pgd": lambda a=activity: pgd(a).values,
+                    "two": lambda a=activity: pgd(phase_gradient(a)).values}, repeat,
+                   prepare={"copy": copy})
+        cpu = cpu_rounds({"copy": copy, "pgd": lambda a=activity: pgd(a).values}, repeat,
+                         prepare={"copy": copy})
+        med = {k: float(np.median(v)) for k, v in t.items()}
+        row = {"input": label, "layout": _layout(activity), "mb": data.nbytes / 1e6,
+               "times_s": {k: [round(x, 4) for x in v] for k, v in t.items()},
+               "median_s": med,
+               "pgd_over_copy": med["pgd"] / med["copy"],
+               "two_over_copy": med["two"] / med["copy"],
+               "pgd_over_copy_best": min(t["pgd"]) / min(t["copy"]),
+               "cpu_s": {k: [round(x, 4) for x in v] for k, v in cpu.items()},
+               "pgd_over_copy_cpu": float(np.median(cpu["pgd"]) / np.median(cpu["copy"]))}
+        result["rows"].append(row)
+        print(f"  {label} ({row['layout']}, {row['mb']:.0f} MB): copy floor "
+              f"{_spread(t['copy'])}; pgd (gradient + PGD, streamed) {_spread(t['pgd'])} "
+              f"-> {row['pgd_over_copy']:.1f}x the floor (best/best "
+              f"{row['pgd_over_copy_best']:.1f}x, CPU time {row['pgd_over_copy_cpu']:.1f}x); "
+              "phase_gradient then pgd "
+              f"{_spread(t['two'])} -> {row['two_over_copy']:.1f}x")
+        load.append(os.getloadavg()[0])
+    result["load"] = [round(x, 1) for x in load]
+    print(f"  load average (1 min) during the runs: {min(load):.1f}-{max(load):.1f}")
+    return result
+
+
+def _spread(times) -> str:
+    return f"{np.median(times):.3f} s [{min(times):.3f}-{max(times):.3f}]"
+
+
+def gradient_table(r: dict) -> str:
+    lines = [f"64 x 64 grid x {r['frames']} frames, {r['repeat']} interleaved rounds, "
+             f"one thread, load average {min(r['load']):.1f}-{max(r['load']):.1f} on 2 "
+             f"cores, commit {r['commit']}. Seconds: median [min-max] of wall time; ratios "
+             "of medians to the pre-faulted np.copyto floor (CPU time: the same rounds "
+             "timed by time.process_time).", "",
+             "| input (layout) | copy floor | pgd (streamed) | ratio | ratio in CPU time | "
+             "phase_gradient then pgd | ratio |", "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        t = row["times_s"]
+        lines.append(f"| {row['input']} ({row['layout']}, {row['mb']:.0f} MB) | "
+                     f"{_spread(t['copy'])} | {_spread(t['pgd'])} | "
+                     f"**{row['pgd_over_copy']:.1f}x** | {row['pgd_over_copy_cpu']:.1f}x | "
+                     f"{_spread(t['two'])} | "
+                     f"{row['two_over_copy']:.1f}x |")
+    return "\n".join(lines)
 
 
 def peak_bytes(func) -> int:
@@ -237,13 +311,26 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--welch-frames", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sections", default="1234", help="which sections to run, e.g. 1")
+    parser.add_argument("--no-notes", action="store_true",
+                        help="do not write section 1 into docs/notes/waves_speed.md")
     args = parser.parse_args()
     if os.environ.get("OMP_NUM_THREADS") != "1":
         print("note: set OMP_NUM_THREADS=1 for single-core numbers comparable to the notes")
-    bench_gradient(args.frames, args.repeat)
-    bench_memory([args.frames // 10, args.frames])
-    bench_fit(args.repeat)
-    bench_welch(args.welch_frames, args.repeat)
+    if "1" in args.sections:
+        result = bench_gradient(args.frames, args.repeat)
+        result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                          capture_output=True, text=True,
+                                          cwd=NOTES.parents[1]).stdout.strip()
+        if not args.no_notes:
+            write_table(NOTES / "waves_speed.md", START, END, gradient_table(result),
+                        NOTES / "waves_speed.json", result, "Speed of the wave measures")
+    if "2" in args.sections:
+        bench_memory([args.frames // 10, args.frames])
+    if "3" in args.sections:
+        bench_fit(args.repeat)
+    if "4" in args.sections:
+        bench_welch(args.welch_frames, args.repeat)
 
 
 if __name__ == "__main__":
