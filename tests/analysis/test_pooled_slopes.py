@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import irregular_positions
-from scipy.ndimage import gaussian_filter
 
 import wavescope as ws
 from wavescope.analysis import analytic_signal, classify_patterns, fit_plane_wave
@@ -23,6 +22,7 @@ from wavescope.analysis._planefit import _decorrelation, pooled_scale
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import calibrate_frames  # noqa: E402  (the frame table's layouts and noise)
+from wave_intervals import long_wave_in_smooth_noise  # noqa: E402
 
 
 def test_the_pooled_scale_measures_the_slopes_scatter_and_ignores_slow_changes():
@@ -81,35 +81,6 @@ def test_correlated_noise_is_rarely_planar_with_the_pooled_test(layout, family, 
     assert np.mean(pooled["pattern"].values == "planar") <= 0.03
     assert np.mean(single["pattern"].values == "planar") >= single_min  # it can fail
     assert np.isfinite(pooled["pool_scale"]).all() and np.isnan(single["pool_scale"]).all()
-
-
-def long_wave_in_smooth_noise(where, seed, ratio=3.0, share=0.3, noise=0.3, n_times=600):
-    """A 5 Hz plane wave ``ratio`` times the extent long (100 Hz) plus noise of ``noise``
-    times its SD with Gaussian correlation over ``share`` of the extent (and 1 sample in
-    time); returns the analytic signal (band 2-12 Hz, a second cut at each end) and the
-    true speed."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_times) / 100.0
-    if isinstance(where, tuple):
-        y, x = np.mgrid[0:where[0], 0:where[1]].astype(float)
-        xy = np.column_stack([x.ravel(), y.ravel()])
-    else:
-        xy = where
-    extent = float(np.ptp(xy, axis=0).max())
-    along = xy[:, 0] * np.cos(0.7) + xy[:, 1] * np.sin(0.7)
-    wave = np.cos(2 * np.pi * (5.0 * t[:, None] - along[None] / (ratio * extent)))
-    ell = share * extent
-    d2 = ((xy[:, None] - xy[None]) ** 2).sum(-1)
-    w, v = np.linalg.eigh(np.exp(-d2 / ell**2))
-    field = gaussian_filter(rng.standard_normal((n_times, len(xy))), (1.0, 0.0)) @ (
-        v * np.sqrt(np.clip(w, 0.0, None))).T
-    data = wave + noise * wave.std() * field / field.std()
-    if isinstance(where, tuple):
-        da = ws.from_array(data.reshape(n_times, *where), ("time", "y", "x"), sfreq=100.0)
-    else:
-        da = ws.simulate.noise(xy, n_times=n_times, sfreq=100.0).copy(data=data)
-    z = analytic_signal(da, (2.0, 12.0)).isel(time=slice(100, n_times - 100))
-    return z, ratio * extent * 5.0
 
 
 # measured: pooled 0.96-1.00 planar (speed within 2 %), single-frame 0.01 (grid) and

@@ -1007,7 +1007,7 @@ def classify_patterns(
     alpha : float
         Level of the slope tests, in (0, 1). The plane fit's test allows for spatially
         correlated residuals and, pooled over frames, for noise the slope absorbs
-        (wave-free correlated noise: 0-2.5 % planar frames at 0.01,
+        (wave-free correlated noise: 0-3 % planar frames at 0.01,
         ``docs/notes/calibration.md``); the radial and rotational tests assume
         independent noise across sites (correlated noise makes them liberal);
         detect_waves' surrogates then test the events.
