@@ -132,3 +132,13 @@ def test_nwm_with_fft_readout_matches_plain_autograd(segment, keep):
     for a, b in zip(torch.autograd.grad((out * g).sum(), params),
                     torch.autograd.grad((ref * g).sum(), params), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_inference_keeps_one_block_and_gives_the_same_logits():
+    seq = torch.randn(3, 10, 2, 5, 7)
+    ro = make_readout("fft", 10, 2)
+    hd = make_head("mlp256", ro.n_features, 4)
+    hd.chunk = 8
+    with torch.no_grad():
+        out = readout_head(seq, ro, hd)
+    assert torch.equal(out, readout_head(seq.requires_grad_(), ro, hd).detach())

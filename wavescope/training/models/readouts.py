@@ -329,13 +329,16 @@ class _PixelMLP(torch.autograd.Function):
         # b + 1: block (b, p0:p1) of a layer is one contiguous matrix. The backward writes the
         # gradient of image b's input into slot b, whose activations (image b − 1's) it has
         # used already, so that gradient takes no memory of its own.
+        # Without any gradient to compute (inference) one block's activations are kept.
+        keep = any(ctx.needs_input_grad)
+        m_max = min(chunk, pixels)
+        span = pixels if keep else m_max
         widths = [w.shape[0] for w in weights[recompute:-1]]
-        slot = max(sum(widths), x.shape[1] if ctx.needs_input_grad[0] else 0) * pixels
-        store = x.new_empty((batch + 1) * slot)
-        acts = [[store[(b + 1) * slot + sum(widths[:i]) * pixels:][:width * pixels]
+        slot = max(sum(widths), x.shape[1] if ctx.needs_input_grad[0] else 0) * span
+        store = x.new_empty((batch * keep + 1) * slot)
+        acts = [[store[(b + 1) * keep * slot + sum(widths[:i]) * span:][:width * span]
                  for b in range(batch)] for i, width in enumerate(widths)]
         out = x.new_empty(batch, weights[-1].shape[0], pixels)
-        m_max = min(chunk, pixels)
         features = _Features(x, readout, channels, spectrum, chunk)
         first = x.new_empty(weights[0].shape[0] * m_max) if recompute else None
         logits = x.new_empty(weights[-1].shape[0] * m_max)
@@ -348,7 +351,8 @@ class _PixelMLP(torch.autograd.Function):
                 elif i == 0 and recompute:
                     dest = _view(first, w.shape[0], m)
                 else:
-                    dest = _view(acts[i - recompute][b], w.shape[0], m, w.shape[0] * p0)
+                    dest = _view(acts[i - recompute][b], w.shape[0], m,
+                                 w.shape[0] * p0 * keep)
                 # (mm, then the bias in cache: addmm would first copy the bias into dest)
                 h = torch.mm(w, h, out=dest).add_(bias[:, None])
                 if i < n_layers - 1:
