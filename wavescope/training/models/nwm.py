@@ -284,7 +284,7 @@ class NeuralWaveMachine(nn.Module):
     keep_drives : bool or None
         Keep the roll-out's tanh terms for the backward pass; None: while the sequence is
         at most 16 MB, i.e. while velocities are kept too (the Tetrominoes model at batch 16,
-        a 52 MB sequence, recomputes them: 0.1 s per step for a third less memory).
+        a 52 MB sequence, recomputes them: about 0.1 s more per step, 52 MB less).
 
     Attributes
     ----------
