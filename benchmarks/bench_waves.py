@@ -1,6 +1,7 @@
 """Side-by-side speed and memory of the wave measures (run on demand, not by the tests).
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_waves.py [--frames 10000]
+        [--repeat 5] [--sections 1234] [--no-notes]
 
 1. Phase gradient + PGD on a 64 x 64 grid x N frames against the memory-bandwidth floor:
    ``np.copyto`` of the same array into a buffer faulted in beforehand (a fresh
