@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nwm import _encoder
+from ._encoders import conv_encoder
 from .readouts import make_head, make_readout, readout_head
 
 __all__ = ["ConvLSTM"]
@@ -61,9 +61,9 @@ class ConvLSTM(nn.Module):
         super().__init__()
         self.in_channels, self.channels, self.n_classes = in_channels, channels, n_classes
         self.steps = int(steps)
-        self.y0_encoder = _encoder(in_channels, hidden, channels, 4, nn.Tanh())
-        self.h0_encoder = _encoder(in_channels, hidden, channels, 3, nn.Identity())
-        self.c0_encoder = _encoder(in_channels, hidden, channels, 3, nn.Identity())
+        self.y0_encoder = conv_encoder(in_channels, hidden, channels, 4, nn.Tanh())
+        self.h0_encoder = conv_encoder(in_channels, hidden, channels, 3, nn.Identity())
+        self.c0_encoder = conv_encoder(in_channels, hidden, channels, 3, nn.Identity())
         self.cell = nn.Conv2d(2 * channels, 4 * channels, 3, padding=1, padding_mode="circular")
         self.out1 = nn.Linear(channels, 2 * channels)
         self.out2 = nn.Linear(2 * channels, channels)

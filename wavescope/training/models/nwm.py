@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._encoders import conv_encoder
 from .readouts import make_head, make_readout, readout_head
 
 __all__ = ["NeuralWaveMachine", "laplacian_kernel", "wave_rollout"]
@@ -43,15 +44,6 @@ def laplacian_kernel(channels: int) -> torch.Tensor:
     for c in range(channels):
         kernel[c, c] = lap
     return kernel
-
-
-def _encoder(c_in: int, c_mid: int, c_out: int, n_conv: int, final: nn.Module) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    widths = [c_in] + [c_mid] * (n_conv - 1) + [c_out]
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        layers.append(nn.Conv2d(a, b, 3, padding=1))
-        layers.append(final if i == n_conv - 1 else nn.ReLU())
-    return nn.Sequential(*layers)
 
 
 def _coupling(y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -313,9 +305,9 @@ class NeuralWaveMachine(nn.Module):
         self.in_channels, self.channels, self.n_classes = in_channels, channels, n_classes
         self.steps, self.dt = int(steps), float(dt)
         self.segment, self.keep_drives = segment, keep_drives
-        self.omega_encoder = _encoder(in_channels, hidden, channels, 3, nn.ReLU())
-        self.alpha_encoder = _encoder(in_channels, hidden, channels, 3, nn.ReLU())
-        self.y0_encoder = _encoder(in_channels, hidden, channels, 4, nn.Tanh())
+        self.omega_encoder = conv_encoder(in_channels, hidden, channels, 3, nn.ReLU())
+        self.alpha_encoder = conv_encoder(in_channels, hidden, channels, 3, nn.ReLU())
+        self.y0_encoder = conv_encoder(in_channels, hidden, channels, 4, nn.Tanh())
         self.coupling = nn.Parameter(laplacian_kernel(channels))
         self.readout = make_readout(readout, self.steps, channels)
         self.head = make_head(head, self.readout.n_features, n_classes)
