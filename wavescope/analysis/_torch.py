@@ -224,7 +224,7 @@ def _analytic_core(x, *, sos, generalized, min_run, taper=(0, 0), device):
     """Twin of ``analytic._analytic_core``: gaps and flat runs are found and bridged by the
     NumPy code (a pass over the block), the band-pass and Hilbert transform run on the
     device; the generalized phase's PCHIP bridging stays NumPy."""
-    from .analytic import _generalized, _prepared
+    from ._series import generalized_phase, prepare_rows
 
     torch = _torch()
     shape = x.shape
@@ -236,7 +236,7 @@ def _analytic_core(x, *, sos, generalized, min_run, taper=(0, 0), device):
     filt = None if sos is None else _Filtfilt(sos, n, device, dtype)
     step = _block(device, 64 * (n + 2 * (filt.edge if filt else 0)))
     for start in range(0, flat.shape[0], step):
-        block, missing = _prepared(np.array(flat[start:start + step], dtype=float), min_run)
+        block, missing = prepare_rows(np.array(flat[start:start + step], dtype=float), min_run)
         t = _to(block, device, dtype)
         if filt is not None:
             t = filt(t)
@@ -250,7 +250,7 @@ def _analytic_core(x, *, sos, generalized, min_run, taper=(0, 0), device):
                     t[:, :k] *= ramp
         z = _np(_hilbert(t))
         if generalized:
-            z = _generalized(z)
+            z = generalized_phase(z)
         z[missing] = np.nan
         out[start:start + step] = z
     return out.reshape(shape)
