@@ -223,7 +223,8 @@ def write(result: dict) -> None:
             (d, n) for d in ("eeg-dipoles", "grf-32x32") for n in NULLS)}
         result["rows"] = sorted(kept + result["rows"],
                                 key=lambda r: order.get((r["data"], r["null"]), 99))
-        result["seconds"] += json.loads(old.read_text()).get("seconds", 0.0)
+        if kept:  # a partial rerun: the time of the runs behind the kept rows too
+            result["seconds"] += json.loads(old.read_text()).get("seconds", 0.0)
     write_table(NOTES / "calibration.md", START, END, table(result), old, result,
                 "Calibration of the nulls")
 
