@@ -242,8 +242,7 @@ def step_figures(qs: Quickstart) -> StepResult:
     zs = ws.analysis.analytic_signal(load(qs.need("simulated.nc", "simulate")), (3.0, 7.0))
     zs = zs.isel(time=slice(90, 92))  # the plane wave: phase and flow
     figures["simulated_flow"] = wp.plot_flow(ws.analysis.optical_flow(zs), zs)
-    wp.style.subtitle(figures["simulated_flow"].axes[0],
-                      "simulated plane wave, 3-7 cycles/time unit")
+    wp.style.subtitle(figures["simulated_flow"].axes[0], "simulated wave, 3-7 cycles/time unit")
     figures.update(wp.polygon_run_figures(
         load(qs.need("hidden_states.nc", "export")), load(qs.need("waves_model.nc", "waves")),
         load(qs.need("spectra.nc", "spectra")), decoding=qs.found("spectra", "decoding"),
