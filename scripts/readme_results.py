@@ -366,12 +366,19 @@ def copy_quickstart(out: Path, results: Path = RESULTS) -> Path:
     if missing:
         raise ValueError(f"{metrics} lacks the steps {missing}; run the whole quickstart")
     budget = "full" if data.get("budget", {}).get("n_train") == 3000 else "custom"
+    # the source the steps ran (recorded by each step), else this checkout's
+    ran = {json.dumps(s.get("git"), sort_keys=True) for s in data["steps"].values()
+           if s.get("git")}
+    if len(ran) > 1:
+        raise ValueError(f"{metrics}: its steps ran from different commits ({sorted(ran)}); "
+                         "rerun the whole quickstart")
+    git = json.loads(ran.pop()) if ran else git_commit()
     record = {"kind": "quickstart",
               "command": "wavescope quickstart OUT; python scripts/readme_results.py "
                          "--quickstart OUT",
               "source": f"seed {data.get('seed')}, {budget} budget, copied on "
                         f"{time.strftime('%Y-%m-%d', time.gmtime())}",
-              "git": git_commit(), **data}
+              "git": git, **data}
     path = results / "quickstart.json"
     write_text(path, json.dumps(record, indent=2) + "\n")
     return path

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 
 import numpy as np
 import pytest
@@ -27,8 +28,12 @@ def test_small_run_links_every_file_it_wrote(small_run):
     for link in links:
         assert (out / link).is_file(), f"summary links a missing file: {link}"
     metrics = json.loads((out / "metrics.json").read_text())
+    ran = subprocess.run(["git", "-C", os.path.dirname(qsm.__file__), "rev-parse", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
     for name in qsm.STEPS:
         assert name in metrics["steps"]
+        if ran:  # each step records the source it ran from (README provenance)
+            assert metrics["steps"][name]["git"]["commit"] == ran
         for f in metrics["steps"][name]["files"]:
             assert (out / f).is_file()
             assert f"({f})" in text, f"{f} is not linked from the summary"

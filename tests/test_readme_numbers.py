@@ -90,6 +90,17 @@ def test_quickstart_copy_and_render_from_a_metrics_file(tmp_path):
     assert "NWM **0.32** ± 0.05" in block
     assert "4.2 min over the steps, of which training 150 s" in block  # 250 s in all
     assert "input \\|FFT2\\| 0.41" in block and "**the spectra do not beat** input" in block
+    # the commit shown is the one the steps ran from, not this checkout's
+    ran = {"commit": "abcdef1" + "0" * 33, "dirty": False}
+    for step in metrics["steps"].values():
+        step["git"] = ran
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    rr.copy_quickstart(out, results)
+    assert "commit abcdef1;" in rr.render("quickstart", results)
+    metrics["steps"]["eeg"]["git"] = {"commit": "1" * 40, "dirty": False}
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="different commits"):
+        rr.copy_quickstart(out, results)
     with pytest.raises(ValueError, match="lacks the steps"):
         (out / "metrics.json").write_text(json.dumps({"steps": {}}))
         rr.copy_quickstart(out, results)

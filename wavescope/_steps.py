@@ -10,6 +10,7 @@ with other settings.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ class StepFolder:
         data.update(self.settings(), wavescope=__version__)
         data.setdefault("steps", {})[step] = {
             "seconds": round(float(seconds), 2), "results": result.results,
-            "files": result.files, "lines": result.lines}
+            "files": result.files, "lines": result.lines, "git": source_commit()}
         write_json(self.out / self.METRICS, data, default=json_default)
 
     def check_settings(self) -> None:
@@ -108,6 +109,25 @@ class StepFolder:
 
 
 Step = Callable[[StepFolder], StepResult]
+
+
+def source_commit() -> dict | None:
+    """The git commit of the wavescope source that runs (and whether tracked files differ
+    from it), or None when the package is not a git checkout (an installed release)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=30)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode or not (root / ".git").exists():
+            return None
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "wavescope")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
 def run_step(folder: StepFolder, steps: dict[str, Step], name: str, *,
