@@ -103,3 +103,26 @@ def test_short_recordings_keep_the_single_frame_test():
     for key in ("gradient_p", "dphi_dx_se", "speed_low", "dof"):
         np.testing.assert_array_equal(pooled[key].values, single[key].values)
     np.testing.assert_array_equal(single["dof"].values, single["n_eff"].values - 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_phase_pattern_that_stays_put_is_judged_in_space_not_by_its_steadiness(seed):
+    """A frozen phase pattern, smooth at the array's scale (a model's standing structure,
+    fixed per-site lags), under an in-phase oscillation: its least-squares tilt is the
+    same in every frame, so the slopes' scatter over time is nil, but the pattern leaves
+    about 2.4 effective sites, too few for a single frame to tell its tilt from its
+    smooth residuals. Steadiness must not make it planar (the HAC stands; with a pool
+    that replaced the HAC downwards too, every frame was planar)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    n, n_times, sfreq = 16, 300, 100.0
+    offset = gaussian_filter(rng.standard_normal((n, n)), 6, mode="reflect")
+    offset *= 0.2 / offset.std()  # radians
+    t = np.arange(n_times)[:, None, None] / sfreq
+    x = np.cos(2 * np.pi * 5 * t + offset) + 0.01 * rng.standard_normal((n_times, n, n))
+    da = ws.from_array(x, ("time", "y", "x"), sfreq=sfreq, spacing=1.0, space_units="pixel")
+    frames = classify_patterns(analytic_signal(da, (3, 7))).isel(time=slice(50, -50))
+    assert float(frames["n_eff"].median()) < 4
+    assert (frames["pattern"] == "planar").mean() <= 0.05
+    assert (frames["pattern"] == "synchronous").mean() >= 0.9

@@ -67,10 +67,12 @@ wave's gradient stays from frame to frame, noise-driven slopes scatter.
 decorrelation lag, so a real wave's slow changes cancel) relative to the frames'
 independent-site covariances, in running windows, and fit_plane_wave /
 classify_patterns use ``scale`` times the independent-site covariance, with the
-scatter's degrees of freedom, where the scale and the HAC's own inflation disagree
-(beyond the central 98 % of ``chi2_nu / nu``); elsewhere, and on series too short to
-pool (fewer than 32 usable frames, or fewer than 8 independent pairs per window), the
-HAC stands. The scale is never below 1 (the independent-site covariance).
+scatter's degrees of freedom, where the scale exceeds the HAC's own inflation (beyond
+the upper 1 % of ``chi2_nu / nu``). Elsewhere the HAC stands: where the slopes
+scatter less than it allows (a phase pattern that stays put from frame to frame tilts
+every frame's slope alike, which no scatter over time can show), and on series too
+short to pool (fewer than 32 usable frames, or fewer than 8 independent pairs per
+window). The scale is never below 1 (the independent-site covariance).
 Intervals use Student's t with the covariance's degrees of freedom (``n_eff - q - 1``,
 at least 1, or the scatter's where pooled), as the Wald test does, so they widen where
 few effective sites or frames remain.

@@ -519,7 +519,7 @@ def fit_plane_wave(
     One frame cannot show the noise that the fitted slope absorbs, so with
     ``pool_frames`` the slopes' scatter across frames (a plane wave's gradient stays,
     noise-driven slopes change) checks the HAC in running windows of the series, and
-    replaces it where the two disagree (``pool_scale``; see
+    replaces it where the slopes scatter more than the HAC allows (``pool_scale``; see
     ``wavescope.analysis._planefit.pooled_scale``): series shorter than 32 usable
     frames, and windows with fewer than 8 independent frame pairs, keep the
     single-frame covariance.
@@ -544,7 +544,7 @@ def fit_plane_wave(
     confidence : float
         Coverage of the ``*_low`` / ``*_high`` intervals, in (0, 1).
     pool_frames : bool
-        Check (and where they disagree replace) each frame's slope covariance by the
+        Check (and where it is too small, replace) each frame's slope covariance by the
         slopes' scatter across nearby frames of the same series along ``time`` (per
         trial); False: the single-frame spatial HAC only (the behaviour before).
     bads : str, sequence of str or boolean array, optional
@@ -643,8 +643,8 @@ def _pooled(parts: dict, use) -> dict:
     return new
 
 
-#: Tail of chi2_nu / nu on each side beyond which the frames' scatter and the HAC
-#: disagree (the pooled slope test; see _pool_kernel).
+#: Upper tail of chi2_nu / nu beyond which the frames' scatter exceeds the HAC (the
+#: pooled slope test; see _pool_kernel).
 _AGREE = 0.01
 
 
@@ -662,15 +662,16 @@ def _pool_kernel(gx, gy, cxx, cxy, cyy, wxx, wxy, wyy, dof, p, use, *, line):
     # other frames in the window
     scale = np.maximum(scale, 1.0)
     pooled = np.isfinite(scale)
-    # the frames' scatter replaces the HAC where the two disagree: their ratio outside
-    # the central 98 % of chi2_nu / nu (the HAC misses noise the slope absorbs, or
-    # allows for more correlation than the slopes show); elsewhere the HAC stands
+    # the frames' scatter replaces the HAC only where it is larger, beyond the upper 1 %
+    # of chi2_nu / nu (the HAC misses noise the slope absorbs). Where the slopes scatter
+    # less than the HAC allows, the HAC stands: a phase pattern that stays put from frame
+    # to frame (fixed per-site lags, a model's standing structure) tilts every frame's
+    # slope the same way, which no scatter over time can show
     with np.errstate(invalid="ignore", divide="ignore"):
         r = scale / typical
         nu_ok = np.where(pooled, nu, 1.0)
-        agree = (r >= stats.chi2.ppf(_AGREE, nu_ok) / nu_ok) & (
-            r <= stats.chi2.isf(_AGREE, nu_ok) / nu_ok) & (dof >= 1)
-        pooled &= ~agree
+        larger = r > stats.chi2.isf(_AGREE, nu_ok) / nu_ok
+        pooled &= larger
         cov = [np.where(pooled, scale * w, c) for c, w in ((cxx, wxx), (cxy, wxy), (cyy, wyy))]
         dof = np.where(pooled, nu, dof)
     k = np.stack([np.ravel(gx), np.ravel(gy)], axis=1)
