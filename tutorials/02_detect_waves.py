@@ -192,13 +192,18 @@ print(table.groupby("pattern").agg(n=("p_value", "size"),
                                    median_speed=("speed", "median")))
 frames = eeg_events["frame_pattern"].values
 print({str(k): round(float(np.mean(frames == k)), 3) for k in np.unique(frames)})
+# Under the calibrated null (surrogates that keep the recording's cross-spectra, so volume
+# conduction is in the null) few alpha frames pass the plane fit's slope test, and no
+# event survives the correction for testing all of them: the organisation that volume
+# conduction produces on its own is not called a wave.
+assert len(table) > 0 and table["p_value"].between(0, 1).all()
+assert (eeg_events["q_value"] > 0.05).all()
 planar_events = table[table["pattern"] == "planar"]
-assert len(planar_events) > 0 and (planar_events["p_value"] <= 0.05).any()
-assert 0.5 < planar_events["speed"].median() < 50, "alpha waves travel at metres per second"
+if len(planar_events):
+    assert 0.5 < planar_events["speed"].median() < 50, "alpha waves travel at metres per second"
 
 ze = analytic_signal(eeg, (8.0, 13.0))
-planar = eeg_events["frame_pgd"].where(eeg_events["frame_pattern"] == "planar")
-t_best = float(planar.idxmax())
+t_best = float(eeg_events["frame_pgd"].idxmax())  # the frame most aligned in direction
 fig = plotting.plot_phase_map(ze, t_best)
 save(fig, "eeg_alpha_phase.png")
 ws.validate(ze)
