@@ -21,7 +21,6 @@ import platform
 import re
 import resource
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,7 +66,7 @@ def time_example(work: Path) -> dict:
            "--data-root", str(work / "data"), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    gnu = shutil.which("time") if Path("/usr/bin/time").exists() else None
+    gnu = "/usr/bin/time" if Path("/usr/bin/time").exists() else None  # GNU time, not the shell's
     report = work / "time.txt"
     load_start = os.getloadavg()
     start = time.perf_counter()
