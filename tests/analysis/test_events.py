@@ -49,6 +49,10 @@ def test_scripted_events_are_found_with_their_parameters(sites):
     assert (ev["q_value"].values >= ev["p_value"].values).all()
     sig = json.loads(ev.attrs["significance"])
     assert sig["null"] == "multivariate" and sig["n_surrogates"] == 9
+    scan = sig["per_trial"][0]  # what was scanned, and the p-values it can reach
+    assert scan["surrogates_scanned"] == {"multivariate": 9}
+    assert scan["p_floor"] == pytest.approx({"pgd": 0.1, "rotation": 0.1, "radial": 0.1})
+    assert ev["p_value"].values.min() >= min(scan["p_floor"].values())
     assert sig["thresholds"]["pgd_threshold"] == 0.85
     assert ev["duration"].attrs["units"] == "time unit"
     assert set(np.unique(ev["frame_pattern"].values)) <= set(PATTERNS)

@@ -86,7 +86,11 @@ def detect_waves(
         trial, fewer on large arrays but at least two recording lengths, as whole
         surrogates (at least 10) for "phase" and "multivariate" and as windows for the
         others; ``attrs["significance"]`` says how many surrogates, frames and events
-        the null held.
+        the null held. Whole surrogates bound the p-value's resolution: a recording of
+        1,000 frames or more, scanned whole, gets 10 of them whatever ``n_surrogates``
+        >= 10 asks, so the smallest p-value of a family with K events is
+        ``1 / (1 + 10 K)``, not ``1 / (1 + n_surrogates K)`` (``surrogates_scanned``
+        and ``p_floor`` per trial in ``attrs["significance"]``).
     surrogate : {"multivariate", "spatial", "shuffle", "phase", "auto"}
         Null model (:func:`~wavescope.analysis.surrogates`); each answers one question.
         "multivariate" (default; calibrated on smooth wave-free data, see
@@ -140,8 +144,10 @@ def detect_waves(
         ``frame_dphi_dx`` ... ``frame_omega_se``; see :func:`classify_patterns`).
         ``attrs["significance"]`` (JSON):
         the null, the number of surrogates, the thresholds and minimum duration that
-        made the events, the statistic, how many surrogate events each family's null
-        held per trial, and the multiple-comparison correction.
+        made the events, the statistic, per trial how many surrogates were scanned
+        (``surrogates_scanned``), how many surrogate events each family's null held
+        and each family's smallest attainable p-value (``p_floor``, ``1 / (1 + n K)``),
+        and the multiple-comparison correction.
 
     Examples
     --------
@@ -531,7 +537,8 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
         n_t, max(_SCAN_MIN * min_frames, int(np.ceil(budget / max(n, 1)))))
     n_whole = min(n, max(_WHOLE_MIN, int(np.ceil(budget / max(n_t, 1)))))
     whole_fits = width == n_t or n_whole * n_t * n_sites <= _WHOLE_VALUES
-    info = {"surrogate_events": {}, "frames_per_surrogate": {}, "surrogates_scanned": {}}
+    info = {"surrogate_events": {}, "frames_per_surrogate": {}, "surrogates_scanned": {},
+            "p_floor": {}}
     if len(first) == 0 or n <= 0:
         return np.full(len(first), np.nan), info
     score = fr["score"].values
@@ -596,4 +603,5 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
             p[i] = min(1.0, (1 + hits) / (1 + scanned[f] * k))
         info["surrogate_events"][f] = round(float(sum(w.sum() for _, w in per_surrogate))
                                             / scanned[f], 2)
+        info["p_floor"][f] = 1.0 / (1 + scanned[f] * k)  # p of an event no surrogate beats
     return p, info
