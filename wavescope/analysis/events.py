@@ -15,6 +15,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ..core import DataModelError, space_dims
+from ._chunks import TimeReader, check_frames_whole, time_split
 from ._common import check_activity, derived_attrs, frame_blocks, is_complex, json_attr
 from ._contract import public
 from ._geometry import geometry_of
@@ -67,7 +68,17 @@ def detect_waves(
     da : xarray.DataArray
         Real activity (filtered to ``band`` and Hilbert-transformed here) or an analytic
         signal (complex; ``band`` must then be None). Dims: ``time``, space, and
-        optionally ``trial`` (events are found per trial). Dask inputs are computed.
+        optionally ``trial`` (events are found per trial). A dask input whose ``time``
+        is split into chunks streams (each frame whole in one chunk; a real input
+        needs a band-pass ``band``): its frames are decided in pieces of about
+        ``_PIECE_VALUES`` values, each with ``_PIECE_OVERLAP`` frames of its
+        neighbours on either side for the slope test pooled over frames, and its
+        surrogates are made from windows read from it (see ``n_surrogates``); other
+        dask inputs are computed. Frame-local values (PGD, synchrony, plane and centre
+        fits, temporal frequency) equal those of the computed input; the pooled slope
+        test (``gradient_p``, ``dof``, the slope SEs and intervals, and the labels
+        that rest on it) estimates its correlation time from each piece, not the whole
+        recording, so it can differ slightly (``docs/notes/streaming.md``).
     band : (low, high), optional
         Pass band in cycles per time unit, for example ``(8, 13)`` for alpha in Hz.
     method : {"hilbert", "generalized"}
@@ -91,6 +102,12 @@ def detect_waves(
         >= 10 asks, so the smallest p-value of a family with K events is
         ``1 / (1 + 10 K)``, not ``1 / (1 + n_surrogates K)`` (``surrogates_scanned``
         and ``p_floor`` per trial in ``attrs["significance"]``).
+        A streamed input (``time`` in several dask chunks) of more than
+        ``_LAZY_WHOLE_VALUES`` values (frames x sites) cannot be held whole: its
+        surrogates are made from windows read from it, each window's own surrogate, at
+        most ``_LAZY_WINDOW_VALUES`` values each, as many as the same budget of frames
+        allows (smaller streamed inputs are read whole for the null, which then equals
+        the in-memory one).
     surrogate : {"multivariate", "spatial", "shuffle", "phase", "auto"}
         Null model (:func:`~wavescope.analysis.surrogates`); each answers one question.
         "multivariate" (default; calibrated on smooth wave-free data, see
@@ -163,6 +180,7 @@ def detect_waves(
     41.2 1.57
     """
     da = check_activity(da, bads=bads)
+    check_frames_whole(da, "detect_waves")
     extra = [d for d in da.dims if d not in ("trial", "time", *space_dims(da))]
     if extra:
         raise DataModelError(
@@ -182,7 +200,9 @@ def detect_waves(
         z = da
     else:
         z = analytic_signal(da, band, method)
-    z = z.compute() if z.chunks is not None else z
+    streamed = time_split(z)
+    if z.chunks is not None and not streamed:
+        z = z.compute()  # time in one chunk: one block in memory anyway
     sfreq = float(z.attrs["sfreq"])
     if min_duration is None:
         lo, hi = (None, None) if band is None else band
@@ -192,19 +212,26 @@ def detect_waves(
     settings = dict(pgd_threshold=pgd_threshold, synchrony_threshold=synchrony_threshold,
                     radial_threshold=radial_threshold, rotation_threshold=rotation_threshold,
                     pgd_form=pgd_form)
-    z = _without_dead_border(z)
     trials = z["trial"].values if "trial" in z.dims else [None]
+    if streamed:
+        z, readers, decided = _streamed_frames(z, trials, settings)
+    else:
+        z = _without_dead_border(z)
+        readers = [None] * len(trials)
+        decided = [_frames(z if t is None else z.sel(trial=t), settings) for t in trials]
     rng = np.random.default_rng(seed)
     tables, frames, pools = [], [], []
     bar = tqdm(total=max(0, int(n_surrogates)) * len(trials), disable=not progress,
                desc="surrogates", leave=False, delay=2.0)
-    for trial in trials:
+    for trial, fr, reader in zip(trials, decided, readers, strict=True):
         zt = z if trial is None else z.sel(trial=trial)
-        fr = _frames(zt, settings)
+        if reader is not None and zt.size <= _LAZY_WHOLE_VALUES:
+            zt, reader = reader.read(0, zt.sizes["time"]), None  # small: the in-memory null
         events = _events(fr, zt["time"].values, sfreq, min_frames, patterns)
         child = int(rng.integers(0, 2**63 - 1))
         events["p_value"], pool = _p_values(zt, fr, events, int(n_surrogates), surrogate,
-                                            child, settings, min_frames, patterns, bar)
+                                            child, settings, min_frames, patterns, bar,
+                                            reader)
         pools.append(pool)
         if trial is not None:
             events["event_trial"] = np.full(len(events["start"]), trial)
@@ -246,18 +273,88 @@ def detect_waves(
 def _without_dead_border(z: xr.DataArray) -> xr.DataArray:
     """A grid without its outer rows and columns that hold only NaN (imaging outside a
     cranial window): they cost time in every measure and surrogate and change nothing."""
-    dims = [d for d in z.dims if d in space_dims(z) and d in ("y", "x")]
-    if not dims or bool(z.attrs.get("periodic", 0)) or not np.isnan(z.values).any():
+    dims = _grid_dims(z)
+    if not dims or not np.isnan(z.values).any():
         return z
     alive = np.isfinite(z.values).any(axis=tuple(i for i, d in enumerate(z.dims)
                                                  if d not in dims))
+    index = _live_box(alive, dims)
+    return z if index is None else z.isel(index)
+
+
+def _grid_dims(z: xr.DataArray) -> list[str]:
+    """The grid dims a dead border can be cut from (none on sensors or periodic grids)."""
+    if bool(z.attrs.get("periodic", 0)):
+        return []
+    return [d for d in z.dims if d in space_dims(z) and d in ("y", "x")]
+
+
+def _live_box(alive: np.ndarray, dims: list[str]) -> dict | None:
+    """isel index of the smallest box of the grid holding every site of ``alive`` (axes
+    in the order of ``dims``); None when no site is alive."""
     if not alive.any():
-        return z
+        return None
     index = {}
     for axis, d in enumerate(dims):
         keep = np.flatnonzero(alive.any(axis=tuple(a for a in range(alive.ndim) if a != axis)))
         index[d] = slice(keep[0], keep[-1] + 1)
-    return z.isel(index)
+    return index
+
+
+#: Values (frames x sites) of a piece of a streamed recording decided at once, besides
+#: its overlaps (the bench's 64 x 64 grid: 8192 frames, 256 MB of complex64).
+_PIECE_VALUES = 1 << 25
+#: Frames of the neighbouring pieces read on either side of a piece and dropped after
+#: the decision: the pooled slope test's running windows reach about half of 80
+#: correlation times of the slopes (a plane wave in white noise at 500 Hz, band 10-20
+#: Hz: 44 frames, so about 1800 frames), the steady-gradient windows 16 lags; one frame
+#: is enough for the temporal frequency.
+_PIECE_OVERLAP = 2048
+#: A streamed input of at most this many values (frames x sites) is read whole for the
+#: null, which then equals the in-memory one (complex128: 160 MB).
+_LAZY_WHOLE_VALUES = 10_000_000
+#: Most values of one surrogate window read from a longer streamed input.
+_LAZY_WINDOW_VALUES = 1 << 23
+
+
+def _streamed_frames(z: xr.DataArray, trials, settings: dict):
+    """The frame tables of a lazy ``z`` with ``time`` in several chunks, piece by piece
+    (:func:`_frames` on each piece with its overlaps, kept on the piece's own frames),
+    one trial after another. A dead border (see :func:`_without_dead_border`) is seen
+    only once every chunk was computed; where there is one, the frames are decided
+    again on the grid without it. Returns ``(z, readers, tables)``."""
+    def decide(z):
+        readers, tables, alive = [], [], None
+        n_sites = int(np.prod([z.sizes[d] for d in space_dims(z)]))
+        step = max(1, _PIECE_VALUES // max(1, n_sites))
+        for trial in trials:
+            zt = z if trial is None else z.sel(trial=trial)
+            n_t = zt.sizes["time"]
+            keep = 2 + int(np.ceil((step + 2 * _PIECE_OVERLAP)
+                                   / max(1, min(zt.chunksizes["time"]))))
+            reader = TimeReader(zt, keep=keep)
+            pieces = []
+            for a in range(0, n_t, step):
+                b = min(n_t, a + step)
+                lo, hi = max(0, a - _PIECE_OVERLAP), min(n_t, b + _PIECE_OVERLAP)
+                pieces.append(_frames(reader.read(lo, hi), settings)
+                              .isel(time=slice(a - lo, b - lo)))
+            tables.append(xr.concat(pieces, dim="time") if len(pieces) > 1 else pieces[0])
+            reader.cache.clear()
+            readers.append(reader)
+            alive = reader.finite if alive is None else alive | reader.finite
+        return readers, tables, alive
+
+    readers, tables, alive = decide(z)
+    dims = _grid_dims(z)
+    if dims and not alive.all():
+        rest = [d for d in z.dims if d not in ("time", "trial")]  # the reader's axes
+        alive = alive.any(axis=tuple(i for i, d in enumerate(rest) if d not in dims))
+        index = _live_box(alive, dims)
+        if index is not None and any(index[d] != slice(0, z.sizes[d]) for d in dims):
+            z = z.isel(index)
+            readers, tables, _ = decide(z)
+    return z, readers, tables
 
 
 def _frames(z: xr.DataArray, settings: dict) -> xr.Dataset:
@@ -426,11 +523,14 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
         use = np.zeros(n, bool)
         use[rows] = True
         line = geom.kind == "line"
-        gradient_p = _pool_kernel(
+        pooled = _pool_kernel(
             *(f[k] for k in ("dphi_dx", "dphi_dy", "cov_xx", "cov_xy", "cov_yy", "wcov_xx",
                              "wcov_xy", "wcov_yy")),
             f["n_eff"] - (2 if line else 3), f["gradient_p"], use.reshape(zs.shape[:2]),
-            line=line)[4].ravel()
+            f["offset"], values.reshape(*zs.shape[:2], -1), line=line, steady=True,
+            xy=geom.xy)
+        # the frame's own slope test or its window's steady gradient, as classify_patterns
+        gradient_p = np.fmin(pooled[4], pooled[6]).ravel()
     fit = np.nan_to_num(gradient_p, nan=np.inf) < alpha  # could be planar
     sync = nan
     if "synchrony" in families:
@@ -505,7 +605,7 @@ def _event_mass(scores: np.ndarray, threshold: float) -> float:
 
 
 def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
-              bar) -> tuple[np.ndarray, dict]:
+              bar, reader=None) -> tuple[np.ndarray, dict]:
     """Event p-values from the events the same detection finds in surrogates.
 
     An observed event was selected because its frames crossed a threshold, so comparing
@@ -527,6 +627,15 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     It is not capped per surrogate (a long event fits in few windows, so it is rarely
     seen but weighs much when it is: a cap at K would bias the sum low); ``min(1, .)``
     keeps p a probability.
+
+    With a ``reader`` (:class:`~wavescope.analysis._chunks.TimeReader` of a lazy ``z``
+    too long to hold whole) every null is scanned in windows read from the recording,
+    each window's own surrogate ("phase" and "multivariate" randomise the window's
+    phases), of at most :data:`_LAZY_WINDOW_VALUES` values, as many as give the same
+    frames as the in-memory scan; windows are read in time order (each chunk computed
+    about once) and counted in the order they were drawn. Shuffles and spatial
+    surrogates act frame by frame, so where their windows fit that bound they equal
+    the in-memory scan's.
     """
     first = events.pop("first").astype(int)
     last = events.pop("last").astype(int)
@@ -550,7 +659,7 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
     rng = np.random.default_rng(seed)
     scanned = {}  # per family: the number of surrogates scanned
 
-    def null_events(labels, scores, wanted, width):
+    def null_events(labels, scores, wanted, width) -> dict:
         window = width < n_t
         found = {f: ([], []) for f in wanted}
         for a, b in _runs(labels, min_frames, patterns):
@@ -559,18 +668,29 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
                 continue
             found[f][0].append(_event_mass(scores[a:b], thresholds[f]))
             found[f][1].append((n_t - (b - a) + 1) / (width - (b - a) - 1) if window else 1.0)
-        for f, (masses, weights) in found.items():
-            null[f].append((np.asarray(masses), np.asarray(weights)))
+        return {f: (np.asarray(m), np.asarray(w)) for f, (m, w) in found.items()}
 
     for kind in sorted({_kind_of(surrogate, f) for f in null}):
         wanted = [f for f in null if _kind_of(surrogate, f) == kind]
         whole = kind in ("phase", "multivariate")  # these transform the whole time axis
         n_kind, width_kind = (n if width == n_t else n_whole, n_t) if whole and whole_fits \
             else (n, width)
+        if reader is not None:  # windows of the lazy recording, as many frames in all
+            cap = max(_SCAN_MIN * min_frames, _LAZY_WINDOW_VALUES // max(1, n_sites))
+            frames = n_kind * width_kind
+            width_kind = min(width_kind, cap, n_t)
+            n_kind = int(np.ceil(frames / width_kind))
+            info["windows_of_the_recording"] = True
         info["frames_per_surrogate"][kind] = int(width_kind)
         info["surrogates_scanned"][kind] = int(n_kind)
         scanned.update(dict.fromkeys(wanted, n_kind))
         template = z.isel(time=slice(0, width_kind)).drop_vars("trial", errors="ignore")
+        if reader is not None:
+            for labels, scores in _lazy_scan(reader, kind, n_kind, width_kind, rng, template,
+                                             settings, wanted, bar, n / n_kind):
+                for f, value in null_events(labels, scores, wanted, width_kind).items():
+                    null[f].append(value)
+            continue
         # the FFT along time once for every surrogate, each cut to its window
         windows = PhaseWindows(z, kind) if whole else None
         batch = max(1, min(n_kind, _BATCH_VALUES // max(1, (n_t if whole else width_kind)
@@ -592,7 +712,8 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
                                   coords=template.coords, attrs=template.attrs)
                 stack = []
                 for labels, scores in zip(*_null_frames(zs, settings, wanted), strict=True):
-                    null_events(labels, scores, wanted, width_kind)
+                    for f, value in null_events(labels, scores, wanted, width_kind).items():
+                        null[f].append(value)
             bar.update(m * n / n_kind)
     p = np.empty(len(first))
     for f, per_surrogate in null.items():
@@ -605,3 +726,32 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
                                             / scanned[f], 2)
         info["p_floor"][f] = 1.0 / (1 + scanned[f] * k)  # p of an event no surrogate beats
     return p, info
+
+
+def _lazy_scan(reader, kind, n_windows, width, rng, template, settings, wanted, bar,
+               per_window) -> list[tuple]:
+    """Labels and scores (:func:`_null_frames`) of ``n_windows`` surrogate windows of a
+    lazy recording (see :func:`_p_values`), in the order they are drawn: one start and
+    one seed per window, drawn in batches as the in-memory scan of shuffles and spatial
+    surrogates draws them; the windows read in time order, batched up to
+    :data:`_BATCH_VALUES`."""
+    n_t = int(reader.bounds[-1])
+    n_sites = int(np.prod([template.sizes[d] for d in space_dims(template)]))
+    batch = max(1, min(n_windows, _BATCH_VALUES // max(1, width * n_sites)))
+    starts, seeds = [], []
+    while len(starts) < n_windows:
+        m = min(batch, n_windows - len(starts))
+        starts += list(rng.integers(0, n_t - width + 1, size=m))
+        seeds += list(rng.integers(0, 2**63 - 1, size=m))
+    order = np.argsort(starts, kind="stable")
+    found = [None] * n_windows
+    for group in (order[i:i + batch] for i in range(0, n_windows, batch)):
+        stack = [surrogates(reader.read(int(starts[j]), int(starts[j]) + width), kind, 1,
+                            int(seeds[j])).values[0] for j in group]
+        zs = xr.DataArray(np.array(stack), dims=("trial", *template.dims),
+                          coords=template.coords, attrs=template.attrs)
+        for j, labels, scores in zip(group, *_null_frames(zs, settings, wanted), strict=True):
+            found[j] = (labels, scores)
+        bar.update(len(group) * per_window)
+    return found
+

@@ -265,14 +265,14 @@ class PhaseWindows:
     ``draw(n, seed, starts, width)`` equals ``surrogates(da, kind, n, seed)`` cut to
     ``time`` ``[starts[j], starts[j] + width)`` in surrogate j, value for value, but the
     FFT along time is computed once for every draw and only one surrogate's full length
-    is in memory at a time (detect_waves scans windows of many surrogates).
+    is in memory at a time (detect_waves scans windows of many surrogates). ``da`` is
+    taken as checked (detect_waves validated it; bad sites are NaN already).
     """
 
     def __init__(self, da: xr.DataArray, kind: str):
         if kind not in ("phase", "multivariate") or not isinstance(da.data, np.ndarray):
             raise DataModelError("PhaseWindows needs kind 'phase' or 'multivariate' and "
                                  "NumPy-backed data")
-        da = check_activity(da)
         self.axis = da.get_axis_num("time")
         x = np.moveaxis(da.values, self.axis, -1)  # as apply_ufunc moves the core dim
         self.lead, self.n_t, self.dtype = x.shape[:-1], x.shape[-1], x.dtype
