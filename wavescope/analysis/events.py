@@ -330,7 +330,8 @@ def _streamed_frames(z: xr.DataArray, trials, settings: dict):
         for trial in trials:
             zt = z if trial is None else z.sel(trial=trial)
             n_t = zt.sizes["time"]
-            keep = 2 + int(np.ceil((step + 2 * _PIECE_OVERLAP)
+            # the chunks one piece with its overlaps touches (the next piece reuses them)
+            keep = 1 + int(np.ceil((step + 2 * _PIECE_OVERLAP)
                                    / max(1, min(zt.chunksizes["time"]))))
             reader = TimeReader(zt, keep=keep)
             pieces = []
