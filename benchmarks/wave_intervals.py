@@ -19,8 +19,10 @@ the cost of the HAC covariance: fit_plane_wave with and without the kernel.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/wave_intervals.py [--quick]
 
-``--long-waves`` prints only the table of long waves (1, 3, 10 extents) in noise smooth
-over a third of the array, with the single-frame and the pooled slope test.
+``--long-waves`` prints only the table of long waves (1, 3, 10, 30 extents, and noise
+alone under an in-phase oscillation) in noise smooth over a third of the array, with
+the single-frame slope test, the pooled one, and the pooled one with the steady
+gradient of a window of frames (the default).
 """
 
 from __future__ import annotations
@@ -219,24 +221,36 @@ def long_wave_in_smooth_noise(where, seed, ratio=3.0, share=0.3, noise=0.3, n_ti
 
 def long_wave_rows() -> None:
     """Long waves in noise smooth over a third of the array: planar share with the
-    single-frame slope test and pooled over frames (docs/notes/waves.md)."""
+    single-frame slope test, pooled over frames, and pooled with the steady gradient
+    of a window of frames (the default; docs/notes/waves.md); then noise alone under
+    an in-phase oscillation (an infinitely long wave)."""
     xy = layouts()["64 irregular sensors"][0]
     print("\n| sites | wavelength / extent | planar, single-frame | planar, pooled "
-          "| speed error, pooled (median) | frames |")
-    print("|---|---|---|---|---|---|")
+          "| planar, pooled + steady (default) | speed error (median) "
+          "| direction error (median) | frames |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, where in (("32x32 grid", (32, 32)), ("64 irregular sensors", xy)):
-        for ratio in (1.0, 3.0, 10.0):
-            single, pooled, err = [], [], []
+        for ratio in (1.0, 3.0, 10.0, 30.0, np.inf):
+            single, pooled, steady, err, err_d = [], [], [], [], []
             for seed in range(2):
-                z, speed = long_wave_in_smooth_noise(where, seed, ratio=ratio)
+                z, speed = long_wave_in_smooth_noise(where, seed, ratio=min(ratio, 1e12))
                 c = classify_patterns(z)
-                single.append(np.mean(classify_patterns(z, pool_frames=False)[
-                    "pattern"].values == "planar"))
-                pooled.append(np.mean(c["pattern"].values == "planar"))
+                for out, kw in ((single, {"pool_frames": False}), (pooled, {"steady": False})):
+                    out.append(np.mean(classify_patterns(z, **kw)["pattern"].values
+                                       == "planar"))
+                planar = c["pattern"].values == "planar"
+                steady.append(np.mean(planar))
                 err.append(100 * (float(c["speed"].median()) / speed - 1))
-            print(f"| {name} | {ratio:g} | {min(single):.3f}-{max(single):.3f} | "
-                  f"{min(pooled):.3f}-{max(pooled):.3f} | "
-                  f"{min(err):+.1f} to {max(err):+.1f} % | 2 x {z.sizes['time']} |", flush=True)
+                err_d.append(np.degrees(np.angle(np.exp(1j * (
+                    np.median(c["direction"].values[planar]) - DIRECTION))))
+                    if planar.any() else np.nan)
+            errors = ("-", "-") if ratio == np.inf else (
+                f"{min(err):+.1f} to {max(err):+.1f} %",
+                f"{min(err_d):+.1f} to {max(err_d):+.1f} deg")
+            print(f"| {name} | {'noise alone, in-phase' if ratio == np.inf else f'{ratio:g}'} "
+                  f"| {min(single):.3f}-{max(single):.3f} | "
+                  f"{min(pooled):.3f}-{max(pooled):.3f} | {min(steady):.3f}-{max(steady):.3f} "
+                  f"| {errors[0]} | {errors[1]} | 2 x {z.sizes['time']} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,16 @@ from ._contract import public
 from ._fastgrid import GridStats
 from ._geometry import Geometry, derivative, geometry_of
 from ._patterns import PatternFinder
-from ._planefit import FIELDS, PlaneFitter, _wald_p, phasors, plane_fit_kernel, pooled_scale
+from ._planefit import (
+    FIELDS,
+    STEADY_FRAME_P,
+    PlaneFitter,
+    _wald_p,
+    phasors,
+    plane_fit_kernel,
+    pooled_scale,
+    steady_slopes,
+)
 from ._torch import twin
 from .gradient import fast_grid, float_dtype_of, phases_of_block
 
@@ -546,7 +555,9 @@ def fit_plane_wave(
     pool_frames : bool
         Check (and where it is too small, replace) each frame's slope covariance by the
         slopes' scatter across nearby frames of the same series along ``time`` (per
-        trial); False: the single-frame spatial HAC only (the behaviour before).
+        trial), and test the steady gradient of the window of frames around each
+        (``steady_p``); False: the single-frame spatial HAC only (the behaviour
+        before).
     bads : str, sequence of str or boolean array, optional
         Bad sites to leave out, besides those in ``attrs["bads"]`` (see
         :func:`wavescope.exclude_bads`: channels dropped, grid sites set to NaN).
@@ -575,7 +586,12 @@ def fit_plane_wave(
           ``n_eff`` (the HAC's effective number of sites), ``dof`` (of the slope
           covariance: ``n_eff - 3``, or the frames' scatter's where pooled) and
           ``pool_scale`` (the slope variance over the independent-site one, from the
-          frames' scatter, where it replaced the HAC; else NaN);
+          frames' scatter, where it replaced the HAC; else NaN); ``steady_p`` (with
+          ``pool_frames``: the p-value of the steady gradient of the window of frames
+          around the frame, against the slopes' scatter over time, where that gradient
+          describes the window's steady phase map, the frame's own slope agrees with
+          it and its own test has p < 0.25; else NaN; see
+          :func:`classify_patterns`, rule 1);
         - ``dphi_dx``, ``dphi_dy`` (rad per space unit, ``= -k``), their standard errors
           ``dphi_dx_se``, ``dphi_dy_se`` and correlation ``dphi_corr``; ``omega`` and
           ``omega_se`` (rad per time unit, the frame's temporal frequency and its SE);
@@ -604,7 +620,7 @@ def fit_plane_wave(
     _check_confidence(confidence)
     parts = _plane_parts(z, k_max, oversample, max_iter, device)
     if pool_frames:
-        parts = _pooled(parts, True)
+        parts = _pooled(parts, True, z)
     return _plane_dataset(z, parts, confidence)
 
 
@@ -621,26 +637,41 @@ def _plane_parts(z: xr.DataArray, k_max=None, oversample=2.0, max_iter=20,
     parts["line"] = geom.kind == "line"
     parts["dof"] = parts["n_eff"] - (2 if parts["line"] else 3)
     parts["pool_scale"] = xr.full_like(parts["strength"], np.nan)
+    for key in _STEADY:  # NaN: not computed
+        parts[key] = xr.full_like(parts["strength"], np.nan)
     return parts
 
 
-def _pooled(parts: dict, use) -> dict:
+def _pooled(parts: dict, use, z: xr.DataArray | None = None) -> dict:
     """``parts`` with the slope covariance, its degrees of freedom and the slope test
     pooled over frames (``_planefit.pooled_scale``; ``use``: the frames the pool may
-    draw on, True for all), where enough frames are; elsewhere as they were."""
+    draw on, True for all), where enough frames are; elsewhere as they were. With the
+    (checked) input ``z`` also ``steady_p``, the steady gradient's test of the window
+    of frames around each frame (``_planefit.steady_slopes``)."""
     names = ("dphi_dx", "dphi_dy", "cov_xx", "cov_xy", "cov_yy", "wcov_xx", "wcov_xy",
              "wcov_yy", "dof", "gradient_p")
     use = xr.ones_like(parts["strength"], dtype=bool) if use is True else use
     order = parts["strength"].dims
+    inputs, core = [*(parts[k] for k in names), use], [["time"]] * 11
+    kwargs = {"line": parts["line"]}
+    if z is not None:
+        space = list(space_dims(z))
+        inputs += [parts["offset"], z]
+        core += [["time"], ["time", *space]]
+        kwargs.update(steady=True, xy=geometry_of(z).xy)
     out = apply_ufunc(
-        _pool_kernel, *(parts[k] for k in names), use, input_core_dims=[["time"]] * 11,
-        output_core_dims=[["time"]] * 6, kwargs={"line": parts["line"]},
-        dask="parallelized", output_dtypes=[float] * 6)
+        _pool_kernel, *inputs, input_core_dims=core, output_core_dims=[["time"]] * 13,
+        kwargs=kwargs, dask="parallelized", output_dtypes=[float] * 13)
     new = dict(parts)
     for key, value in zip(("cov_xx", "cov_xy", "cov_yy", "dof", "gradient_p",
-                           "pool_scale"), out, strict=True):
+                           "pool_scale", *_STEADY), out, strict=True):
         new[key] = value.transpose(*order)
     return new
+
+
+#: The steady gradient's outputs of _pool_kernel (``_planefit.steady_slopes``).
+_STEADY = ("steady_p", "steady_dphi_dx", "steady_dphi_dy", "steady_cov_xx",
+           "steady_cov_xy", "steady_cov_yy", "steady_dof")
 
 
 #: Upper tail of chi2_nu / nu beyond which the frames' scatter exceeds the HAC (the
@@ -648,10 +679,18 @@ def _pooled(parts: dict, use) -> dict:
 _AGREE = 0.01
 
 
-def _pool_kernel(gx, gy, cxx, cxy, cyy, wxx, wxy, wyy, dof, p, use, *, line):
+def _pool_kernel(gx, gy, cxx, cxy, cyy, wxx, wxy, wyy, dof, p, use, offset=None, z=None,
+                 *, line, steady=False, xy=None):
     """The slope covariance (xx, xy, yy), its degrees of freedom and the slope test's
-    p-value pooled over frames (time last), and the pooled scale; see
+    p-value pooled over frames (time last), the pooled scale, and (with ``steady``:
+    the frames' plane ``offset``, their values ``z`` (..., time, *space) and the
+    sites' positions ``xy``) the steady gradient's p-value (else NaN); see
     :func:`_pooled`."""
+    if steady:
+        u = phasors(np.asarray(z).reshape(*np.shape(gx), len(xy)))
+        steady = steady_slopes(gx, gy, offset, wxx, wyy, dof, use, u, xy, line)
+    else:
+        steady = (np.full(np.shape(gx), np.nan),) * 7
     with np.errstate(invalid="ignore", divide="ignore"):
         # the HAC covariance over the independent-site one (trace of inv(W) C / q)
         ratio = cxx / wxx if line else (wyy * cxx - 2 * wxy * cxy + wxx * cyy) / (
@@ -677,7 +716,11 @@ def _pool_kernel(gx, gy, cxx, cxy, cyy, wxx, wxy, wyy, dof, p, use, *, line):
     k = np.stack([np.ravel(gx), np.ravel(gy)], axis=1)
     p_pooled = _wald_p(k, np.stack([np.ravel(c) for c in cov], axis=1), np.ravel(dof),
                        line).reshape(np.shape(gx))
-    return (*cov, dof, np.where(pooled, p_pooled, p), np.where(pooled, scale, np.nan))
+    p = np.where(pooled, p_pooled, p)
+    # the window's steady gradient decides only frames whose own slope points somewhere
+    own = np.nan_to_num(p, nan=np.inf) < STEADY_FRAME_P
+    steady = [np.where(own, v, np.nan) for v in steady]
+    return (*cov, dof, p, np.where(pooled, scale, np.nan), *steady)
 
 
 def _plane_dataset(z: xr.DataArray, parts: dict, confidence: float) -> xr.Dataset:
@@ -705,6 +748,7 @@ def _plane_dataset(z: xr.DataArray, parts: dict, confidence: float) -> xr.Datase
             "gradient_p": parts["gradient_p"].assign_attrs(units="1"),
             "n_eff": parts["n_eff"].assign_attrs(units="1"),
             "pool_scale": parts["pool_scale"].assign_attrs(units="1"),
+            "steady_p": parts["steady_p"].assign_attrs(units="1"),
             "dof": parts["dof"].assign_attrs(units="1"),
             "dphi_dx": parts["dphi_dx"].assign_attrs(units=f"rad/{su}"),
             "dphi_dy": parts["dphi_dy"].assign_attrs(units=f"rad/{su}"),
@@ -963,6 +1007,7 @@ def classify_patterns(
     alpha: float = 0.01,
     confidence: float = 0.95,
     pool_frames: bool = True,
+    steady: bool = True,
     bads=None,
 ) -> xr.Dataset:
     """Label every frame as one wave pattern, with the scores and tests that decided it.
@@ -979,7 +1024,17 @@ def classify_patterns(
        field's usual 0.85; local gradients aligned), and its gradient differs from
        zero: Wald-test ``gradient_p < alpha``, the slope covariance checked against
        the slopes' scatter over the frames that meet the first condition
-       (``pool_frames``, see :func:`fit_plane_wave`);
+       (``pool_frames``, see :func:`fit_plane_wave`), or (``steady``) the steady
+       gradient of the window of such frames around it is significant,
+       ``steady_p < alpha``: a long plane wave is a phase gradient that stays while
+       the noise's slopes change, so where one frame's test cannot show it (noise
+       smooth over much of the array leaves a frame a few effective sites) the
+       window's mean slope, tested against the slopes' scatter over time, can.
+       Steadiness alone is not a plane (a phase pattern that stays put tilts every
+       frame's slope alike): the window's steady residual map must be what the
+       residuals' scatter over time leaves, and the frame's own slope must agree
+       with the window's and point somewhere itself (its own test at p < 0.25); see
+       ``wavescope.analysis._planefit.steady_slopes``;
     2. otherwise the stronger of the radial and rotational scores, if it reaches its
        threshold and its test passes: ``source`` / ``sink`` from the radial correlation
        (outward travel: ``-sign(omega) rho_radial >= radial_threshold``, radial slope
@@ -1016,7 +1071,13 @@ def classify_patterns(
         Coverage of the speed, direction and wavelength intervals.
     pool_frames : bool
         Pool the plane fit's slope test over frames (see :func:`fit_plane_wave`);
-        False: the single-frame test.
+        False: the single-frame test (and no steady gradient).
+    steady : bool
+        With ``pool_frames``, also judge a frame by the steady gradient of the frames
+        around it (rule 1); its frames report that gradient's speed, direction and
+        wavelength with its intervals. Window: 16 decorrelation lags of the slopes,
+        at least 32 frames, at least 6 independent frames; series of fewer than 32
+        usable frames have none.
     bads : str, sequence of str or boolean array, optional
         Bad sites to leave out besides those in ``attrs["bads"]`` (see
         :func:`wavescope.exclude_bads`).
@@ -1027,8 +1088,9 @@ def classify_patterns(
         Per frame: ``pattern`` (str, one of :data:`PATTERNS`), ``score`` (the value that
         decided it, compared with its threshold: ``strength`` for planar, the oriented
         correlation for sources, sinks and rotations, ``synchrony`` for synchronous;
-        NaN for ``none``), ``pgd``, ``synchrony``, ``strength``, ``explained`` and
-        ``gradient_p`` (of the plane fit, see :func:`fit_plane_wave`), ``radial``
+        NaN for ``none``), ``pgd``, ``synchrony``, ``strength``, ``explained``,
+        ``gradient_p`` and ``steady_p`` (of the plane fit, see
+        :func:`fit_plane_wave`), ``radial``
         (``-sign(omega) rho_radial``: > 0 outward), ``radial_p``, ``rotation``
         (``-sign(omega) rho_rotation``: > 0 counter-clockwise), ``rotation_p``,
         ``centre_x``, ``centre_y`` (of the radial or rotating pattern, else NaN),
@@ -1040,7 +1102,8 @@ def classify_patterns(
         ``omega_se`` (rad per time unit, the frame's temporal frequency). Then the wave
         quantities *of the label*: ``speed``, ``direction``, ``wavelength`` with
         ``*_low`` / ``*_high`` intervals at ``confidence`` (as in
-        :func:`fit_plane_wave`): from the plane fit for planar frames, from the radial
+        :func:`fit_plane_wave`): from the plane fit for planar frames (from the
+        window's steady gradient where only ``steady_p`` passed), from the radial
         slope for sources and sinks (``|omega| / |slope|``, no direction), NaN for
         synchronous, rotating and unlabelled frames, which have none.
 
@@ -1067,11 +1130,12 @@ def classify_patterns(
     _check_confidence(confidence)
     s = _pattern_scores(z, pgd_form=pgd_form, sigma=sigma, confidence=confidence,
                         strength_threshold=strength_threshold, pgd_threshold=pgd_threshold,
-                        pool_frames=pool_frames)
+                        pool_frames=pool_frames, steady=steady)
     thresholds = (synchrony_threshold, pgd_threshold, strength_threshold, radial_threshold,
                   rotation_threshold, alpha)
     code, score, cx, cy = apply_ufunc(
-        _label_kernel, s["synchrony"], s["pgd"], s["strength"], s["gradient_p"],
+        _label_kernel, s["synchrony"], s["pgd"], s["strength"],
+        np.fmin(s["gradient_p"], s["plane"]["steady_p"]),
         s["radial"], s["radial_p"], s["radial_strength"], s["rotation"], s["rotation_p"],
         s["rotation_strength"], s["rad_cx"],
         s["rad_cy"], s["rot_cx"], s["rot_cy"], kwargs={"thresholds": thresholds},
@@ -1082,6 +1146,8 @@ def classify_patterns(
     pattern = apply_ufunc(lambda c: labels[c], code, dask="parallelized",
                           output_dtypes=[labels.dtype])
     planar = code == PATTERNS.index("planar")
+    # planar on the steady gradient of the frames around it only: its wave quantities
+    by_steady = planar & ~(s["gradient_p"] < alpha)
     radial = (code == PATTERNS.index("source")) | (code == PATTERNS.index("sink"))
     su, tu = z.attrs.get("space_units"), z.attrs.get("time_units")
     slope = np.abs(s["rad_slope"])
@@ -1092,7 +1158,7 @@ def classify_patterns(
     for key, units in (("speed", f"{su}/{tu}"), ("direction", "rad"), ("wavelength", su)):
         for end in ("", "_low", "_high"):
             name = key + end
-            value = s["plane"][name].where(planar)
+            value = xr.where(by_steady, s["steady"][name], s["plane"][name]).where(planar)
             if key != "direction":
                 value = value.fillna(rad[name].where(radial))
             wave[name] = value.assign_attrs(units=units)
@@ -1104,6 +1170,7 @@ def classify_patterns(
         "strength": s["strength"].assign_attrs(units="1"),
         "explained": s["plane"]["explained"],
         "gradient_p": s["gradient_p"].assign_attrs(units="1"),
+        "steady_p": s["plane"]["steady_p"],
         "radial": s["radial"].assign_attrs(units="1"),
         "radial_p": s["radial_p"].assign_attrs(units="1"),
         "rotation": s["rotation"].assign_attrs(units="1"),
@@ -1128,16 +1195,21 @@ def classify_patterns(
 
 def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None,
                     confidence: float = 0.95, strength_threshold: float = 0.7,
-                    pgd_threshold: float = 0.85, pool_frames: bool = True) -> dict:
+                    pgd_threshold: float = 0.85, pool_frames: bool = True,
+                    steady: bool = True) -> dict:
     """Every per-frame score :func:`classify_patterns` needs (lazy for dask)."""
     geom = geometry_of(z)
     pgd_ = pgd(z, form=pgd_form)
     parts = _plane_parts(z)
     if pool_frames:  # pooled over the frames a plane could describe (see the rules)
         parts = _pooled(parts, (parts["strength"] >= strength_threshold)
-                        | (pgd_ >= pgd_threshold))
+                        | (pgd_ >= pgd_threshold), z if steady else None)
     plane = _plane_dataset(z, parts, confidence)
-    out = {"pgd": pgd_, "synchrony": synchrony(z), "plane": plane,
+    # the wave quantities of the window's steady gradient (for frames it decides)
+    held = _wave_intervals(*(parts[k] for k in _STEADY[1:6]), plane["omega"],
+                           plane["omega_se"], _travel_sign(plane["omega"]), confidence,
+                           dof=parts["steady_dof"])
+    out = {"pgd": pgd_, "synchrony": synchrony(z), "plane": plane, "steady": held,
            "strength": plane["strength"], "gradient_p": plane["gradient_p"],
            "omega": plane["omega"], "omega_se": plane["omega_se"]}
     sign = _travel_sign(plane["omega"])
