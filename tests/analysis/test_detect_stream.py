@@ -158,3 +158,14 @@ def test_detect_waves_validates_once(recording, monkeypatch):
     assert len(calls) == 1
     detect_waves(recording, n_surrogates=3)
     assert len(calls) == 2
+
+
+def test_a_dead_border_is_cut_as_in_memory(recording):
+    """A grid column without any valid sample (outside a cranial window) is seen once the
+    chunks were computed; the frames are then decided again without it."""
+    values = recording.values.copy()
+    values[..., -1] = np.nan
+    z = recording.compute().copy(data=values)
+    lazy = detect_waves(z.chunk(time=CHUNK), n_surrogates=3, seed=0)
+    eager = detect_waves(z, n_surrogates=3, seed=0)
+    _assert_same(lazy, eager)
