@@ -1,5 +1,8 @@
 """Wave-RNN: initialisations, exactness of the hand-written recurrence, parameter counts."""
 
+import copy
+import pickle
+
 import pytest
 import torch
 from torch import nn
@@ -114,8 +117,10 @@ def test_hidden_state_gradient_flows_through_returned_states():
         torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize(("pooled", "block"), [(False, 8), (True, 4), (False, 1)])
 @pytest.mark.parametrize("kernel_size", [1, 3, 5])
-def test_gradcheck_of_the_recurrence(kernel_size):
+def test_gradcheck_of_the_recurrence(kernel_size, pooled, block, monkeypatch):
+    monkeypatch.setattr(wavernn, "_BLOCK", block)  # 6 steps: one block, 4 + 2, or 6 of 1
     torch.manual_seed(3)
     d = dict(dtype=torch.float64, requires_grad=True)
     x = torch.randn(2, 6, 2, **d)
@@ -123,7 +128,65 @@ def test_gradcheck_of_the_recurrence(kernel_size):
     b = torch.randn(3 * 6, **d)
     u = (0.5 * torch.randn(3, 3, kernel_size, dtype=torch.float64)).requires_grad_()
     ub = torch.randn(3, **d)
-    assert torch.autograd.gradcheck(wavernn._WaveRecurrence.apply, (x, V, b, u, ub))
+    pool = wavernn.StatePool() if pooled else None
+
+    def recurrence(*args):  # the states, and the last state on its own
+        return wavernn._WaveRecurrence.apply(*args, pool)
+
+    assert torch.autograd.gradcheck(recurrence, (x, V, b, u, ub))
+    # Without the optional biases, and with a loss on the states only.
+    assert torch.autograd.gradcheck(lambda x, V, u: recurrence(x, V, None, u, None)[0],
+                                    (x, V, u))
+
+
+def test_float32_steps_match_the_plain_loop_at_paper_size():
+    # The oneDNN convolutions sum in another order than torch's Conv1d: float tolerance.
+    torch.manual_seed(4)
+    model = WaveRNN(1, 10, n=64, channels=16, conv_bias=True, readout="mlp",
+                    recurrent_init="random")
+    x = torch.rand(8, 40, 1)
+    y = torch.randint(0, 10, (8,))
+    loss = nn.functional.cross_entropy(model(x), y)
+    got = torch.autograd.grad(loss, list(model.parameters()))
+    ref_out = model.readout(_autograd_reference(model, x)[:, -1].flatten(1))
+    want = torch.autograd.grad(nn.functional.cross_entropy(ref_out, y),
+                               list(model.parameters()))
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+
+
+def test_pooled_buffer_is_reused_and_never_shared():
+    torch.manual_seed(5)
+    model = WaveRNN(1, 3, n=16, channels=2, recurrent_init="random")
+    x = torch.rand(4, 30, 1)
+    fresh = copy.deepcopy(model)
+    fresh._pool = wavernn.StatePool()
+    first = model(x).sum()
+    second = model(2 * x).sum()  # in flight together: two buffers
+    grads = torch.autograd.grad(first + second, list(model.parameters()))
+    want = torch.autograd.grad(fresh(x).sum() + fresh(2 * x).sum(), list(fresh.parameters()))
+    for g, w in zip(grads, want, strict=True):
+        assert torch.equal(g, w)
+    kept = model._pool._flat
+    assert kept is not None
+    loss = model(x).sum()
+    assert model._pool._flat is None  # handed out again, not copied
+    loss.backward()
+    assert model._pool._flat.data_ptr() == kept.data_ptr()
+    # A graph kept for a second backward whose buffer was reused meanwhile fails loudly.
+    loss = model(x).sum()
+    loss.backward(retain_graph=True)
+    model(x).sum().backward()
+    with pytest.raises(RuntimeError, match="inplace"):
+        loss.backward()
+    # The states a caller asked for are never pooled; copies and pickles start empty.
+    model(x, return_hidden=True)[0].sum().backward()
+    assert model._pool._flat.data_ptr() == kept.data_ptr()
+    assert copy.deepcopy(model)._pool._flat is None
+    assert pickle.loads(pickle.dumps(model))._pool._flat is None
+    with torch.no_grad():  # nothing to back-propagate: the buffer goes back at once
+        model(x)
+    assert model._pool._flat.data_ptr() == kept.data_ptr()
 
 
 def test_mlp_readout_and_output_shapes():

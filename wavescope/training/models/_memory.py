@@ -9,16 +9,20 @@ applied here to the one buffer that matters, without an environment variable.
 
 Only Linux has the call; elsewhere, or when it fails (THP disabled, a sandbox without the
 call), the buffer is an ordinary one.
+
+:class:`StatePool` avoids the faults altogether in a training loop: it keeps the buffer of
+one call for the next, so only the first step pays for fresh pages.
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import sys
 
 import torch
 
-__all__ = ["empty_huge"]
+__all__ = ["StatePool", "empty_huge"]
 
 _HUGE_PAGE = 2 * 1024 * 1024
 _MADV_HUGEPAGE = 14  # <linux/mman.h>
@@ -49,3 +53,38 @@ def empty_huge(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     if length > 0:
         _madvise(first, length, _MADV_HUGEPAGE)  # advice only: a failure changes nothing
     return out
+
+
+class StatePool:
+    """One state buffer kept between calls of a recurrence, for the next call to reuse.
+
+    :meth:`take` hands out the kept buffer (or a new one when the kept one is too small or
+    of another dtype or device) and forgets it, so two calls in flight
+    never share a buffer; :meth:`give` keeps a buffer no one will read again (after the
+    backward pass). A graph kept for a second backward (``retain_graph=True``) whose buffer
+    was reused meanwhile fails torch's check that saved tensors were not modified in place,
+    instead of computing wrong gradients. Copies and pickles of a model start empty.
+    """
+
+    def __init__(self):
+        self._flat = None
+
+    def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """An uninitialised (contiguous) tensor of ``shape`` with ``like``'s dtype and device."""
+        flat, self._flat = self._flat, None
+        need = math.prod(shape)
+        if flat is None or flat.dtype != like.dtype or flat.device != like.device \
+                or flat.numel() < need:
+            del flat  # freed before the new buffer is allocated
+            # No huge-page advice: its faults are paid once here, and on a fragmented
+            # machine the advice can stall the first step for seconds in compaction.
+            return like.new_empty(shape)
+        return flat[:need].view(shape)
+
+    def give(self, buf: torch.Tensor) -> None:
+        """Keep ``buf`` (from :meth:`take`) for the next call."""
+        base = buf if buf._base is None else buf._base
+        self._flat = base.view(-1)
+
+    def __reduce__(self):
+        return (StatePool, ())

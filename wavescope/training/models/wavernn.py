@@ -20,14 +20,16 @@ pre-activation); see ``benchmarks/bench_wavernn.py``.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ._memory import empty_huge
+from ._memory import StatePool, empty_huge
 from ._sequence import check_positive, check_sequence_input, make_sequence_readout
 
 __all__ = ["WaveRNN", "RECURRENT_INITS"]
 
 RECURRENT_INITS = ("shift", "identity", "random")
+_BLOCK = 8  # steps whose gradients the backward pass keeps, for one call per block
 
 
 class WaveRNN(nn.Module):
@@ -128,6 +130,7 @@ class WaveRNN(nn.Module):
             bias=conv_bias,
         )
         self.readout = make_sequence_readout(channels * n, n_out, readout, mlp_hidden)
+        self._pool = StatePool()
         self._init_input(input_init)
         self._init_recurrent(recurrent_init)
 
@@ -176,9 +179,14 @@ class WaveRNN(nn.Module):
                 f"input is {x.dtype} on {x.device} but the model is {self.input.weight.dtype} "
                 f"on {self.input.weight.device}; move one to the other (x.to(...), model.to(...))"
             )
+        # The state buffer is reused between calls only when no caller can still see it.
+        pool = None if (return_hidden or self.per_step) else self._pool
         states, last = _WaveRecurrence.apply(
-            x, self.input.weight, self.input.bias, self.recurrent.weight, self.recurrent.bias
+            x, self.input.weight, self.input.bias, self.recurrent.weight, self.recurrent.bias,
+            pool,
         )
+        if pool is not None and not last.requires_grad:  # no backward pass will read it
+            pool.give(states)
         hidden = states.permute(1, 0, 3, 2)  # (time, batch, n, C) -> (batch, time, C, n)
         if self.per_step:
             output = self.readout(hidden.flatten(2))
@@ -231,61 +239,62 @@ def _fill_wrap(padded: torch.Tensor, pad: int) -> None:
         padded[:, n + pad :] = padded[:, pad : 2 * pad]
 
 
-def _conv_rows(out, taps, src, offsets, *, accumulate: bool) -> None:
-    """``out (+)= sum_k src[offsets[k] : offsets[k] + len(out)] @ taps[k]``.
+def _image(rows: torch.Tensor) -> torch.Tensor:
+    """(B, W, C) rows seen as a (B, C, 1, W) image, channels last (no copy)."""
+    return rows.unsqueeze(1).permute(0, 3, 1, 2)
 
-    ``src`` is a padded state flattened to (B (n + 2p), C), one row per unit; every tap's
-    operand is a window of its rows, a strided matrix that BLAS reads in place, and ``out``
-    is itself a window of a padded buffer, written in place (added to with
-    ``accumulate``). Rows that fall on padding receive meaningless sums, which the callers
-    overwrite or ignore.
-    """
-    rows = out.shape[0]
-    for k, (tap, offset) in enumerate(zip(taps, offsets, strict=True)):
-        beta = 1 if accumulate or k > 0 else 0  # beta 0 ignores what out held
-        torch.addmm(out, src[offset : offset + rows], tap, beta=beta, out=out)
+
+def _rows(image: torch.Tensor) -> torch.Tensor:
+    """A (B, C, 1, W) image seen as (B, W, C) rows (no copy when channels last)."""
+    return image.squeeze(2).transpose(1, 2)
 
 
 class _WaveRecurrence(torch.autograd.Function):
     """States of the wRNN for all steps, with a hand-written backward through time.
 
-    Forward inputs: x (B, T, I), V (N, I), b (N) or None, u (C, C, K), u_bias (C) or None.
-    Outputs: the states (T, B, n, C) and a copy of the last state (B, n, C), so that a loss
-    on the last state alone never materialises a gradient for all states.
+    Forward inputs: x (B, T, I), V (N, I), b (N) or None, u (C, C, K), u_bias (C) or None,
+    and a :class:`StatePool` or None. Outputs: the states (T, B, n, C) and a copy of the
+    last state (B, n, C), so that a loss on the last state alone never materialises a
+    gradient for all states.
 
     Layout: the states live in one buffer (T, B, n + 2p, C), p = K // 2, channels last,
     whose p units at each end of a ring repeat the other end (circular padding, kept up to
-    date). Flattening a step to (B (n + 2p), C), tap k of the convolution at row f reads
-    row f + k - p, which stays inside the same ring and lands on the right unit. So one
-    step is K matrix products of shifted row windows of the previous step with (C, C)
-    taps, computed in place, with no copies; channels last makes these tall-skinny
-    products about 15 % faster than the (C, C) x (C, B n) ones of channels first. The
-    backward pass saves x, V, u and this buffer, nothing else of the states' size.
+    date). Seen as a (B, C, 1, n + 2p) image, a step's circular convolution is an ordinary
+    unpadded 2-D convolution of the previous step, which torch runs on oneDNN's
+    channels-last kernels on the CPU (about twice as fast as K (B n, C) x (C, C) matrix
+    products on this layout), and the transposed convolution and the kernel's gradient
+    are a convolution and a convolution's weight gradient of the same kind. The backward
+    pass saves x, V, u and this buffer, nothing else of the states' size; it keeps the
+    pre-activation gradients of ``_BLOCK`` steps, so that the gradients of u, V and the
+    biases take one call per block instead of one per step.
+
+    With a pool, the buffer is taken from it and handed back after the backward pass (the
+    module hands it back at once when nothing needs a gradient), so a training loop reuses
+    one buffer instead of faulting 1.6 GB of fresh pages in at every step (sequential-MNIST
+    sizes). Only the module passes a pool, and only when the states are not returned.
     """
 
     @staticmethod
-    def forward(ctx, x, V, b, u, u_bias):
+    def forward(ctx, x, V, b, u, u_bias, pool):
         batch, steps, n_in = x.shape
         channels, _, n_taps = u.shape
         n = V.shape[0] // channels
         pad = n_taps // 2
-        width = n + 2 * pad
-        span = batch * width - 2 * pad  # rows every tap can reach
-        buf = empty_huge((steps, batch, width, channels), like=x)
+        shape = (steps, batch, n + 2 * pad, channels)
+        buf = pool.take(shape, x) if pool is not None else empty_huge(shape, like=x)
         states = buf[:, :, pad : pad + n]
         _drive(states, x, V, b, u_bias)
-        taps = [u[:, :, k].T.contiguous() for k in range(n_taps)]  # (C_in, C_out)
+        weight = u.unsqueeze(2)  # (C_out, C_in, 1, K)
         for t in range(steps):
             h = states[t]
-            if t > 0:  # added to the drive in place; the padding rows are refilled below
-                _conv_rows(buf[t].view(-1, channels)[pad : pad + span], taps,
-                           buf[t - 1].view(-1, channels), range(n_taps), accumulate=True)
+            if t > 0:
+                h.add_(_rows(F.conv2d(_image(buf[t - 1]), weight)))
             h.clamp_(min=0)
             _fill_wrap(buf[t], pad)
         last = states[-1].clone()
-        ctx.save_for_backward(x, V, u, buf)
-        ctx.has_b, ctx.has_u_bias = b is not None, u_bias is not None
+        ctx.has_b, ctx.has_u_bias, ctx.pool = b is not None, u_bias is not None, pool
         ctx.set_materialize_grads(False)
+        ctx.save_for_backward(x, V, u, buf)
         return states, last
 
     @staticmethod
@@ -295,57 +304,66 @@ class _WaveRecurrence(torch.autograd.Function):
         n_taps = u.shape[2]
         pad = n_taps // 2
         n = width - 2 * pad
-        span = batch * width - 2 * pad
         n_in = x.shape[2]
         states = buf[:, :, pad : pad + n]
-        need_x, need_V, need_b, need_u, need_ub = ctx.needs_input_grad
-        taps = [u[:, :, k].contiguous() for k in range(n_taps)]  # (C_out, C_in)
+        need_x, need_V, need_b, need_u, need_ub, _ = ctx.needs_input_grad
+        weight = u.unsqueeze(2)
+        # The transposed convolution: tap K - 1 - k of u with input and output swapped.
+        weight_t = u.transpose(0, 1).flip(2).unsqueeze(2)
         V_nc = V.view(channels, n, n_in).transpose(0, 1).reshape(n * channels, n_in)
 
         grad_x = torch.zeros_like(x) if need_x else None
-        # The kernel's gradient per tap, (K, C, C): each tap's sum is accumulated in place.
-        grad_taps = u.new_zeros((n_taps, channels, channels)) if need_u else None
+        grad_w = torch.zeros_like(weight) if need_u else None
         need_ub = need_ub and ctx.has_u_bias
         # V and both biases together: d loss / d [V | b] per unit, from the inputs with a
         # ones column; the convolution's bias gets the sum of b's over each ring.
         need_Vb = need_V or (need_b and ctx.has_b) or need_ub
         grad_Vb = V.new_zeros((n_in + 1, width * channels)) if need_Vb else None
+        # [x_t | 1] of every step as columns, (I + 1, T B), in the order of buf's rows.
         xt = torch.cat([x, x.new_ones(x.shape[:2] + (1,))], dim=2).transpose(0, 1)
-        xt = xt.transpose(1, 2)  # (T, I + 1, B)
+        xt = xt.reshape(steps * batch, n_in + 1).T
 
-        # Gradient reaching h_t from later steps (and from the loss on the last state), kept
-        # padded so that the transposed convolution can write it in place.
-        carry = buf.new_zeros((batch, width, channels))
-        if grad_last is not None:
-            carry[:, pad : pad + n] = grad_last
-        # d loss / d pre-activation of the current step, padded with zeros (the sums below
-        # rely on it; the transposed convolution borrows the padding for a moment).
-        g_pad = buf.new_zeros((batch, width, channels))
-        g = g_pad[:, pad : pad + n]
-        g_rows = g_pad.view(-1, channels)
-        for t in range(steps - 1, -1, -1):
-            # ReLU: the gradient passes where the state is positive. threshold_backward is
-            # the ReLU's own backward kernel: one pass, no mask tensor.
-            src = carry[:, pad : pad + n]
-            if grad_states is not None:
-                src = torch.add(src, grad_states[t], out=g)
-            torch.ops.aten.threshold_backward.grad_input(src, states[t], 0, grad_input=g)
-            # Every parameter's share of this step, while g is in cache.
-            if grad_taps is not None and t > 0:  # h_{-1} = 0 contributes nothing at t = 0
-                _add_kernel_grad(grad_taps, g_rows, buf[t - 1].view(-1, channels))
+        # Gradient reaching h_t from later steps (and from the loss on the last state).
+        carry = grad_last if grad_last is not None else buf.new_zeros((batch, n, channels))
+        # d loss / d pre-activation of the steps of one block, each padded with zeros (the
+        # parameters' sums below rely on it; the transposed convolution borrows a step's
+        # padding for a moment). The parameters' gradients take one call per block.
+        block = min(_BLOCK, steps)
+        g_blk = buf.new_zeros((block, batch, width, channels))
+        for hi in range(steps, 0, -block):
+            lo = max(hi - block, 0)
+            for t in range(hi - 1, lo - 1, -1):
+                g_pad = g_blk[t - lo]
+                g = g_pad[:, pad : pad + n]
+                # ReLU: the gradient passes where the state is positive. threshold_backward
+                # is the ReLU's own backward kernel: one pass, no mask tensor.
+                src = carry
+                if grad_states is not None:
+                    src = torch.add(src, grad_states[t], out=g)
+                torch.ops.aten.threshold_backward.grad_input(src, states[t], 0, grad_input=g)
+                if grad_x is not None:
+                    torch.mm(g.reshape(batch, -1), V_nc, out=grad_x[:, t])
+                if t > 0:
+                    _fill_wrap(g_pad, pad)
+                    carry = _rows(F.conv2d(_image(g_pad), weight_t))
+                    g_pad[:, :pad] = 0
+                    g_pad[:, pad + n :] = 0
+            g_rows = g_blk[: hi - lo].flatten(0, 1)  # ((hi - lo) B, W, C)
             if grad_Vb is not None:
-                torch.addmm(grad_Vb, xt[t], g_pad.view(batch, -1), out=grad_Vb)
-            if grad_x is not None:
-                torch.mm(g.reshape(batch, -1), V_nc, out=grad_x[:, t])
-            if t > 0:
-                # Transposed convolution: tap k sends row f to f - k + p, i.e. reads
-                # f + p - k of the circularly padded gradient.
-                _fill_wrap(g_pad, pad)
-                _conv_rows(carry.view(-1, channels)[pad : pad + span], taps, g_rows,
-                           [2 * pad - k for k in range(n_taps)], accumulate=False)
-                g_pad[:, :pad] = 0
-                g_pad[:, pad + n :] = 0
-        grad_u = grad_taps.permute(1, 2, 0).contiguous() if need_u else None
+                torch.addmm(grad_Vb, xt[:, lo * batch : hi * batch],
+                            g_rows.view(-1, width * channels), out=grad_Vb)
+            first = max(lo, 1)  # h_{-1} = 0 contributes nothing at t = 0
+            if grad_w is not None and first < hi:
+                # Row f of a padded step pairs with row f + k - p of the step before, padded
+                # with zeros by p: the zeros of g's own padding mask the rows past each ring.
+                grad_w += torch.ops.aten.convolution_backward(
+                    _image(g_rows[(first - lo) * batch :]),
+                    _image(buf[first - 1 : hi - 1].flatten(0, 1)), weight, None, [1, 1],
+                    [0, pad], [1, 1], False, [0, 0], 1, [False, True, False])[1]
+        del states
+        if ctx.pool is not None:
+            ctx.pool.give(buf)
+        grad_u = grad_w.squeeze(2) if need_u else None
         grad_V = grad_b = grad_ub = None
         if grad_Vb is not None:
             inner = grad_Vb.view(n_in + 1, width, channels)[:, pad : pad + n]  # (I + 1, n, C)
@@ -355,22 +373,4 @@ class _WaveRecurrence(torch.autograd.Function):
                 grad_b = inner[-1].T.reshape(-1)
             if need_ub:
                 grad_ub = inner[-1].sum(0)
-        return grad_x, grad_V, grad_b, grad_u, grad_ub
-
-
-def _add_kernel_grad(grad_taps, pre, prev, /) -> None:
-    """Add sum_{b,i} pre[b,i,c] * prev[b,(i + k - p) mod n,c'] to grad_taps[k, c, c'].
-
-    Both arrive padded and flattened to rows, (B (n + 2p), C): ``pre`` (the gradient of
-    one step's pre-activation) with zeros in its padding rows, ``prev`` (the state before
-    it) with the circular copies. Tap k pairs row f of ``pre`` with row f + k - p of
-    ``prev``, which stays in the same ring and lands on the right unit; the zeros of
-    ``pre`` mask the rest. So each tap is one (C, M) x (M, C) product of strided windows,
-    added in place, with no copies.
-    """
-    taps = grad_taps.shape[0]
-    pad = taps // 2
-    span = pre.shape[0] - 2 * pad
-    g = pre[pad : pad + span].T
-    for k in range(taps):
-        torch.addmm(grad_taps[k], g, prev[k : k + span], out=grad_taps[k])
+        return grad_x, grad_V, grad_b, grad_u, grad_ub, None
