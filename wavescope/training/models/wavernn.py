@@ -228,20 +228,27 @@ def _drive(states: torch.Tensor, x: torch.Tensor, V: torch.Tensor, b, u_bias) ->
                 out=flat.view(steps * batch, n * channels))
 
 
-def _fill_wrap(padded: torch.Tensor, pad: int) -> None:
-    """Copy each ring's last ``pad`` units before its start and its first after its end.
-
-    ``padded`` is (B, n + 2 pad, C): rings along the middle axis.
-    """
-    if pad:
-        n = padded.shape[1] - 2 * pad
-        padded[:, :pad] = padded[:, n : n + pad]
-        padded[:, n + pad :] = padded[:, pad : 2 * pad]
+def _wraps(padded: torch.Tensor, pad: int) -> list:
+    """Per step of ``padded`` (T, B, n + 2 pad, C), the ``fill()`` that copies each ring's
+    last ``pad`` units before its start and its first after its end (the views are made
+    once: a step's loop pays for two copies only)."""
+    if not pad:
+        return [lambda: None] * padded.shape[0]
+    n = padded.shape[2] - 2 * pad
+    pairs = zip(padded[:, :, :pad].unbind(0), padded[:, :, n : n + pad].unbind(0),
+                padded[:, :, n + pad :].unbind(0), padded[:, :, pad : 2 * pad].unbind(0),
+                strict=True)
+    return [lambda a=a, b=b, c=c, d=d: (a.copy_(b), c.copy_(d)) for a, b, c, d in pairs]
 
 
 def _image(rows: torch.Tensor) -> torch.Tensor:
     """(B, W, C) rows seen as a (B, C, 1, W) image, channels last (no copy)."""
     return rows.unsqueeze(1).permute(0, 3, 1, 2)
+
+
+def _images(steps: torch.Tensor) -> tuple:
+    """Each step of (T, B, W, C) as a (B, C, 1, W) image (views made in one call)."""
+    return _image(steps.flatten(0, 1)).split(steps.shape[1])
 
 
 def _rows(image: torch.Tensor) -> torch.Tensor:
@@ -285,12 +292,12 @@ class _WaveRecurrence(torch.autograd.Function):
         states = buf[:, :, pad : pad + n]
         _drive(states, x, V, b, u_bias)
         weight = u.unsqueeze(2)  # (C_out, C_in, 1, K)
-        for t in range(steps):
-            h = states[t]
+        images, wraps = _images(buf), _wraps(buf, pad)
+        for t, h in enumerate(states.unbind(0)):
             if t > 0:
-                h.add_(_rows(F.conv2d(_image(buf[t - 1]), weight)))
+                h.add_(_rows(F.conv2d(images[t - 1], weight)))
             h.clamp_(min=0)
-            _fill_wrap(buf[t], pad)
+            wraps[t]()
         last = states[-1].clone()
         ctx.has_b, ctx.has_u_bias, ctx.pool = b is not None, u_bias is not None, pool
         ctx.set_materialize_grads(False)
@@ -330,24 +337,29 @@ class _WaveRecurrence(torch.autograd.Function):
         # padding for a moment). The parameters' gradients take one call per block.
         block = min(_BLOCK, steps)
         g_blk = buf.new_zeros((block, batch, width, channels))
+        g_inner, g_images, g_wraps = g_blk[:, :, pad : pad + n].unbind(0), _images(g_blk), \
+            _wraps(g_blk, pad)
+        g_ends = list(zip(g_blk[:, :, :pad].unbind(0), g_blk[:, :, pad + n :].unbind(0),
+                          strict=True))
+        hs = states.unbind(0)
         for hi in range(steps, 0, -block):
             lo = max(hi - block, 0)
             for t in range(hi - 1, lo - 1, -1):
-                g_pad = g_blk[t - lo]
-                g = g_pad[:, pad : pad + n]
+                g = g_inner[t - lo]
                 # ReLU: the gradient passes where the state is positive. threshold_backward
                 # is the ReLU's own backward kernel: one pass, no mask tensor.
                 src = carry
                 if grad_states is not None:
                     src = torch.add(src, grad_states[t], out=g)
-                torch.ops.aten.threshold_backward.grad_input(src, states[t], 0, grad_input=g)
+                torch.ops.aten.threshold_backward.grad_input(src, hs[t], 0, grad_input=g)
                 if grad_x is not None:
                     torch.mm(g.reshape(batch, -1), V_nc, out=grad_x[:, t])
                 if t > 0:
-                    _fill_wrap(g_pad, pad)
-                    carry = _rows(F.conv2d(_image(g_pad), weight_t))
-                    g_pad[:, :pad] = 0
-                    g_pad[:, pad + n :] = 0
+                    g_wraps[t - lo]()
+                    carry = _rows(F.conv2d(g_images[t - lo], weight_t))
+                    if pad:
+                        for end in g_ends[t - lo]:
+                            end.zero_()
             g_rows = g_blk[: hi - lo].flatten(0, 1)  # ((hi - lo) B, W, C)
             if grad_Vb is not None:
                 torch.addmm(grad_Vb, xt[:, lo * batch : hi * batch],
@@ -360,7 +372,7 @@ class _WaveRecurrence(torch.autograd.Function):
                     _image(g_rows[(first - lo) * batch :]),
                     _image(buf[first - 1 : hi - 1].flatten(0, 1)), weight, None, [1, 1],
                     [0, pad], [1, 1], False, [0, 0], 1, [False, True, False])[1]
-        del states
+        del states, hs
         if ctx.pool is not None:
             ctx.pool.give(buf)
         grad_u = grad_w.squeeze(2) if need_u else None
