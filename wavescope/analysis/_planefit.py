@@ -818,7 +818,8 @@ STEADY_LAGS = 16
 #: exceeds the upper STEADY_FIT tail of ``chi2_nu / nu`` of the frames' own scatter, a
 #: phase pattern that stays put holds more than the plane.
 STEADY_FIT = 0.05
-#: Level at which a frame's own slope must agree with its window's mean slope.
+#: Level at which a frame's own slope must agree with its window's mean slope, under
+#: the two's covariances (:func:`steady_agrees`).
 STEADY_AGREE = 0.01
 #: Loosest p-value of a frame's own slope test at which its window's steady gradient
 #: may decide it: the frame's slope must point somewhere itself (a window's chance
@@ -851,8 +852,9 @@ def steady_slopes(gx, gy, offset, wxx, wyy, dof, use, u, xy, line: bool
     leaves (lack of fit ``N sum_j mean_j**2 / sum_j var_j`` within the upper
     ``STEADY_FIT`` tail of ``chi2_nu / nu``, ``nu`` the frames' mean ``dof``, at least
     1): a plane wave's residuals are noise, which averages away; a frozen pattern's
-    are the same in every frame. A frame takes its window's p-value where its own
-    slope lies within the window's scatter (``STEADY_AGREE``). ``u``: the unit phasors
+    are the same in every frame. (Whether a frame's own slope agrees with its
+    window's, :func:`steady_agrees`, needs the frame's final covariance.) ``u``: the
+    unit phasors
     (..., time, n_sites; NaN = missing), ``xy`` the sites' positions, ``offset`` and
     (``gx``, ``gy``) each frame's fitted plane, ``wxx``, ``wyy`` its independent-site
     variances (for the lag).
@@ -908,7 +910,6 @@ def _steady_series(gx, gy, offset, wxx, wyy, dof, use, u, xy, line) -> np.ndarra
         last = frames[np.maximum(np.searchsorted(frames, b) - 1, 0)]
         indep = np.where(n > 0, np.minimum(n, (last - first + 1) / lag), 0.0)
         near = _nearest(n_t, step, len(centres))
-        d = np.column_stack([gx, gy]) - mean[near]
         if line:  # the slope along the line only
             inv = np.zeros_like(cov)
             inv[:, 0, 0] = 1.0 / cov[:, 0, 0]
@@ -918,15 +919,13 @@ def _steady_series(gx, gy, offset, wxx, wyy, dof, use, u, xy, line) -> np.ndarra
                             np.stack([-cov[:, 0, 1], cov[:, 0, 0]], -1)], -2)
             inv = inv / np.where(det > 0, det, np.nan)[:, None, None]
         t2 = np.einsum("ci,cij,cj->c", mean, inv, mean) * indep
-        dev = np.einsum("ti,tij,tj->t", d, inv[near], d)  # the frame's own slope
         f = t2 * (indep - q) / (q * (indep - 1))
         p = stats.f.sf(f, q, np.maximum(indep - q, 1.0))
         p = np.where(indep >= STEADY_MIN_FRAMES, p, np.nan)
         lof = indep * _steady_residual(gx, gy, offset, ok, u, xy, a, b)
         nu = np.maximum(_window_sums(np.where(ok, dof, 0.0), a, b) / n, 1.0)
         fits = lof <= stats.chi2.isf(STEADY_FIT, nu) / nu
-        agree = dev <= stats.chi2.isf(STEADY_AGREE, q)
-        keep = ok & agree & fits[near] & np.isfinite(p[near])
+        keep = ok & fits[near] & np.isfinite(p[near])
         c = cov[near] / indep[near, None, None]
         values = (p[near], mean[near, 0], mean[near, 1], c[:, 0, 0], c[:, 0, 1],
                   c[:, 1, 1], indep[near] - q)
@@ -965,3 +964,21 @@ def _steady_residual(gx, gy, offset, ok, u, xy, a, b) -> np.ndarray:
         den += np.where(keep, var, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return num / den
+
+
+def steady_agrees(gx, gy, cov, mean_x, mean_y, mean_cov, line: bool) -> np.ndarray:
+    """Whether each frame's slope (``gx``, ``gy``, covariance ``cov``: xx, xy, yy) lies
+    within the upper ``STEADY_AGREE`` tail of ``chi2_q`` of its window's steady
+    gradient (``mean_x``, ``mean_y``, ``mean_cov``): a window can span more than one
+    wave (or a wave and a synchronous stretch), and its mean then describes none of
+    them; a frame whose own slope is measured well enough to differ from it is judged
+    by itself."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dx, dy = gx - mean_x, gy - mean_y
+        sxx, sxy, syy = (c + m for c, m in zip(cov, mean_cov, strict=True))
+        if line:
+            dev, q = dx * dx / sxx, 1
+        else:
+            dev = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / (sxx * syy - sxy**2)
+            q = 2
+        return np.nan_to_num(dev, nan=np.inf) <= stats.chi2.isf(STEADY_AGREE, q)

@@ -50,6 +50,7 @@ from ._planefit import (
     phasors,
     plane_fit_kernel,
     pooled_scale,
+    steady_agrees,
     steady_slopes,
 )
 from ._torch import twin
@@ -718,7 +719,13 @@ def _pool_kernel(gx, gy, cxx, cxy, cyy, wxx, wxy, wyy, dof, p, use, offset=None,
                        line).reshape(np.shape(gx))
     p = np.where(pooled, p_pooled, p)
     # the window's steady gradient decides only frames whose own slope points somewhere
-    own = np.nan_to_num(p, nan=np.inf) < STEADY_FRAME_P
+    # and agrees with it, under the mean's covariance plus the frame's own or the
+    # frames' scatter (the pooled scale wherever it is estimated: the HAC can miss
+    # noise that the slope absorbs)
+    scatter = [scale * w for w in (wxx, wxy, wyy)]
+    own = (np.nan_to_num(p, nan=np.inf) < STEADY_FRAME_P) & (
+        steady_agrees(gx, gy, cov, steady[1], steady[2], steady[3:6], line)
+        | steady_agrees(gx, gy, scatter, steady[1], steady[2], steady[3:6], line))
     steady = [np.where(own, v, np.nan) for v in steady]
     return (*cov, dof, p, np.where(pooled, scale, np.nan), *steady)
 
