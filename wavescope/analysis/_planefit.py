@@ -854,17 +854,17 @@ def steady_slopes(gx, gy, offset, wxx, wyy, dof, use, u, xy, line: bool
     1): a plane wave's residuals are noise, which averages away; a frozen pattern's
     are the same in every frame. (Whether a frame's own slope agrees with its
     window's, :func:`steady_agrees`, needs the frame's final covariance.) ``u``: the
-    unit phasors
-    (..., time, n_sites; NaN = missing), ``xy`` the sites' positions, ``offset`` and
-    (``gx``, ``gy``) each frame's fitted plane, ``wxx``, ``wyy`` its independent-site
-    variances (for the lag).
+    values (an analytic signal or a phase; ..., time, n_sites; NaN = missing), turned
+    into phasors block by block; ``xy`` the sites' positions; ``offset`` and (``gx``,
+    ``gy``) each frame's fitted plane; ``wxx``, ``wyy`` its independent-site variances
+    (for the lag); ``dof`` its HAC degrees of freedom (the lack of fit's ``nu``).
     """
     shape = np.shape(gx)
     n_t = shape[-1]
     flat = [np.asarray(a, dtype=float).reshape(-1, n_t) for a in (gx, gy, offset, wxx, wyy,
                                                                   dof)]
     use = np.broadcast_to(np.asarray(use, bool), shape).reshape(-1, n_t)
-    u = np.asarray(u).reshape(-1, n_t, len(xy))
+    u = np.asarray(u).reshape(-1, n_t, len(xy))  # values: phasors block by block
     out = np.full((7, *flat[0].shape), np.nan)
     for i in range(flat[0].shape[0]):
         out[:, i] = _steady_series(*(a[i] for a in flat), use[i], u[i], xy, line)
@@ -948,7 +948,7 @@ def _steady_residual(gx, gy, offset, ok, u, xy, a, b) -> np.ndarray:
     for j0 in range(0, len(xy), block):
         r = xy[j0:j0 + block]
         with np.errstate(invalid="ignore"):
-            e = (u[:, j0:j0 + block] * np.exp(-1j * (np.outer(gx, r[:, 0])
+            e = (phasors(u[:, j0:j0 + block]) * np.exp(-1j * (np.outer(gx, r[:, 0])
                                                      + np.outer(gy, r[:, 1])
                                                      + offset[:, None]))).imag
         valid = ok[:, None] & np.isfinite(e)

@@ -688,8 +688,8 @@ def _pool_kernel(gx, gy, cxx, cxy, cyy, wxx, wxy, wyy, dof, p, use, offset=None,
     sites' positions ``xy``) the steady gradient's p-value (else NaN); see
     :func:`_pooled`."""
     if steady:
-        u = phasors(np.asarray(z).reshape(*np.shape(gx), len(xy)))
-        steady = steady_slopes(gx, gy, offset, wxx, wyy, dof, use, u, xy, line)
+        steady = steady_slopes(gx, gy, offset, wxx, wyy, dof, use,
+                               np.asarray(z).reshape(*np.shape(gx), len(xy)), xy, line)
     else:
         steady = (np.full(np.shape(gx), np.nan),) * 7
     with np.errstate(invalid="ignore", divide="ignore"):
