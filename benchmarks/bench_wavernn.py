@@ -24,7 +24,10 @@ resident set during the first timed step (VmHWM after resetting it through
 /proc/self/clear_refs, minus VmRSS before; Linux), on CUDA ``max_memory_allocated`` minus
 the memory allocated before. The sides run alternately (``--rounds`` fresh processes each,
 ``--repeat`` steps per process after a short warm-up; a process's time is the median of its
-steps), so that a shared machine's changing load affects both alike. On CPU the time is the
+steps), so that a shared machine's changing load affects both alike. The first timed step is
+the first at full length on both sides, so its memory includes every buffer allocated fresh
+(the ``WaveRNN`` keeps its state buffer for later steps, as in a training loop, so its later
+steps fault no new pages in; the median time is of such steady steps). On CPU the time is the
 process's CPU time (one thread), which does not count waiting for a core. Reported: the
 median over rounds with the range, the median of the per-round time ratios with their range,
 the memory ratio, and how far the outputs and gradients of the two sides differ. The table
