@@ -225,7 +225,7 @@ def detect_waves(
                desc="surrogates", leave=False, delay=2.0)
     for trial, fr, reader in zip(trials, decided, readers, strict=True):
         zt = z if trial is None else z.sel(trial=trial)
-        if reader is not None and zt.size <= _LAZY_WHOLE_VALUES:
+        if reader is not None and n_surrogates > 0 and zt.size <= _LAZY_WHOLE_VALUES:
             zt, reader = reader.read(0, zt.sizes["time"]), None  # small: the in-memory null
         events = _events(fr, zt["time"].values, sfreq, min_frames, patterns)
         child = int(rng.integers(0, 2**63 - 1))
