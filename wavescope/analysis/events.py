@@ -18,6 +18,7 @@ from ..core import DataModelError, space_dims
 from ._chunks import TimeReader, check_frames_whole, time_split
 from ._common import check_activity, derived_attrs, frame_blocks, is_complex, json_attr
 from ._contract import public
+from ._decide import centre_kernel, label_kernel, pool_kernel, wave_intervals
 from ._geometry import geometry_of
 from ._patterns import PatternFinder
 from ._planefit import FIELDS, PlaneFitter, phasors, plane_fit_kernel
@@ -25,10 +26,6 @@ from .analytic import analytic_signal
 from .stats import PhaseWindows, q_values, surrogates
 from .waves import (
     PATTERNS,
-    _centre_kernel,
-    _label_kernel,
-    _pool_kernel,
-    _wave_intervals,
     classify_patterns,
     fit_plane_wave,
     pgd,
@@ -407,10 +404,10 @@ def _event_wave(fr: xr.Dataset, sl: slice, pattern: str) -> dict:
         gx, gy = _mean(s * v["dphi_dx"]), _mean(s * v["dphi_dy"])  # -travel vector
         cxx, cyy = _mean(v["dphi_dx_se"] ** 2), _mean(v["dphi_dy_se"] ** 2)
         cxy = _mean(v["dphi_corr"] * v["dphi_dx_se"] * v["dphi_dy_se"])
-        out = _wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, 1.0, _confidence(fr),
+        out = wave_intervals(gx, gy, cxx, cxy, cyy, omega, omega_se, 1.0, _confidence(fr),
                               dof=_mean(v["dof"]))
     elif pattern in ("source", "sink"):
-        out = _wave_intervals(_mean(np.abs(v["radial_slope"])), 0.0,
+        out = wave_intervals(_mean(np.abs(v["radial_slope"])), 0.0,
                               _mean(v["radial_slope_se"] ** 2), 0.0, 0.0, omega, omega_se,
                               1.0, _confidence(fr), dof=_mean(v["radial_n_eff"]) - 2)
         out = {k: (np.nan if k.startswith("direction") else val) for k, val in out.items()}
@@ -528,7 +525,7 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
         use = np.zeros(n, bool)
         use[rows] = True
         line = geom.kind == "line"
-        pooled = _pool_kernel(
+        pooled = pool_kernel(
             *(f[k] for k in ("dphi_dx", "dphi_dy", "cov_xx", "cov_xy", "cov_yy", "wcov_xx",
                              "wcov_xy", "wcov_yy")),
             f["n_eff"] - (2 if line else 3), f["gradient_p"], use.reshape(zs.shape[:2]),
@@ -544,12 +541,12 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
     scores = np.full((13, n), np.nan)  # the radial then the rotational outputs
     rows = np.flatnonzero(fit)
     if rows.size and geom.kind != "line":  # a line has no radial or rotating scores
-        scores[:, rows] = _centre_kernel(values[rows], finder=PatternFinder(geom),
+        scores[:, rows] = centre_kernel(values[rows], finder=PatternFinder(geom),
                                          want="both", centre="fit")
     rad, _, _, rad_p, rad_r, _, rcx, rcy, rot, rot_p, rot_r, ocx, ocy = scores
     thresholds = (settings["synchrony_threshold"], settings["pgd_threshold"], t_strength,
                   settings["radial_threshold"], settings["rotation_threshold"], alpha)
-    code, score, _, _ = _label_kernel(sync, pgd_, strength, gradient_p, rad, rad_p, rad_r,
+    code, score, _, _ = label_kernel(sync, pgd_, strength, gradient_p, rad, rad_p, rad_r,
                                       rot, rot_p, rot_r, rcx, rcy, ocx, ocy,
                                       thresholds=thresholds)
     keep = np.isin(code, [PATTERNS.index(_SCREENED[f]) for f in families])
