@@ -530,7 +530,7 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
                              "wcov_xy", "wcov_yy")),
             f["n_eff"] - (2 if line else 3), f["gradient_p"], use.reshape(zs.shape[:2]),
             f["offset"], values.reshape(*zs.shape[:2], -1), line=line,
-            steady=settings.get("steady", True), xy=geom.xy)
+            steady=settings.get("steady", False), xy=geom.xy)
         # the frame's own slope test or its window's steady gradient, as classify_patterns
         gradient_p = np.fmin(pooled[4], pooled[6]).ravel()
     fit = np.nan_to_num(gradient_p, nan=np.inf) < alpha  # could be planar

@@ -1054,7 +1054,7 @@ def classify_patterns(
 def _pattern_scores(z: xr.DataArray, *, pgd_form: str = "rubino", sigma=None,
                     confidence: float = 0.95, strength_threshold: float = 0.7,
                     pgd_threshold: float = 0.85, pool_frames: bool = True,
-                    steady: bool = True) -> dict:
+                    steady: bool = False) -> dict:
     """Every per-frame score :func:`classify_patterns` needs (lazy for dask)."""
     geom = geometry_of(z)
     pgd_ = pgd(z, form=pgd_form)
