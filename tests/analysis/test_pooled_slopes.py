@@ -126,3 +126,83 @@ def test_a_phase_pattern_that_stays_put_is_judged_in_space_not_by_its_steadiness
     assert float(frames["n_eff"].median()) < 4
     assert (frames["pattern"] == "planar").mean() <= 0.05
     assert (frames["pattern"] == "synchronous").mean() >= 0.9
+
+
+# --- waves that come and go, each in its own direction (the tester's imaging) ----------------
+
+EPISODE, PERIOD, FIRST = 33, 45, 10  # frames: a wave's length, one every PERIOD
+
+
+def episodes(seed, bursts, n=32, n_waves=20):
+    """(da, cores, directions): n_waves tapered plane waves of wavelength 3x the array
+    (``bursts`` False) or bursts of noise smooth over a third of it (True), one every
+    PERIOD frames at 25 Hz, in white pixel noise of 0.3 of their amplitude; ``cores``:
+    each episode's central frames."""
+    from scipy.ndimage import gaussian_filter
+    from scipy.signal.windows import tukey
+
+    rng = np.random.default_rng(seed)
+    n_times = FIRST + PERIOD * n_waves + 10
+    y, x = np.mgrid[:n, :n] * 0.05
+    t = np.arange(EPISODE)[:, None, None] / 25.0
+    values = 0.3 * rng.standard_normal((n_times, n, n))
+    envelope = tukey(EPISODE, 0.3)[:, None, None]
+    k = 2 * np.pi / (3 * (n - 1) * 0.05)
+    cores, directions = [], rng.uniform(-np.pi, np.pi, n_waves)
+    for i, d in enumerate(directions):
+        if bursts:
+            part = gaussian_filter(rng.standard_normal((EPISODE, n, n)), (0, n / 3, n / 3))
+            part /= part.std()
+        else:
+            part = np.cos(2 * np.pi * rng.uniform(1.5, 2.5) * t
+                          - k * (np.cos(d) * x + np.sin(d) * y) + rng.uniform(0, 2 * np.pi))
+        a = FIRST + PERIOD * i
+        values[a:a + EPISODE] += envelope * part
+        cores.append(slice(a + 8, a + EPISODE - 8))
+    da = ws.from_array(values, ("time", "y", "x"), sfreq=25.0, spacing=0.05,
+                       space_units="mm")
+    return analytic_signal(da, (1.0, 3.0)), cores, directions
+
+
+def test_the_slopes_lag_stops_where_waves_change_between_episodes():
+    """Steady slopes that jump every PERIOD frames under correlated noise: the
+    variogram leaps past the stationary bound g(2 l) <= 4 g(l) where its lag reaches
+    the next episode; the lag is taken before the leap."""
+    rng = np.random.default_rng(3)
+    n = 900
+    steps = np.repeat(rng.uniform(-20, 20, (n // PERIOD, 2)), PERIOD, axis=0)
+    noise = rng.standard_normal((n, 2))
+    for i in range(1, n):  # AR(1), e-fold 3 frames
+        noise[i] = np.exp(-1 / 3) * noise[i - 1] + np.sqrt(1 - np.exp(-2 / 3)) * noise[i]
+    g, ones = steps + noise, np.ones(n)
+    lag, tau = _decorrelation(g[:, 0], g[:, 1], ones, ones, np.arange(n), False)
+    assert lag < PERIOD / 2 and tau < 8
+    scale, _, _ = pooled_scale(g[:, 0], g[:, 1], ones, 0 * ones, ones, True, line=False)
+    assert np.nanmedian(scale) < 5  # the noise's scale (1), not the jumps' (~100)
+
+
+# measured (seeds 0-7): 1.00 of the core frames planar; without the episode rule 0.00-0.03
+# at seeds 0, 1 and 3, 0.31 and 0.73 at 6 and 4, 1.00 at 2, 5 and 7 (the pooled scale in
+# the thousands where it fails: pairs of frames from different waves)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_waves_that_come_and_go_in_their_own_directions_are_planar(seed, monkeypatch):
+    z, cores, directions = episodes(seed, bursts=False)
+    frames = classify_patterns(z)
+    for core, d in zip(cores, directions, strict=True):
+        wave = frames.isel(time=core)
+        assert (wave["pattern"] == "planar").mean() >= 0.95
+        error = np.angle(np.exp(1j * (wave["direction"].values - d)))
+        assert np.degrees(np.abs(np.median(error))) < 3
+    from wavescope.analysis import _planefit
+
+    monkeypatch.setattr(_planefit, "_EPISODE_JUMP", np.inf)  # the rule is what works
+    core = np.concatenate([np.arange(c.start, c.stop) for c in cores])
+    assert (classify_patterns(z)["pattern"].values[core] == "planar").mean() < 0.5
+
+
+# measured (seeds 0-3): 0.000-0.012 of all frames planar, the same with and without
+# the episode rule (the variogram of smooth noise stays under the stationary bound)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bursts_of_smooth_noise_that_come_and_go_stay_not_planar(seed):
+    z, _, _ = episodes(seed, bursts=True)
+    assert (classify_patterns(z)["pattern"] == "planar").mean() <= 0.03

@@ -657,6 +657,10 @@ def plane_fit_kernel(z: np.ndarray, *, fitter: PlaneFitter) -> tuple:
 _POOL_TAUS = 80.0
 #: Variogram ratio g(2 l) / g(l) below which the slopes' noise has decorrelated.
 _PLATEAU = 1.1
+#: Variogram ratio g(2 l) / g(l) above which the slopes changed between episodes: the
+#: variogram of a stationary series at most quadruples as its lag doubles
+#: (``|x_2l| <= |x_l| + |x_l'|``), twice that allows for the medians' sampling error.
+_EPISODE_JUMP = 8.0
 #: Shortest pooling window (frames).
 _POOL_MIN_WINDOW = 64
 #: Fewest usable frames (finite fit, allowed in the pool) in a series for a pool.
@@ -780,7 +784,11 @@ def _decorrelation(gx, gy, cxx, cyy, frames, line) -> tuple[int, float]:
     as a real wave changes. The plateau starts at the first ``l`` with ``g(2 l) <
     _PLATEAU g(l)`` (else where that ratio is least); the lag is that ``l``, and the
     correlation time is where ``g`` reaches ``1 - 1/e`` of ``g(2 l)`` (interpolated).
-    Returns ``(0, nan)`` where no lag fits in a quarter of the frames' span."""
+    Waves that come and go in their own directions make ``g`` jump where its lag
+    reaches from one episode to the next, beyond what a stationary series can
+    (``_EPISODE_JUMP``): only the lags before the jump are searched, so the pairs stay
+    within episodes (the lag is then where ``g`` rises least, the noise nearly
+    decorrelated). Returns ``(0, nan)`` where no lag fits in a quarter of the frames' span."""
     comps = [(gx, cxx)] if line else [(gx, cxx), (gy, cyy)]
     span = frames[-1] - frames[0] + 1
     lags, gam = [], []
@@ -793,9 +801,13 @@ def _decorrelation(gx, gy, cxx, cyy, frames, line) -> tuple[int, float]:
                             for g, c in comps]))
         lags.append(lag)
         lag *= 2
+    gam = np.asarray(gam)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jump = np.flatnonzero(gam[1:] > _EPISODE_JUMP * gam[:-1])
+    if jump.size:  # lags past the jump pair frames of different episodes
+        gam, lags = gam[: jump[0] + 1], lags[: jump[0] + 1]
     if len(gam) < 2:
         return 0, np.nan
-    gam = np.asarray(gam)
     ratio = gam[1:] / gam[:-1]
     flat = np.flatnonzero(ratio < _PLATEAU)
     m = int(flat[0]) if flat.size else int(np.argmin(ratio))
