@@ -182,3 +182,37 @@ def test_fused_grid_path_over_sub_blocks_zeros_and_gaps():
     stats = _block_stats(z.reshape(37, -1), geom, unit=False)
     np.testing.assert_allclose(ws.analysis.pgd(da).values, np.hypot(*stats[:2]) / stats[2],
                                rtol=1e-12)
+
+
+def test_nan_screen_matches_a_full_pass_and_pgd_routes_blocks_alike():
+    # the screen that sends a block of frames to the general path when every frame holds
+    # a NaN reads only a few frames and columns; its answer must be a full pass's
+    from wavescope.analysis.waves import _all_frames_missing
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((16, 30)) + 1j * rng.standard_normal((16, 30))
+    cases = {}
+    cases["clean"] = base.copy()
+    cases["masked site"] = base.copy()
+    cases["masked site"][:, 7] = np.nan
+    cases["one frame clean"] = cases["masked site"].copy()
+    cases["one frame clean"][11, 7] = 1.0
+    cases["scattered, all frames"] = base.copy()
+    cases["scattered, all frames"][np.arange(16), rng.integers(0, 30, 16)] = np.nan
+    cases["scattered, last clean"] = cases["scattered, all frames"].copy()
+    cases["scattered, last clean"][15] = base[15]
+    cases["two sites"] = base.copy()
+    cases["two sites"][:8, 2] = np.nan
+    cases["two sites"][8:, 9] = np.nan
+    cases["whole frames"] = base.copy()
+    cases["whole frames"][::2] = np.nan
+    cases["whole frames"][1::2, 4] = complex(0.5, np.nan)  # a NaN imaginary part counts
+    cases["first frame clean"] = cases["two sites"].copy()
+    cases["first frame clean"][0] = base[0]
+    for name, block in cases.items():
+        expected = bool(np.isnan(block).any(axis=1).all())
+        assert _all_frames_missing(block) is expected, name
+        assert _all_frames_missing(block.real.copy()) is bool(
+            np.isnan(block.real).any(axis=1).all()), name
+    assert [_all_frames_missing(b) for b in cases.values()] == [
+        False, True, False, True, False, True, True, False]

@@ -113,7 +113,7 @@ def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
     for sl in frame_blocks(flat.shape[0], geom.n_sites):
         # blocks whose every frame holds a NaN (imaging outside its window) go to the
         # general path at once: the fast path would recompute them all there
-        if fast is not None and not np.isnan(flat[sl]).any(axis=1).all():
+        if fast is not None and not _all_frames_missing(flat[sl]):
             sums = fast.sums(flat[sl].reshape(-1, *geom.shape))
             clean = np.isfinite(sums[2])
             for i in range(3):
@@ -125,6 +125,23 @@ def _stats_kernel(z: np.ndarray, *, geom: Geometry, unit: bool):
             continue
         out[:, sl] = _block_stats(flat[sl], geom, unit)
     return tuple(o.reshape(lead) for o in out)
+
+
+def _all_frames_missing(block: np.ndarray) -> bool:
+    """Whether every frame (row) of ``block`` holds a NaN, reading little in the usual
+    cases (a clean frame, a site missing in every frame, frames missing whole): a frame's
+    first NaN site settles every frame that misses it too; one pass over the block only
+    when that settles no other frame (NaNs scattered over sites)."""
+    rows = np.arange(block.shape[0])
+    while rows.size:
+        nan = np.isnan(block[rows[0]])
+        if not nan.any():
+            return False
+        left = rows[~np.isnan(block[rows, nan.argmax()])]  # frames that have that site
+        if left.size == rows.size - 1:
+            return bool(np.isnan(block).any(axis=1)[left].all())
+        rows = left
+    return True
 
 
 def _block_stats(block: np.ndarray, geom: Geometry, unit: bool) -> np.ndarray:
