@@ -35,7 +35,8 @@ from wavescope.analysis import classify_patterns
 
 NOTES = Path(__file__).resolve().parents[1] / "docs" / "notes"
 START, END = "<!-- frame table: start -->", "<!-- frame table: end -->"
-FIELDS = (("independent", 0.0), ("gauss", 0.1), ("gauss", 0.3), ("exp", 0.1), ("exp", 0.3))
+FIELDS = (("independent", 0.0), ("gauss", 0.1), ("gauss", 0.3), ("exp", 0.1), ("exp", 0.3),
+          ("gauss", 0.6))
 
 
 def layout(name: str, rng) -> tuple[np.ndarray, callable]:
