@@ -362,12 +362,18 @@ class PlaneFitter:
                 _neighbour(index, ii + di, jj + dj)
                 for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))])
 
-    def fit(self, u: np.ndarray) -> np.ndarray:
-        """Fit unit phasors ``u`` (frames, n_sites; NaN = missing) -> (frames, FIELDS)."""
+    def fit(self, u: np.ndarray, k: np.ndarray | None = None) -> np.ndarray:
+        """Fit unit phasors ``u`` (frames, n_sites; NaN = missing) -> (frames, FIELDS).
+        ``k``: the frames' wave vectors (frames, 2) from an earlier search of the same
+        phasors (its coarse search and Newton refinement), which are then not repeated."""
         valid = np.isfinite(u)
         u = np.where(valid, u, 0.0)
         n_valid = valid.sum(axis=1)
-        k, c = self._refine(u, self._coarse(u))
+        if k is None:
+            k, c = self._refine(u, self._coarse(u))
+        else:  # the search's own c: u times the factors of its final k, row by row
+            k = np.array(k, dtype=float)
+            c = u * self._factors(k)
         # below the fit's resolution (phase change < 1e-9 rad over the array) k is 0
         k[np.hypot(k[:, 0], k[:, 1]) * self.extent < 1e-9] = 0.0
         f = c.sum(axis=1)  # sum of u exp(-i k . (r - centre))
@@ -639,14 +645,15 @@ def phasors(block: np.ndarray) -> np.ndarray:
     return np.exp(1j * block)
 
 
-def plane_fit_kernel(z: np.ndarray, *, fitter: PlaneFitter) -> tuple:
-    """apply_ufunc kernel: (..., *space) -> one (...) array per entry of FIELDS."""
+def plane_fit_kernel(z: np.ndarray, *, fitter: PlaneFitter, k=None) -> tuple:
+    """apply_ufunc kernel: (..., *space) -> one (...) array per entry of FIELDS
+    (``k``: the frames' searched wave vectors, (frames, 2), see :meth:`PlaneFitter.fit`)."""
     space = fitter.geom.shape
     lead = z.shape[: z.ndim - len(space)]
     flat = z.reshape(-1, int(np.prod(space)))
     out = np.empty((flat.shape[0], len(FIELDS)))
     for sl in frame_blocks(flat.shape[0], flat.shape[1], 1 << 16):
-        out[sl] = fitter.fit(phasors(flat[sl]))
+        out[sl] = fitter.fit(phasors(flat[sl]), None if k is None else k[sl])
     return tuple(out[:, i].reshape(lead) for i in range(len(FIELDS)))
 
 

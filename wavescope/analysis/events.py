@@ -511,7 +511,7 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
     n = len(values)
     fitter = PlaneFitter(geom, *(_FIT_DEFAULTS[k].default
                                  for k in ("k_max", "oversample", "max_iter")))
-    strength = _plane_strength(values, fitter)
+    strength, k = _plane_strength(values, fitter)
     steep = np.nan_to_num(strength, nan=-np.inf) >= t_strength  # NaN never passes
     pgd_ = pgd(zs, form=settings["pgd_form"]).values.ravel()  # decides where R does not
     nan = np.full(n, np.nan)
@@ -520,7 +520,7 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
                                    >= settings["pgd_threshold"]))
     if rows.size:  # the slope test pooled over the candidate frames, as classify_patterns'
         fields = np.full((len(FIELDS), n), np.nan)
-        fields[:, rows] = plane_fit_kernel(values[rows], fitter=fitter)
+        fields[:, rows] = plane_fit_kernel(values[rows], fitter=fitter, k=k[rows])
         f = dict(zip(FIELDS, fields.reshape(len(FIELDS), *zs.shape[:2]), strict=True))
         use = np.zeros(n, bool)
         use[rows] = True
@@ -555,21 +555,21 @@ def _null_frames(zs: xr.DataArray, settings: dict, families) -> tuple[np.ndarray
     return labels.reshape(shape), np.where(keep, score, np.nan).reshape(shape)
 
 
-def _plane_strength(values: np.ndarray, fitter: PlaneFitter) -> np.ndarray:
-    """The plane fit's R per frame (``values``: frames, *space), as
-    :meth:`PlaneFitter.fit` finds it (coarse search and Newton refinement), without the
-    covariance and tests that follow it."""
+def _plane_strength(values: np.ndarray, fitter: PlaneFitter) -> tuple[np.ndarray, ...]:
+    """The plane fit's R per frame (``values``: frames, *space) and its wave vector
+    (frames, 2), as :meth:`PlaneFitter.fit` finds them (coarse search and Newton
+    refinement), without the covariance and tests that follow."""
     flat = values.reshape(len(values), -1)
-    out = np.empty(len(flat))
+    out, k = np.empty(len(flat)), np.empty((len(flat), 2))
     for sl in frame_blocks(len(flat), flat.shape[1], 1 << 16):
         u = phasors(flat[sl])
         valid = np.isfinite(u)
         u = np.where(valid, u, 0.0)
         n_valid = valid.sum(axis=1)
-        _, c = fitter._refine(u, fitter._coarse(u))
+        k[sl], c = fitter._refine(u, fitter._coarse(u))
         with np.errstate(invalid="ignore", divide="ignore"):
             out[sl] = np.where(n_valid >= 3, np.abs(c.sum(axis=1)) / n_valid, np.nan)
-    return out
+    return out, k
 
 
 def _runs(labels: np.ndarray, min_frames: int, patterns) -> list[tuple[int, int]]:
@@ -697,25 +697,28 @@ def _p_values(z, fr, events, n, surrogate, seed, settings, min_frames, patterns,
         windows = PhaseWindows(z, kind) if whole else None
         batch = max(1, min(n_kind, _BATCH_VALUES // max(1, (n_t if whole else width_kind)
                                                           * n_sites)))
-        done, stack = 0, []
+        # one time-major buffer for every batch (the kernels' reshapes stay views; fresh
+        # allocations of this size can stall in the kernel's compaction for huge pages)
+        axis = template.get_axis_num("time")
+        lead = [n for i, n in enumerate(template.shape) if i != axis]
+        buffer = np.moveaxis(np.empty((batch, width_kind, *lead), dtype=z.dtype), 1, 1 + axis)
+        done = 0
         while done < n_kind:
             m = min(batch, n_kind - done)
             starts = rng.integers(0, n_t - width_kind + 1, size=m)  # one window per surrogate
             seeds = rng.integers(0, 2**63 - 1, size=m)
             if whole:  # = surrogates(z, kind, m, seeds[0]) cut to the windows
-                stack += list(windows.draw(m, int(seeds[0]), starts, width_kind))
+                windows.draw(m, int(seeds[0]), starts, width_kind, out=buffer[:m])
             else:  # shuffles and spatial filters act frame by frame: window first
-                stack += [surrogates(z.isel(time=slice(a, a + width_kind)), kind, 1, int(s))
-                          .values[0] for a, s in zip(starts, seeds, strict=True)]
+                for i, (a, s) in enumerate(zip(starts, seeds, strict=True)):
+                    buffer[i] = surrogates(z.isel(time=slice(a, a + width_kind)), kind, 1,
+                                           int(s)).values[0]
             done += m
-            if done == n_kind or (len(stack) + batch) * width_kind * n_sites > _BATCH_VALUES:
-                # C order (np.stack would keep a window's layout): reshapes stay views
-                zs = xr.DataArray(np.array(stack), dims=("trial", *template.dims),
-                                  coords=template.coords, attrs=template.attrs)
-                stack = []
-                for labels, scores in zip(*_null_frames(zs, settings, wanted), strict=True):
-                    for f, value in null_events(labels, scores, wanted, width_kind).items():
-                        null[f].append(value)
+            zs = xr.DataArray(buffer[:m], dims=("trial", *template.dims),
+                              coords=template.coords, attrs=template.attrs)
+            for labels, scores in zip(*_null_frames(zs, settings, wanted), strict=True):
+                for f, value in null_events(labels, scores, wanted, width_kind).items():
+                    null[f].append(value)
             bar.update(m * n / n_kind)
     p = np.empty(len(first))
     for f, per_surrogate in null.items():

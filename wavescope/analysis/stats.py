@@ -282,15 +282,27 @@ class PhaseWindows:
         # random phases), as surrogates computes them
         self.work = np.empty((1, *self.spec.shape), np.result_type(self.spec, np.complex128))
 
-    def draw(self, n: int, seed, starts, width: int) -> np.ndarray:
-        """(n, *da.shape with ``time`` cut to ``width``), surrogate j from ``starts[j]``."""
+    def draw(self, n: int, seed, starts, width: int, out: np.ndarray | None = None
+             ) -> np.ndarray:
+        """(n, *da.shape with ``time`` cut to ``width``), surrogate j from ``starts[j]``;
+        written into ``out`` (that shape, time-major in memory) when given: a caller
+        that draws again and again reuses one buffer, since fresh allocations this
+        large can stall (the kernel compacts memory for the huge pages NumPy asks for)."""
         seeds = np.random.default_rng(seed).integers(0, 2**63 - 1, size=n)  # as surrogates
-        out = np.full((n, self.alive.size, width), np.nan, dtype=self.dtype)
+        # time-major, the frames' layout: each (sites, width) window goes in as one 2-D
+        # transpose (the 3-D transposing copy of a site-major array cost 6x as much)
+        if out is None:
+            full = np.empty((n, width, self.alive.size), dtype=self.dtype)
+        else:
+            full = np.moveaxis(out, 1 + self.axis, 1).reshape(n, width, self.alive.size)
+            if not np.shares_memory(full, out):
+                raise ValueError("PhaseWindows.draw: out must be time-major in memory")
+        full[:, :, ~self.alive] = np.nan
         for j, (s, a) in enumerate(zip(seeds, starts, strict=True)):
             values = _phase_values(self.spec, self.gaps, [s], self.shared, self.complex,
                                    self.n_t, self.work)[0]
-            out[j, self.alive] = values[:, a:a + width]
-        return np.moveaxis(out.reshape(n, *self.lead, width), -1, 1 + self.axis)
+            full[j][:, self.alive] = values[:, a:a + width].T
+        return np.moveaxis(full.reshape(n, width, *self.lead), 1, 1 + self.axis)
 
 
 def _unit_phasors(shape: tuple[int, ...], seed) -> np.ndarray:
