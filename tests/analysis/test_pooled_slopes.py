@@ -206,3 +206,20 @@ def test_waves_that_come_and_go_in_their_own_directions_are_planar(seed, monkeyp
 def test_bursts_of_smooth_noise_that_come_and_go_stay_not_planar(seed):
     z, _, _ = episodes(seed, bursts=True)
     assert (classify_patterns(z)["pattern"] == "planar").mean() <= 0.03
+
+
+def test_detect_waves_finds_each_wave_that_comes_and_goes_as_planar_with_intervals():
+    """The tester's imaging in small: every wave is a planar event whose direction
+    interval covers the truth (measured, seed 0: 20 planar events, direction errors
+    within 1 deg, every interval covering; without the episode rule one event)."""
+    from wavescope.analysis import detect_waves
+
+    z, cores, directions = episodes(0, bursts=False)
+    ev = detect_waves(z, n_surrogates=19, seed=0)
+    assert ev.sizes["event"] == len(cores) and set(ev["pattern"].values) == {"planar"}
+    middle = (ev["start"].values + ev["stop"].values) / 2 * 25.0  # frames
+    for core, d in zip(cores, directions, strict=True):
+        e = ev.isel(event=int(np.argmin(np.abs(middle - (core.start + core.stop) / 2))))
+        assert abs(np.degrees(np.angle(np.exp(1j * (float(e["direction"]) - d))))) < 3
+        low, high = float(e["direction_low"]), float(e["direction_high"])
+        assert np.angle(np.exp(1j * (d - low))) >= 0 and np.angle(np.exp(1j * (high - d))) >= 0
